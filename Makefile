@@ -1,0 +1,18 @@
+# The two README commands: `make run` (set up, then the app on the sample merchant) and `make test`.
+.PHONY: setup run test test-fast bench
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	.venv/bin/onbrand prepare
+	.venv/bin/streamlit run app.py --server.headless true
+
+test: setup
+	.venv/bin/python -m pytest
+
+test-fast: setup
+	.venv/bin/python -m pytest -m "not integration"
+
+bench: setup
+	.venv/bin/onbrand bench

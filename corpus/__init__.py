@@ -1,0 +1,16 @@
+"""Catalog ingest (JSONL, CSV, Shopify export) with validation, and the brand kit."""
+
+from pathlib import Path
+
+from corpus.brandkit import BrandKit, load_brand_kit
+from corpus.errors import BrandKitError, CatalogError, InputError, Problem
+from corpus.ingest import load_catalog
+from corpus.schema import Catalog, Product, Stock
+
+SAMPLE_DIR = Path(__file__).parent / "sample"
+SAMPLE_CATALOG = SAMPLE_DIR / "catalog.jsonl"
+SAMPLE_BRAND_KIT = SAMPLE_DIR / "brand_kit.yaml"
+SAMPLE_QUESTIONS = SAMPLE_DIR / "questions.jsonl"
+
+__all__ = ["BrandKit", "BrandKitError", "Catalog", "CatalogError", "InputError", "Problem", "Product", "Stock",
+           "load_brand_kit", "load_catalog", "SAMPLE_BRAND_KIT", "SAMPLE_CATALOG", "SAMPLE_DIR", "SAMPLE_QUESTIONS"]

@@ -1,0 +1,216 @@
+"""The brand kit: approved names, deprecated aliases, generic terms, trademarks, disclaimers, tone, formats.
+
+The schema is documented in corpus/README.md; `load_brand_kit` validates it and reports every problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from corpus.errors import BrandKitError, Problem
+
+
+@dataclass(frozen=True)
+class GenericTerm:
+    term: str
+    use_instead: str
+
+
+@dataclass(frozen=True)
+class Trademark:
+    mark: str
+    misspellings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Disclaimer:
+    id: str
+    text: str
+    mentions_price: bool = False
+    categories: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FormatRule:
+    name: str
+    when: str
+    style: str
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BrandKit:
+    brand: str
+    version: int
+    products: dict[str, str]  # product id -> approved name
+    deprecated_aliases: dict[str, str]  # alias -> approved name
+    generic_terms: tuple[GenericTerm, ...] = ()
+    trademarks: tuple[Trademark, ...] = ()
+    disclaimers: tuple[Disclaimer, ...] = ()
+    tone: tuple[str, ...] = ()
+    formats: tuple[FormatRule, ...] = ()
+    source: str = ""
+    sha256: str = ""
+
+    def approved_name(self, product_id: str, fallback: str = "") -> str:
+        return self.products.get(product_id, fallback)
+
+    def rules_text(self) -> str:
+        """The brand rules as plain sentences, for a system prompt."""
+        lines = [f"You answer for {self.brand}."]
+        lines += [f"- {t}" for t in self.tone]
+        if self.deprecated_aliases:
+            pairs = "; ".join(f"say '{new}' not '{old}'" for old, new in list(self.deprecated_aliases.items())[:12])
+            lines.append(f"- Use approved product names: {pairs}.")
+        if self.generic_terms:
+            lines.append("- Do not use generic labels for branded lines: "
+                         + "; ".join(f"'{g.use_instead}' not '{g.term}'" for g in self.generic_terms) + ".")
+        if self.trademarks:
+            lines.append("- Spell trademarks exactly: " + ", ".join(t.mark for t in self.trademarks) + ".")
+        for d in self.disclaimers:
+            lines.append(f"- When {_condition_text(d)}, add: \"{d.text}\"")
+        for f in self.formats:
+            lines.append(f"- When {f.when}, use {f.style.replace('_', ' ')}"
+                         + (f" with columns {', '.join(f.columns)}" if f.columns else "") + ".")
+        return "\n".join(lines)
+
+
+def _condition_text(d: Disclaimer) -> str:
+    parts = []
+    if d.mentions_price:
+        parts.append("you state a price")
+    if d.categories:
+        parts.append("the answer concerns " + "/".join(d.categories))
+    if d.collections:
+        parts.append("the answer concerns the " + "/".join(d.collections) + " line")
+    if d.keywords:
+        parts.append("you give sizing or fit advice" if d.id == "sizing" else "the topic is " + "/".join(d.keywords[:3]))
+    return " or ".join(parts)
+
+
+def load_brand_kit(path: str | Path) -> BrandKit:
+    path = Path(path)
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise BrandKitError([Problem(file, None, None, None, f"cannot read file: {e.strerror}")]) from None
+    try:
+        doc = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise BrandKitError([Problem(file, None, None, None, f"not valid UTF-8 at byte offset {e.start}")]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise BrandKitError([Problem(file, mark.line + 1 if mark else None, None, None,
+                                     f"not valid YAML: {getattr(e, 'problem', e)}")]) from None
+    if not isinstance(doc, dict):
+        raise BrandKitError([Problem(file, None, None, None, "brand kit must be a YAML mapping")])
+    return parse_brand_kit(doc, file, hashlib.sha256(data).hexdigest())
+
+
+def parse_brand_kit(doc: dict, file: str = "<brand kit>", sha256: str = "") -> BrandKit:
+    problems: list[Problem] = []
+
+    def bad(fld: str, value, rule: str) -> None:
+        problems.append(Problem(file, None, fld, None if value is None else str(value), rule))
+
+    def mapping(key: str) -> dict[str, str]:
+        m = doc.get(key) or {}
+        if not isinstance(m, dict):
+            bad(key, m, "must be a mapping")
+            return {}
+        out = {}
+        for k, val in m.items():
+            if not isinstance(k, str) or not isinstance(val, str) or not k.strip() or not val.strip():
+                bad(f"{key}.{k}", val, "keys and values must be non-empty strings")
+                continue
+            out[k.strip()] = val.strip()
+        return out
+
+    def seq(key: str) -> list:
+        s = doc.get(key) or []
+        if not isinstance(s, list):
+            bad(key, s, "must be a list")
+            return []
+        return s
+
+    brand = doc.get("brand")
+    if not isinstance(brand, str) or not brand.strip():
+        bad("brand", brand, "required: the brand's name")
+        brand = ""
+    version = doc.get("version", 1)
+    if not isinstance(version, int):
+        bad("version", version, "must be an integer")
+        version = 0
+    products = mapping("products")
+    if not products:
+        bad("products", None, "required: approved name per product id")
+    approved = set(products.values())
+    seen: dict[str, str] = {}
+    for pid, name in products.items():
+        if name in seen:
+            bad(f"products.{pid}", name, f"approved name already used by {seen[name]}")
+        seen[name] = pid
+    aliases = mapping("deprecated_aliases")
+    for old, new in aliases.items():
+        if new not in approved:
+            bad(f"deprecated_aliases.{old}", new, "must map to an approved product name")
+        if old in approved:
+            bad(f"deprecated_aliases.{old}", old, "an alias cannot also be an approved name")
+
+    generic = []
+    for i, g in enumerate(seq("generic_terms")):
+        if not isinstance(g, dict) or not isinstance(g.get("term"), str) or not isinstance(g.get("use_instead"), str):
+            bad(f"generic_terms[{i}]", g, "each entry needs 'term' and 'use_instead' strings")
+            continue
+        generic.append(GenericTerm(g["term"].strip(), g["use_instead"].strip()))
+    marks = []
+    for i, t in enumerate(seq("trademarks")):
+        if not isinstance(t, dict) or not isinstance(t.get("mark"), str):
+            bad(f"trademarks[{i}]", t, "each entry needs a 'mark' string")
+            continue
+        miss = t.get("misspellings") or []
+        if not isinstance(miss, list) or not all(isinstance(m, str) for m in miss):
+            bad(f"trademarks[{i}].misspellings", miss, "must be a list of strings")
+            miss = []
+        marks.append(Trademark(t["mark"].strip(), tuple(m.strip() for m in miss)))
+    disclaimers = []
+    for i, d in enumerate(seq("disclaimers")):
+        if not isinstance(d, dict) or not isinstance(d.get("id"), str) or not isinstance(d.get("text"), str):
+            bad(f"disclaimers[{i}]", d, "each entry needs 'id' and 'text' strings")
+            continue
+        when = d.get("when") or {}
+        known = {"mentions_price", "categories", "collections", "keywords"}
+        if not isinstance(when, dict) or not when or set(when) - known:
+            bad(f"disclaimers[{i}].when", when, f"must be a mapping using {sorted(known)}")
+            continue
+        lists = {}
+        for k in ("categories", "collections", "keywords"):
+            val = when.get(k) or []
+            if not isinstance(val, list) or not all(isinstance(x, str) for x in val):
+                bad(f"disclaimers[{i}].when.{k}", val, "must be a list of strings")
+                val = []
+            lists[k] = tuple(val)
+        disclaimers.append(Disclaimer(d["id"], d["text"].strip(), bool(when.get("mentions_price")), **lists))
+    tone = [t for t in seq("tone") if isinstance(t, str)]
+    formats = []
+    fdoc = doc.get("formats") or {}
+    if not isinstance(fdoc, dict):
+        bad("formats", fdoc, "must be a mapping of format name -> rule")
+        fdoc = {}
+    for name, f in fdoc.items():
+        if not isinstance(f, dict) or not isinstance(f.get("when"), str) or not isinstance(f.get("style"), str):
+            bad(f"formats.{name}", f, "each format needs 'when' and 'style' strings")
+            continue
+        formats.append(FormatRule(name, f["when"], f["style"], tuple(f.get("columns") or ())))
+    if problems:
+        raise BrandKitError(problems)
+    return BrandKit(brand=brand, version=version, products=products, deprecated_aliases=aliases,
+                    generic_terms=tuple(generic), trademarks=tuple(marks), disclaimers=tuple(disclaimers),
+                    tone=tuple(tone), formats=tuple(formats), source=file, sha256=sha256)

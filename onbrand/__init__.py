@@ -1,0 +1,1 @@
+"""onbrand: product answers in a merchant's own voice (catalog RAG + a brand LoRA adapter)."""

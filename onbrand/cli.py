@@ -1,0 +1,255 @@
+"""The `onbrand` command: one entry point, one plain function per subcommand.
+
+    onbrand index build --catalog corpus/sample/catalog.jsonl
+    onbrand ask "how much is the trailform 28?"
+    onbrand eval-retrieval          # hit@3 on corpus/sample/questions.jsonl
+    onbrand bench > bench.json
+
+Results go to stdout (JSON where a program may read them); logs and progress bars go to stderr.
+Errors a user can cause print as readable lines and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_QUESTIONS
+from corpus.errors import UserError
+from onbrand import config
+
+log = logging.getLogger("onbrand")
+
+
+def _settings(args) -> config.Settings:
+    s = config.Settings(home=config.home(args.home))
+    for key in ("index_name", "model", "brand_kit"):
+        value = getattr(args, key, None)
+        if value is not None:
+            s = replace(s, **{key: value})
+    return s
+
+
+def _emit(obj) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def cmd_ingest(args) -> int:
+    """Validate a catalog file without indexing it; print a summary."""
+    from corpus.ingest import load_catalog, load_mapping
+
+    cat = load_catalog(args.catalog, fmt=args.format, mapping=load_mapping(args.map))
+    collections = sorted({p.collection for p in cat.products})
+    _emit({"file": cat.source, "format": cat.fmt, "products": len(cat), "collections": collections,
+           "sha256": cat.sha256()})
+    return 0
+
+
+def cmd_index_build(args) -> int:
+    """Validate the catalog, embed it and publish a new index version (the old one stays on any error)."""
+    from corpus.brandkit import load_brand_kit
+    from corpus.ingest import load_catalog, load_mapping
+    from rag.embedding import Embedder
+    from rag.index_store import build_index
+
+    s = _settings(args)
+    catalog = load_catalog(args.catalog, fmt=args.format, mapping=load_mapping(args.map))
+    kit = load_brand_kit(s.brand_kit) if s.brand_kit else None
+    embedder = Embedder.load()
+    version = build_index(catalog, embedder, s.index_root, s.index_name, kit=kit, show_progress_bar=True)
+    _emit({"index": s.index_name, "version": version, "products": len(catalog),
+           "path": str(s.index_root / s.index_name / "versions" / version)})
+    return 0
+
+
+def cmd_index_show(args) -> int:
+    """Print the manifest of the published (or given) index version, after verifying it."""
+    from rag.embedding import Embedder
+    from rag.index_store import load_index, versions
+
+    s = _settings(args)
+    idx = load_index(s.index_root, s.index_name, Embedder.load().info, version=args.version)
+    _emit({"version": idx.version, "versions": versions(s.index_root, s.index_name),
+           "age_seconds": round(idx.age_seconds()), "manifest": idx.manifest})
+    return 0
+
+
+def cmd_retrieve(args) -> int:
+    """Print the top-k products for a question, with their chunks and scores (no generation)."""
+    from rag.embedding import Embedder
+    from rag.index_store import load_index
+    from rag.retrieval import Retriever
+
+    s = _settings(args)
+    emb = Embedder.load()
+    retriever = Retriever(load_index(s.index_root, s.index_name, emb.info), emb)
+    hits = retriever.retrieve(args.question, k=args.k, collection=args.collection, in_stock=args.in_stock or None)
+    _emit([asdict(h) for h in hits])
+    return 0
+
+
+def cmd_ask(args) -> int:
+    """Answer a question from the catalog with the base model, streaming, then list the sources."""
+    from onbrand.assistant import Assistant
+
+    s = _settings(args)
+    assistant = Assistant.load(s, show_progress_bar=True)
+    reply = assistant.ask(args.question, k=args.k, collection=args.collection, in_stock=args.in_stock or None,
+                          max_new_tokens=args.max_new_tokens, brand_rules=args.brand_rules)
+    for piece in reply.stream:
+        if not args.json:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    if args.json:
+        _emit({"answer": reply.text, "sources": [asdict(x) for x in reply.sources],
+               "stats": asdict(reply.stats) if reply.stats else None})
+    else:
+        print("\n\nSources:")
+        for src in reply.sources:
+            print(f"  {src.product_id:<14} {src.approved_name:<40} {src.field:<12} {src.score:.3f}")
+    return 0
+
+
+def cmd_eval_retrieval(args) -> int:
+    """Hit@k on a questions file ({"question", "product_ids"} per line); exit 1 below --min-hit-rate."""
+    from rag.embedding import Embedder
+    from rag.index_store import load_index
+    from rag.retrieval import Retriever
+
+    s = _settings(args)
+    emb = Embedder.load()
+    retriever = Retriever(load_index(s.index_root, s.index_name, emb.info), emb)
+    rows = [json.loads(line) for line in Path(args.questions).read_text(encoding="utf-8").splitlines() if line.strip()]
+    misses, hits = [], 0
+    for row in rows:
+        got = [ph.product_id for ph in retriever.retrieve(row["question"], k=args.k)]
+        if set(got) & set(row["product_ids"]):
+            hits += 1
+        else:
+            misses.append({"question": row["question"], "expected": row["product_ids"], "got": got})
+    rate = hits / len(rows) if rows else 0.0
+    _emit({"questions": len(rows), "k": args.k, "hits": hits, "hit_rate": round(rate, 4), "misses": misses})
+    return 0 if rate >= args.min_hit_rate else 1
+
+
+def cmd_prepare(args) -> int:
+    """Do the one-time work before the app starts: convert the model, build the sample index if missing."""
+    from corpus.brandkit import load_brand_kit
+    from onbrand.assistant import ensure_index
+    from onbrand.model import convert_gguf, default_gguf
+    from rag.embedding import Embedder
+
+    s = _settings(args)
+    if s.model == config.DEFAULT_MODEL:
+        folder, _ = convert_gguf(default_gguf(), s.model_cache)
+        log.info("default model ready at %s", folder)
+    kit = load_brand_kit(s.brand_kit) if s.brand_kit else None
+    version = ensure_index(s, Embedder.load(), kit, show_progress_bar=True)
+    _emit({"home": str(s.home), "index": s.index_name, "version": version})
+    return 0
+
+
+def cmd_bench(args) -> int:
+    """Print JSON: embedding throughput, query latency (sample and synthetic catalog), TTFT, decode tok/s,
+    and the memory-bandwidth bound on decode."""
+    from onbrand.bench import run_bench
+
+    _emit(run_bench(_settings(args), synthetic_products=args.synthetic_products, queries=args.queries,
+                    gen_tokens=args.gen_tokens, gen_runs=args.gen_runs))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="onbrand", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--home", help="artifact root (models, indexes); default $ONBRAND_HOME or ~/.cache/onbrand")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, fn, parent=sub):
+        sp = parent.add_parser(name, help=fn.__doc__.split("\n")[0], description=fn.__doc__)
+        sp.set_defaults(func=fn)
+        return sp
+
+    def catalog_args(sp, positional: bool):
+        if positional:
+            sp.add_argument("catalog", help="catalog file (.jsonl, .csv or a Shopify product export .csv)")
+        else:
+            sp.add_argument("--catalog", default=str(SAMPLE_CATALOG), help="catalog file (default: the sample merchant)")
+        sp.add_argument("--format", choices=["jsonl", "csv", "shopify"],
+                        help="input format; default guessed from the suffix and the CSV header")
+        sp.add_argument("--map", help="plain CSV only: field=Column pairs ('name=Title,price=Price') or a JSON file")
+
+    def index_name(sp):
+        sp.add_argument("--index-name", default=None, help="which catalog's index (default: sample)")
+
+    def query_args(sp):
+        sp.add_argument("question", help="the shopper's question")
+        sp.add_argument("-k", type=int, default=3, help="products to retrieve (default 3)")
+        sp.add_argument("--collection", help="only products of this collection/line")
+        sp.add_argument("--in-stock", action="store_true", help="only in-stock or low-stock products")
+        sp.add_argument("--brand-kit", type=Path, default=None, help="brand kit YAML (default: the sample's)")
+        index_name(sp)
+
+    catalog_args(add("ingest", cmd_ingest), positional=True)
+
+    index = sub.add_parser("index", help="build or inspect the FAISS index")
+    isub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    sp = add("build", cmd_index_build, isub)
+    catalog_args(sp, positional=False)
+    sp.add_argument("--brand-kit", type=Path, default=SAMPLE_BRAND_KIT, help="brand kit YAML (approved names)")
+    index_name(sp)
+    sp = add("show", cmd_index_show, isub)
+    sp.add_argument("--version", help="a version id such as v0002 (default: the published one)")
+    index_name(sp)
+
+    query_args(add("retrieve", cmd_retrieve))
+    sp = add("ask", cmd_ask)
+    query_args(sp)
+    sp.add_argument("--model", help="'default' (bundled SmolLM2-135M GGUF), a hub id or a local folder")
+    sp.add_argument("--max-new-tokens", type=int, default=None, help="answer length bound (default 200)")
+    sp.add_argument("--brand-rules", action="store_true", help="add the brand kit's rules to the system prompt")
+    sp.add_argument("--json", action="store_true", help="print one JSON object instead of streaming text")
+
+    sp = add("eval-retrieval", cmd_eval_retrieval)
+    sp.add_argument("--questions", default=str(SAMPLE_QUESTIONS), help="JSONL of {question, product_ids}")
+    sp.add_argument("-k", type=int, default=3, help="hit if a wanted product is in the top k (default 3)")
+    sp.add_argument("--min-hit-rate", type=float, default=0.0, help="exit 1 when hit@k is below this")
+    index_name(sp)
+
+    sp = add("prepare", cmd_prepare)
+    sp.add_argument("--model", help="as for ask")
+    index_name(sp)
+
+    sp = add("bench", cmd_bench)
+    sp.add_argument("--synthetic-products", type=int, default=10_000, help="size of the synthetic catalog")
+    sp.add_argument("--queries", type=int, default=200, help="queries timed per catalog size")
+    sp.add_argument("--gen-tokens", type=int, default=64, help="new tokens per generation run")
+    sp.add_argument("--gen-runs", type=int, default=5, help="generation runs (median reported)")
+    sp.add_argument("--model", help="as for ask")
+    index_name(sp)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "sentence_transformers", "transformers", "huggingface_hub", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except UserError as e:
+        for line in str(e).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

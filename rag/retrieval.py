@@ -1,0 +1,96 @@
+"""Query -> top products, each with its best chunks and scores; optional metadata filters.
+
+    hits = Retriever(index, embedder).retrieve("how much is the trailform 28?", k=3, in_stock=True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embedding import Embedder
+from rag.index_store import LoadedIndex
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: int
+    product_id: str
+    field: str
+    text: str
+    score: float  # cosine similarity in [-1, 1]
+
+
+@dataclass(frozen=True)
+class ProductHits:
+    product_id: str
+    approved_name: str
+    score: float  # the best chunk's score
+    hits: tuple[Hit, ...]
+
+
+class Retriever:
+    def __init__(self, index: LoadedIndex, embedder: Embedder):
+        self.index = index
+        self.embedder = embedder
+        self.collections = sorted({c["collection"] for c in index.chunks})
+        self._overview = {c["product_id"]: i for i, c in enumerate(index.chunks) if c["field"] == "overview"}
+
+    def _selector(self, collection: str | None, in_stock: bool | None):
+        if collection is None and not in_stock:
+            return None
+        import faiss
+
+        ids = [i for i, c in enumerate(self.index.chunks)
+               if (collection is None or c["collection"].lower() == collection.lower())
+               and (not in_stock or c["in_stock"])]
+        return faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))
+
+    def search(self, query_vec: np.ndarray, n_chunks: int, collection: str | None = None,
+               in_stock: bool | None = None) -> list[Hit]:
+        """query_vec: float32 [dim] -> up to n_chunks hits, best first."""
+        import faiss
+
+        sel = self._selector(collection, in_stock)
+        params = faiss.SearchParameters(sel=sel) if sel is not None else None
+        n = min(n_chunks, self.index.index.ntotal)
+        scores, ids = self.index.index.search(query_vec.reshape(1, -1), n, params=params)
+        hits = []
+        for score, cid in zip(scores[0], ids[0]):
+            if cid < 0:
+                continue
+            c = self.index.chunks[int(cid)]
+            hits.append(Hit(int(cid), c["product_id"], c["field"], c["text"], float(score)))
+        return hits
+
+    def retrieve(self, query: str, k: int = 3, collection: str | None = None,
+                 in_stock: bool | None = None, chunks_per_product: int = 3,
+                 max_gap: float | None = None) -> list[ProductHits]:
+        """Top-k products for a query, each with up to `chunks_per_product` of its best chunks.
+
+        max_gap: keep only products whose best score is within this distance of the top product's.
+        """
+        # 8 chunks per wanted product: a product has ~3 chunks, so this leaves room for runners-up
+        qvec = self.embedder.encode_query(query)
+        hits = self.search(qvec, n_chunks=max(8 * k, 16), collection=collection, in_stock=in_stock)
+        grouped: dict[str, list[Hit]] = {}
+        for h in hits:
+            grouped.setdefault(h.product_id, []).append(h)
+        ranked = sorted(grouped.values(), key=lambda hs: -hs[0].score)[:k]
+        if max_gap is not None and ranked:
+            ranked = [hs for hs in ranked if hs[0].score >= ranked[0][0].score - max_gap]
+        out = []
+        for hs in ranked:
+            hs = hs[:chunks_per_product]
+            if all(h.field != "overview" for h in hs):
+                hs.append(self._overview_hit(hs[0].product_id, qvec))  # price and stock always travel along
+            out.append(ProductHits(hs[0].product_id, self.index.chunks[hs[0].chunk_id]["approved_name"],
+                                   hs[0].score, tuple(hs)))
+        return out
+
+    def _overview_hit(self, product_id: str, qvec: np.ndarray) -> Hit:
+        cid = self._overview[product_id]
+        c = self.index.chunks[cid]
+        score = float(self.index.index.reconstruct(cid) @ qvec)
+        return Hit(cid, product_id, c["field"], c["text"], score)

@@ -1,0 +1,1 @@
+"""Brand-behaviour dataset, LoRA/QLoRA training and the adapter registry (see the delta issue)."""
