@@ -77,7 +77,7 @@ def main() -> None:
         with st.chat_message(turn["role"]):
             st.markdown(turn["content"])
             if turn.get("sources"):
-                st.dataframe(turn["sources"], hide_index=True, use_container_width=True)
+                st.dataframe(turn["sources"], hide_index=True, width="stretch")
 
     question = st.chat_input("Ask about a product, e.g. how much is the TrailForm 28 Daypack?")
     if not question:
@@ -96,7 +96,7 @@ def main() -> None:
         st.write_stream(reply.stream)
         sources = sources_table(reply.sources)
         st.caption("Sources")
-        st.dataframe(sources, hide_index=True, use_container_width=True)
+        st.dataframe(sources, hide_index=True, width="stretch")
     history.append({"role": "assistant", "content": reply.text, "sources": sources})
 
 

@@ -94,6 +94,19 @@ def _condition_text(d: Disclaimer) -> str:
     return " or ".join(parts)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A product id or alias given twice is a mistake, not 'last one wins'."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_brand_kit(path: str | Path) -> BrandKit:
     path = Path(path)
     file = str(path)
@@ -102,7 +115,7 @@ def load_brand_kit(path: str | Path) -> BrandKit:
     except OSError as e:
         raise BrandKitError([Problem(file, None, None, None, f"cannot read file: {e.strerror}")]) from None
     try:
-        doc = yaml.safe_load(data.decode("utf-8"))
+        doc = yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except UnicodeDecodeError as e:
         raise BrandKitError([Problem(file, None, None, None, f"not valid UTF-8 at byte offset {e.start}")]) from None
     except yaml.YAMLError as e:
@@ -208,7 +221,11 @@ def parse_brand_kit(doc: dict, file: str = "<brand kit>", sha256: str = "") -> B
         if not isinstance(f, dict) or not isinstance(f.get("when"), str) or not isinstance(f.get("style"), str):
             bad(f"formats.{name}", f, "each format needs 'when' and 'style' strings")
             continue
-        formats.append(FormatRule(name, f["when"], f["style"], tuple(f.get("columns") or ())))
+        columns = f.get("columns") or []
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            bad(f"formats.{name}.columns", columns, "must be a list of column names")
+            continue
+        formats.append(FormatRule(name, f["when"], f["style"], tuple(columns)))
     if problems:
         raise BrandKitError(problems)
     return BrandKit(brand=brand, version=version, products=products, deprecated_aliases=aliases,

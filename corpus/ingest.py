@@ -51,8 +51,9 @@ def load_catalog(path: str | Path, fmt: str | None = None, mapping: dict[str, st
     file = str(path)
     text = read_text(path, limits)
     fmt = fmt or guess_format(path, text)
+    parse_problems: list[Problem] = []
     if fmt == "jsonl":
-        records = parse_jsonl(text, file)
+        records, parse_problems = parse_jsonl(text, file)
     elif fmt == "csv":
         records = parse_csv(text, file, mapping or {})
     elif fmt == "shopify":
@@ -62,7 +63,7 @@ def load_catalog(path: str | Path, fmt: str | None = None, mapping: dict[str, st
     if len(records) > limits.max_rows:
         raise CatalogError([Problem(file, None, None, str(len(records)),
                                     f"too many rows: limit is {limits.max_rows}")])
-    products = validate_records(records, file, limits)
+    products = validate_records(records, file, limits, parse_problems)
     return Catalog(products=tuple(products), source=file, fmt=fmt)
 
 
@@ -112,9 +113,11 @@ def guess_format(path: Path, text: str) -> str:
 
 # --- parsers: text -> raw records -----------------------------------------------------------------
 
-def parse_jsonl(text: str, file: str) -> list[RawRecord]:
+def parse_jsonl(text: str, file: str) -> tuple[list[RawRecord], list[Problem]]:
+    """One JSON object per line. Lines split on "\n" only: U+2028 and friends are legal inside JSON strings."""
     records, problems = [], []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
@@ -122,30 +125,36 @@ def parse_jsonl(text: str, file: str) -> list[RawRecord]:
         except json.JSONDecodeError as e:
             problems.append(Problem(file, lineno, None, line[:60], f"not valid JSON: {e.msg} at column {e.colno}"))
             continue
+        except (ValueError, RecursionError) as e:  # 4300-digit integers, absurd nesting
+            problems.append(Problem(file, lineno, None, line[:60], f"not valid JSON: {str(e)[:80]}"))
+            continue
         if not isinstance(obj, dict):
             problems.append(Problem(file, lineno, None, line[:60], "each line must be a JSON object"))
             continue
-        unknown = sorted(set(obj) - set(FIELDS))
-        for key in unknown:
+        for key in sorted(set(obj) - set(FIELDS)):
             problems.append(Problem(file, lineno, key, None, f"unknown field; known fields: {', '.join(FIELDS)}"))
         records.append(RawRecord(lineno, {k: v for k, v in obj.items() if k in FIELDS}))
-    if problems:
-        raise CatalogError(problems)
-    return records
+    return records, problems
 
 
 def _csv_rows(text: str, file: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    rows = []
+    """Header + (first physical line, row) pairs; csv.reader (unlike DictReader) reports blank lines,
+    so line numbers stay exact across blank lines and quoted multi-line cells."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows, header = [], None
+    line_start = 1
     try:
-        header = list(reader.fieldnames or [])
-        line_start = reader.line_num + 1
-        for row in reader:
-            if None in row:
-                raise CatalogError([Problem(file, line_start, None, None,
-                                            f"row has {len(header) + len(row[None])} cells, header has {len(header)}")])
-            rows.append((line_start, row))
-            line_start = reader.line_num + 1
+        for cells in reader:
+            start, line_start = line_start, reader.line_num + 1
+            if header is None:
+                header = [c.strip() for c in cells]
+                continue
+            if not cells:
+                continue
+            if len(cells) > len(header):
+                raise CatalogError([Problem(file, start, None, None,
+                                            f"row has {len(cells)} cells, header has {len(header)}")])
+            rows.append((start, dict(zip(header, cells + [""] * (len(header) - len(cells))))))
     except csv.Error as e:
         raise CatalogError([Problem(file, reader.line_num, None, None, f"malformed CSV: {e}")]) from None
     if not header:
@@ -163,6 +172,8 @@ def parse_csv(text: str, file: str, mapping: dict[str, str]) -> list[RawRecord]:
     columns = {f: mapping.get(f, f) for f in FIELDS}
     missing = [Problem(file, 1, f, columns[f], "required column missing from header")
                for f in REQUIRED if columns[f] not in header]
+    missing += [Problem(file, 1, f, col, "mapped column missing from header")
+                for f, col in mapping.items() if f not in REQUIRED and col not in header]
     if missing:
         raise CatalogError(missing)
     records = []
@@ -286,31 +297,43 @@ def parse_shopify(text: str, file: str) -> list[RawRecord]:
     return records
 
 
+def _encodable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _num_or_inf(s: str) -> float:
     try:
         return float(s)
-    except ValueError:
+    except (ValueError, OverflowError):
         return math.inf
 
 
 # --- validation: raw records -> products ----------------------------------------------------------
 
-def validate_records(records: Iterable[RawRecord], file: str, limits: Limits = DEFAULT_LIMITS) -> list[Product]:
-    products, problems = [], []
+def validate_records(records: Iterable[RawRecord], file: str, limits: Limits = DEFAULT_LIMITS,
+                     problems: list[Problem] | None = None) -> list[Product]:
+    """Records -> products; raise one CatalogError with every problem (plus any given), in line order."""
+    products, problems = [], list(problems or [])
     first_line_of: dict[str, int] = {}
     for rec in records:
         found: list[Problem] = []
         product = _validate_one(rec, file, limits, found)
-        if product is not None and product.id in first_line_of:
-            found.append(Problem(file, rec.line, "id", product.id,
-                                 f"duplicate id (first seen at line {first_line_of[product.id]})"))
-        if product is not None and product.id not in first_line_of:
-            first_line_of[product.id] = rec.line
+        raw_id = rec.values.get("id")
+        raw_id = raw_id.strip() if isinstance(raw_id, str) else None
+        if raw_id and raw_id in first_line_of:
+            found.append(Problem(file, rec.line, "id", raw_id,
+                                 f"duplicate id (first seen at line {first_line_of[raw_id]})"))
+        elif raw_id:
+            first_line_of[raw_id] = rec.line
         problems.extend(found)
         if not found and product is not None:
             products.append(product)
     if problems:
-        raise CatalogError(problems)
+        raise CatalogError(sorted(problems, key=lambda p: (p.line or 0)))
     if not products:
         raise CatalogError([Problem(file, None, None, None, "catalog has no products")])
     return products
@@ -336,6 +359,8 @@ def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem])
             bad(field, raw, f"too long: {len(raw)} characters, limit is {max_chars}")
         if "\x00" in raw:
             bad(field, raw, "contains a NUL character")
+        if not _encodable(raw):
+            bad(field, raw.encode("utf-8", "backslashreplace").decode(), "contains an unpaired surrogate escape")
         return raw
 
     def number(field: str, required: bool = False) -> float | None:
@@ -349,7 +374,7 @@ def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem])
             return None
         try:
             x = float(raw.strip().lstrip("$").replace(",", "") if isinstance(raw, str) else raw)
-        except ValueError:
+        except (ValueError, OverflowError):
             bad(field, raw, "must be a number")
             return None
         if not math.isfinite(x) or x < 0:
@@ -367,6 +392,8 @@ def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem])
             bad(field, raw, "must be a list of strings")
             return ()
         for s in raw:
+            if not _encodable(s):
+                bad(field, s.encode("utf-8", "backslashreplace").decode(), "contains an unpaired surrogate escape")
             if len(s) > limits.max_name_chars:
                 bad(field, s, f"item too long: {len(s)} characters, limit is {limits.max_name_chars}")
         return tuple(s.strip() for s in raw if s.strip())
@@ -400,8 +427,11 @@ def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem])
         for key, val in raw_specs.items():
             if isinstance(val, (int, float)) and not isinstance(val, bool):
                 val = str(val)
-            if not isinstance(val, str) or not key.strip():
+            if not isinstance(val, str) or not key.strip() or not val.strip():
                 bad("specs", f"{key}: {val}", "spec keys and values must be non-empty strings")
+                continue
+            if not _encodable(key + val):
+                bad("specs", key.encode("utf-8", "backslashreplace").decode(), "contains an unpaired surrogate escape")
                 continue
             specs[key.strip()] = val.strip()
     elif raw_specs is not None:

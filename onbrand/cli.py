@@ -124,15 +124,17 @@ def cmd_eval_retrieval(args) -> int:
     emb = Embedder.load()
     retriever = Retriever(load_index(s.index_root, s.index_name, emb.info), emb)
     rows = [json.loads(line) for line in Path(args.questions).read_text(encoding="utf-8").splitlines() if line.strip()]
-    misses, hits = [], 0
+    misses, hits, top1 = [], 0, 0
     for row in rows:
         got = [ph.product_id for ph in retriever.retrieve(row["question"], k=args.k)]
+        top1 += bool(got) and got[0] in row["product_ids"]
         if set(got) & set(row["product_ids"]):
             hits += 1
         else:
             misses.append({"question": row["question"], "expected": row["product_ids"], "got": got})
     rate = hits / len(rows) if rows else 0.0
-    _emit({"questions": len(rows), "k": args.k, "hits": hits, "hit_rate": round(rate, 4), "misses": misses})
+    _emit({"questions": len(rows), "k": args.k, "hits": hits, "hit_rate": round(rate, 4),
+           "hit_at_1": round(top1 / len(rows), 4) if rows else 0.0, "misses": misses})
     return 0 if rate >= args.min_hit_rate else 1
 
 

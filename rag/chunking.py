@@ -29,10 +29,12 @@ class Chunk:
     collection: str
     in_stock: bool
     approved_name: str
+    aliases: tuple[str, ...] = ()  # deprecated names and a legacy catalog name, for name matching
 
     def to_json(self) -> dict:
         return {"product_id": self.product_id, "field": self.field, "text": self.text,
-                "collection": self.collection, "in_stock": self.in_stock, "approved_name": self.approved_name}
+                "collection": self.collection, "in_stock": self.in_stock, "approved_name": self.approved_name,
+                "aliases": list(self.aliases)}
 
 
 def price_text(p: Product) -> str:
@@ -47,7 +49,8 @@ def chunk_product(p: Product, kit: BrandKit | None = None, cfg: ChunkConfig = Ch
     aliases = [old for old, new in (kit.deprecated_aliases.items() if kit else ()) if new == approved]
     if p.name != approved:
         aliases.append(p.name)
-    alias_text = f" Also searched as: {', '.join(dict.fromkeys(aliases))}." if aliases else ""
+    aliases = list(dict.fromkeys(aliases))
+    alias_text = f" Also searched as: {', '.join(aliases)}." if aliases else ""
 
     # "Key: value" lines: a small model copies a price from "Price: $59.50" far more reliably than
     # from prose (measured on SmolLM2-135M; see the grounded-answers issue notes)
@@ -57,7 +60,7 @@ def chunk_product(p: Product, kit: BrandKit | None = None, cfg: ChunkConfig = Ch
         overview.append(f"Sizes: {', '.join(p.sizes)}")
     if p.colors:
         overview.append(f"Colours: {', '.join(p.colors)}")
-    chunks = [_make(p, approved, "overview", "\n".join(overview), alias_text)]
+    chunks = [_make(p, approved, "overview", "\n".join(overview), alias_text, tuple(aliases))]
     if p.specs:
         specs = [f"{k[:1].upper()}{k[1:]}: {v}" for k, v in p.specs.items()]
         chunks.append(_make(p, approved, "specs", "\n".join([head, *specs]), alias_text))
@@ -71,9 +74,10 @@ def chunk_product(p: Product, kit: BrandKit | None = None, cfg: ChunkConfig = Ch
     return chunks
 
 
-def _make(p: Product, approved: str, field: str, text: str, alias_text: str) -> Chunk:
+def _make(p: Product, approved: str, field: str, text: str, alias_text: str,
+          aliases: tuple[str, ...] = ()) -> Chunk:
     return Chunk(product_id=p.id, field=field, text=text, embed_text=text.replace("\n", ". ") + alias_text,
-                 collection=p.collection, in_stock=p.in_stock, approved_name=approved)
+                 collection=p.collection, in_stock=p.in_stock, approved_name=approved, aliases=aliases)
 
 
 def chunk_catalog(products, kit: BrandKit | None = None, cfg: ChunkConfig = ChunkConfig()) -> list[Chunk]:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,16 +27,55 @@ class Hit:
 class ProductHits:
     product_id: str
     approved_name: str
-    score: float  # the best chunk's score
+    score: float  # ranking score: the best chunk's cosine, plus the name-match boost if the query names it
     hits: tuple[Hit, ...]
 
 
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+class NameMatcher:
+    """Lexical product-name matching, beside the embeddings.
+
+    MiniLM puts "TrailForm 28 Daypack" and "TrailForm 36 Daypack" almost on top of each other; a
+    shopper who types the name (or an old name) means that product. A name matches when at least two
+    of its tokens (or its only token) and every one of its numbers appear in the query; the match
+    strength is the share of the name's tokens present.
+    """
+
+    def __init__(self, names: dict[str, list[str]]):
+        self.names = [(pid, frozenset(tokens(n))) for pid, ns in names.items() for n in ns if tokens(n)]
+
+    def match(self, query: str) -> dict[str, float]:
+        q = set(tokens(query))
+        best: dict[str, float] = {}
+        for pid, name in self.names:
+            common = name & q
+            numbers = {t for t in name if t.isdigit()}
+            if not numbers <= q or len(common) < min(2, len(name)):
+                continue
+            best[pid] = max(best.get(pid, 0.0), len(common) / len(name))
+        return best
+
+
 class Retriever:
+    name_boost: float = 0.3  # a full name match outranks any embedding-only neighbour (cosines differ <0.3)
+    min_name_share: float = 0.6  # "trailform 28" (2 of 3 tokens) counts; "trailform" alone does not
+
     def __init__(self, index: LoadedIndex, embedder: Embedder):
         self.index = index
         self.embedder = embedder
         self.collections = sorted({c["collection"] for c in index.chunks})
         self._overview = {c["product_id"]: i for i, c in enumerate(index.chunks) if c["field"] == "overview"}
+        names: dict[str, list[str]] = {}
+        for c in index.chunks:
+            if c["field"] == "overview":
+                names[c["product_id"]] = [c["approved_name"], *c.get("aliases", ())]
+        self.names = NameMatcher(names)
 
     def _selector(self, collection: str | None, in_stock: bool | None):
         if collection is None and not in_stock:
@@ -77,17 +117,26 @@ class Retriever:
         grouped: dict[str, list[Hit]] = {}
         for h in hits:
             grouped.setdefault(h.product_id, []).append(h)
-        ranked = sorted(grouped.values(), key=lambda hs: -hs[0].score)[:k]
+        boosts = {pid: self.name_boost * share for pid, share in self.names.match(query).items()
+                  if share >= self.min_name_share and self._passes(pid, collection, in_stock)}
+        for pid in boosts:
+            grouped.setdefault(pid, [self._overview_hit(pid, qvec)])
+        score = {pid: hs[0].score + boosts.get(pid, 0.0) for pid, hs in grouped.items()}
+        ranked = sorted(grouped, key=lambda pid: -score[pid])[:k]
         if max_gap is not None and ranked:
-            ranked = [hs for hs in ranked if hs[0].score >= ranked[0][0].score - max_gap]
+            ranked = [pid for pid in ranked if score[pid] >= score[ranked[0]] - max_gap]
         out = []
-        for hs in ranked:
-            hs = hs[:chunks_per_product]
+        for pid in ranked:
+            hs = grouped[pid][:chunks_per_product]
             if all(h.field != "overview" for h in hs):
-                hs.append(self._overview_hit(hs[0].product_id, qvec))  # price and stock always travel along
-            out.append(ProductHits(hs[0].product_id, self.index.chunks[hs[0].chunk_id]["approved_name"],
-                                   hs[0].score, tuple(hs)))
+                hs.append(self._overview_hit(pid, qvec))  # price and stock always travel along
+            out.append(ProductHits(pid, self.index.chunks[hs[0].chunk_id]["approved_name"], score[pid], tuple(hs)))
         return out
+
+    def _passes(self, product_id: str, collection: str | None, in_stock: bool | None) -> bool:
+        c = self.index.chunks[self._overview[product_id]]
+        return ((collection is None or c["collection"].lower() == collection.lower())
+                and (not in_stock or c["in_stock"]))
 
     def _overview_hit(self, product_id: str, qvec: np.ndarray) -> Hit:
         cid = self._overview[product_id]

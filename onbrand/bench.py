@@ -1,0 +1,174 @@
+"""`onbrand bench`: throughput and latency figures as JSON, medians and ratios from one run.
+
+Measures embedding throughput, query latency (embed + FAISS search) on the sample catalog and on a
+synthetic catalog, time to first token and decode tokens/s of the configured model at batch 1, and
+the decode bound set by memory bandwidth (weight bytes read per token / measured copy bandwidth).
+Not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers.generation.streamers import BaseStreamer
+
+from corpus.brandkit import load_brand_kit
+from corpus.ingest import load_catalog
+from corpus.schema import Catalog, Product, Stock
+from onbrand.assistant import ensure_index
+from onbrand.config import Settings
+from onbrand.generation import Generator
+from onbrand.model import load_base_model
+from rag.embedding import Embedder
+from rag.index_store import build_index, load_index
+from rag.prompting import build_messages
+from rag.retrieval import Retriever
+
+log = logging.getLogger(__name__)
+
+_LINES = ["Alder", "Brook", "Cinder", "Dune", "Elm", "Fjord", "Glen", "Heath", "Isle", "Juniper"]
+_KINDS = [("Backpacks", "capacity", "L"), ("Tents", "weight", "kg"), ("Headlamps", "output", "lumens"),
+          ("Jackets", "waterproof rating", "mm"), ("Stoves", "output", "W"), ("Boots", "drop", "mm")]
+_WORDS = ("light durable packable waterproof breathable roomy quick warm compact rugged recycled "
+          "trail alpine family weekend ultralight storm summit valley ridge river").split()
+
+
+def synthetic_catalog(n: int, seed: int = 0) -> Catalog:
+    """n plausible, distinct products (names, specs, prose) for scale measurements."""
+    rng = random.Random(seed)
+    products = []
+    for i in range(n):
+        line = _LINES[i % len(_LINES)]
+        category, spec, unit = _KINDS[(i // len(_LINES)) % len(_KINDS)]
+        words = " ".join(rng.choice(_WORDS) for _ in range(40))
+        products.append(Product(
+            id=f"SYN-{i:06d}", name=f"{line} {rng.choice(_WORDS).title()} {i}", collection=line,
+            category=category, price=round(rng.uniform(10, 600), 2),
+            specs={spec: f"{rng.randint(1, 900)} {unit}", "weight": f"{rng.uniform(0.1, 4):.2f} kg"},
+            colors=(rng.choice(["Moss", "Slate", "Ember", "Sand"]),),
+            stock=rng.choice(list(Stock)), description=f"A {words}."))
+    return Catalog(tuple(products), source=f"<synthetic {n}>", fmt="jsonl")
+
+
+def query_latency(retriever: Retriever, queries: list[str], k: int = 3) -> dict:
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        retriever.retrieve(q, k=k)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"queries": len(times), "p50_ms": round(float(np.percentile(times, 50)), 2),
+            "p99_ms": round(float(np.percentile(times, 99)), 2)}
+
+
+class _TokenClock(BaseStreamer):
+    """Timestamps each generated token; the first put() is the prompt."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self._prompt_seen = False
+
+    def put(self, value):
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        self.times.append(time.perf_counter())
+
+    def end(self):
+        pass
+
+
+def measure_bandwidth(mb: int = 512, runs: int = 5) -> float:
+    """Bytes/s of a large tensor copy (read + write), median of runs."""
+    src = torch.empty(mb * 1024 * 1024 // 4, dtype=torch.float32).uniform_()
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    rates = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        rates.append(2 * src.numel() * 4 / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def generation_figures(gen: Generator, messages: list[dict], new_tokens: int, runs: int) -> dict:
+    model, tok = gen.lm.model, gen.lm.tokenizer
+    ids = gen.encode(messages)
+    ttfts, rates, counts = [], [], []
+    with torch.inference_mode():
+        model.generate(ids, max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)  # warm-up
+        for _ in range(runs):
+            clock = _TokenClock()
+            t0 = time.perf_counter()
+            model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
+                           min_new_tokens=new_tokens, do_sample=False, streamer=clock,
+                           pad_token_id=tok.pad_token_id)
+            ttfts.append(clock.times[0] - t0)
+            if len(clock.times) > 1:
+                rates.append((len(clock.times) - 1) / (clock.times[-1] - clock.times[0]))
+            counts.append(len(clock.times))
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    bandwidth = measure_bandwidth()
+    bound = bandwidth / weight_bytes
+    decode = statistics.median(rates)
+    return {
+        "model": gen.lm.model_id, "dtype": str(gen.lm.dtype).removeprefix("torch."), "device": str(gen.lm.device),
+        "threads": torch.get_num_threads(), "prompt_tokens": int(ids.shape[1]), "new_tokens": new_tokens,
+        "runs": runs, "ttft_ms_median": round(statistics.median(ttfts) * 1000, 1),
+        "decode_tokens_per_s_median": round(decode, 1),
+        "weight_bytes_per_token": weight_bytes, "copy_bandwidth_gb_per_s": round(bandwidth / 1e9, 2),
+        "decode_bound_tokens_per_s": round(bound, 1), "fraction_of_bound": round(decode / bound, 3),
+    }
+
+
+def run_bench(settings: Settings, synthetic_products: int = 10_000, queries: int = 200,
+              gen_tokens: int = 64, gen_runs: int = 5) -> dict:
+    embedder = Embedder.load()
+    kit = load_brand_kit(settings.brand_kit) if settings.brand_kit else None
+    ensure_index(settings, embedder, kit, show_progress_bar=True)
+    sample = load_index(settings.index_root, settings.index_name, embedder.info)
+    sample_retriever = Retriever(sample, embedder)
+    names = [c["approved_name"] for c in sample.chunks if c["field"] == "overview"]
+    rng = random.Random(0)
+    qs = [f"how much is the {rng.choice(names).lower()}?" for _ in range(queries)]
+
+    catalog = load_catalog(settings.catalog)
+    texts = [c["text"] for c in sample.chunks]
+    embedder.encode(texts[:64])  # warm-up
+    t0 = time.perf_counter()
+    embedder.encode(texts)
+    sample_rate = len(texts) / (time.perf_counter() - t0)
+
+    result: dict = {
+        "embedding": {"model": embedder.info.model_id, "sample_chunks": len(texts),
+                      "sample_chunks_per_s": round(sample_rate, 1)},
+        "query_latency": {"sample": {"products": len(catalog), "chunks": len(texts),
+                                     **query_latency(sample_retriever, qs)}},
+    }
+    if synthetic_products:
+        syn = synthetic_catalog(synthetic_products)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            build_index(syn, embedder, Path(tmp), "synthetic", show_progress_bar=True)
+            build_s = time.perf_counter() - t0
+            big = load_index(Path(tmp), "synthetic", embedder.info)
+            n_chunks = len(big.chunks)
+            result["embedding"].update(synthetic_chunks=n_chunks,
+                                       synthetic_build_s=round(build_s, 1),
+                                       synthetic_chunks_per_s=round(n_chunks / build_s, 1))
+            syn_names = [p.name for p in syn.products]
+            syn_qs = [f"how much is the {rng.choice(syn_names).lower()}?" for _ in range(queries)]
+            result["query_latency"]["synthetic"] = {"products": synthetic_products, "chunks": n_chunks,
+                                                    **query_latency(Retriever(big, embedder), syn_qs)}
+    if gen_runs:
+        gen = Generator(load_base_model(settings.model, settings.model_cache))
+        q = qs[0]
+        messages = build_messages(q, sample_retriever.retrieve(q, k=settings.top_k), kit)
+        result["generation"] = generation_figures(gen, messages, gen_tokens, gen_runs)
+    return result

@@ -1,0 +1,163 @@
+"""Brand kit loading and validation: the sample and tiny kits load, broken kits name every problem.
+
+    .venv/bin/python -m pytest tests/corpus/test_brandkit.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG
+from corpus.brandkit import Disclaimer, FormatRule, GenericTerm, Trademark, load_brand_kit
+from corpus.errors import BrandKitError
+from corpus.ingest import load_catalog
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TINY_KIT = FIXTURES / "tiny_brand_kit.yaml"
+TINY_CATALOG = FIXTURES / "tiny_catalog.jsonl"
+
+
+def tiny_doc() -> dict:
+    return yaml.safe_load(TINY_KIT.read_text(encoding="utf-8"))
+
+
+def write_kit(tmp_path: Path, doc: dict | str) -> Path:
+    path = tmp_path / "kit.yaml"
+    path.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def kit_problems(path: Path) -> list[tuple]:
+    with pytest.raises(BrandKitError) as e:
+        load_brand_kit(path)
+    return [(p.line, p.field, p.value, p.rule) for p in e.value.problems]
+
+
+def test_sample_kit_names_every_catalog_product():
+    kit = load_brand_kit(SAMPLE_BRAND_KIT)
+    catalog = load_catalog(SAMPLE_CATALOG)
+    assert kit.brand == "Fernhollow Outfitters" and kit.version == 1
+    missing = sorted(set(catalog.by_id()) - set(kit.products))
+    assert missing == []
+    assert len(set(kit.products.values())) == len(kit.products)  # approved names are unique
+    assert set(kit.deprecated_aliases.values()) <= set(kit.products.values())
+    assert kit.deprecated_aliases["Trekker 28"] == "TrailForm 28 Daypack"
+    assert kit.approved_name("FH-TRL-001") == "TrailForm 28 Daypack"
+    assert {d.id for d in kit.disclaimers} >= {"price", "stove_safety", "climbing_safety", "sizing"}
+    assert kit.sha256 == hashlib.sha256(SAMPLE_BRAND_KIT.read_bytes()).hexdigest()
+
+
+def test_tiny_kit_loads_every_section():
+    kit = load_brand_kit(TINY_KIT)
+    assert kit.brand == "Quokka Gear" and kit.source == str(TINY_KIT)
+    assert set(kit.products) == set(load_catalog(TINY_CATALOG).by_id())
+    assert kit.products["QK-STV-01"] == "Quokka Blaze Mini Stove"
+    assert kit.deprecated_aliases == {"Sparky": "Quokka Blaze Mini Stove", "Blaze Mini": "Quokka Blaze Mini Stove"}
+    assert kit.generic_terms == (GenericTerm("hiking boots", "Quokka Feet"),)
+    assert kit.trademarks == (Trademark("GlowCore", ("Glowcore", "Glow-Core")),)
+    assert kit.disclaimers == (
+        Disclaimer("price", "Prices can change; check the product page.", mentions_price=True),
+        Disclaimer("stove_safety", "Use stoves outdoors only.", categories=("Camp Stoves",)))
+    assert kit.tone == ("Friendly and brief.",)
+    assert kit.formats == (FormatRule("comparison", "two or more products compared", "markdown_table",
+                                      ("Product", "Price")),)
+    assert kit.approved_name("nope", fallback="Tent") == "Tent"
+
+
+def test_rules_text_mentions_aliases_and_disclaimers():
+    text = load_brand_kit(TINY_KIT).rules_text()
+    assert text.startswith("You answer for Quokka Gear.")
+    assert "say 'Quokka Blaze Mini Stove' not 'Sparky'" in text
+    assert "'Quokka Feet' not 'hiking boots'" in text
+    assert "GlowCore" in text
+    assert 'When you state a price, add: "Prices can change; check the product page."' in text
+    assert 'When the answer concerns Camp Stoves, add: "Use stoves outdoors only."' in text
+    assert "use markdown table with columns Product, Price." in text
+    sample = load_brand_kit(SAMPLE_BRAND_KIT).rules_text()
+    assert "say 'TrailForm 28 Daypack' not 'Trekker 28'" in sample
+    assert all(d.text in sample for d in load_brand_kit(SAMPLE_BRAND_KIT).disclaimers)
+
+
+def test_alias_must_point_to_an_approved_name(tmp_path):
+    doc = tiny_doc()
+    doc["deprecated_aliases"]["Sparky"] = "Blaze Mini Stove"
+    assert kit_problems(write_kit(tmp_path, doc)) == [
+        (None, "deprecated_aliases.Sparky", "Blaze Mini Stove", "must map to an approved product name")]
+
+
+def test_two_products_cannot_share_an_approved_name(tmp_path):
+    doc = tiny_doc()
+    doc["products"]["QK-TNT-02"] = "Quokka Dome 2 Tent"
+    assert kit_problems(write_kit(tmp_path, doc)) == [
+        (None, "products.QK-TNT-02", "Quokka Dome 2 Tent", "approved name already used by QK-TNT-01")]
+
+
+def test_alias_cannot_be_an_approved_name(tmp_path):
+    doc = tiny_doc()
+    doc["deprecated_aliases"]["Quokka Dome 2 Tent"] = "Quokka Dome 4 Tent"
+    assert kit_problems(write_kit(tmp_path, doc)) == [
+        (None, "deprecated_aliases.Quokka Dome 2 Tent", "Quokka Dome 2 Tent",
+         "an alias cannot also be an approved name")]
+
+
+def test_bad_yaml_names_the_line(tmp_path):
+    text = "brand: Quokka Gear\nproducts:\n  QK-1: Dome\ntone:\n  - Friendly.\n   bad: indent\n"
+    [(line, field, value, rule)] = kit_problems(write_kit(tmp_path, text))
+    assert (line, field) == (6, None)
+    assert rule.startswith("not valid YAML:")
+
+
+def test_disclaimer_without_when_names_the_field(tmp_path):
+    doc = tiny_doc()
+    del doc["disclaimers"][1]["when"]
+    [(line, field, value, rule)] = kit_problems(write_kit(tmp_path, doc))
+    assert field == "disclaimers[1].when"
+    assert rule == "must be a mapping using ['categories', 'collections', 'keywords', 'mentions_price']"
+
+
+def test_disclaimer_with_unknown_condition_refused(tmp_path):
+    doc = tiny_doc()
+    doc["disclaimers"][0]["when"] = {"mentions_prices": True}
+    assert [p[1] for p in kit_problems(write_kit(tmp_path, doc))] == ["disclaimers[0].when"]
+
+
+def test_every_problem_reported_at_once(tmp_path):
+    doc = tiny_doc()
+    doc["version"] = "one"
+    doc["deprecated_aliases"]["Sparky"] = "Nope"
+    doc["generic_terms"].append({"term": "tent"})
+    doc["trademarks"][0]["misspellings"] = "Glowcore"
+    doc["disclaimers"].append({"id": "x"})
+    doc["formats"]["list"] = {"style": "bullets"}
+    fields = [p[1] for p in kit_problems(write_kit(tmp_path, doc))]
+    assert fields == ["version", "deprecated_aliases.Sparky", "generic_terms[1]", "trademarks[0].misspellings",
+                      "disclaimers[2]", "formats.list"]
+
+
+@pytest.mark.parametrize("doc, field", [
+    ({"products": {"A": "Alpha"}}, "brand"),
+    ({"brand": "X"}, "products"),
+    ({"brand": "X", "products": ["Alpha"]}, "products"),
+    ({"brand": "X", "products": {"A": ""}}, "products.A"),
+    ({"brand": "X", "products": {"A": "Alpha"}, "formats": ["table"]}, "formats"),
+    ({"brand": "X", "products": {"A": "Alpha"}, "disclaimers": {"id": "p"}}, "disclaimers"),
+])
+def test_missing_or_mistyped_sections(tmp_path, doc, field):
+    assert field in [p[1] for p in kit_problems(write_kit(tmp_path, doc))]
+
+
+def test_kit_must_be_a_mapping_and_utf8(tmp_path):
+    assert kit_problems(write_kit(tmp_path, "- a\n- b\n")) == [(None, None, None, "brand kit must be a YAML mapping")]
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"brand: Caf\xe9\n")
+    assert kit_problems(path) == [(None, None, None, "not valid UTF-8 at byte offset 10")]
+
+
+def test_format_columns_must_be_a_list(tmp_path):
+    doc = tiny_doc()
+    doc["formats"]["comparison"]["columns"] = "Product, Price"
+    assert [p[1] for p in kit_problems(write_kit(tmp_path, doc))] == ["formats.comparison.columns"]

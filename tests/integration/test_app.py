@@ -1,0 +1,31 @@
+"""The Streamlit app, headless through AppTest, on the real sample index and default model."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.integration
+
+
+def test_app_answers_with_sources_and_shows_the_index(sample_home, monkeypatch):
+    monkeypatch.setenv("ONBRAND_HOME", str(sample_home))
+    at = AppTest.from_file("../../app.py", default_timeout=300)
+    at.run()
+    assert not at.exception
+    sidebar = " ".join(t.value for t in at.sidebar.text)
+    assert "165 products" in sidebar and "built" in sidebar
+    at.chat_input[0].set_value("how much is the TrailForm 28 Daypack?").run()
+    assert not at.exception
+    assistant_msgs = [m for m in at.chat_message if m.name == "assistant"]
+    assert assistant_msgs and assistant_msgs[-1].markdown[0].value.strip()
+    sources = at.dataframe[-1].value
+    assert sources.iloc[0]["id"] == "FH-TRL-001"
+    assert sources.iloc[0]["product"] == "TrailForm 28 Daypack"
+
+
+def test_app_refuses_an_overlong_question_politely(sample_home, monkeypatch):
+    monkeypatch.setenv("ONBRAND_HOME", str(sample_home))
+    at = AppTest.from_file("../../app.py", default_timeout=300)
+    at.run()
+    at.chat_input[0].set_value("x" * 1500).run()
+    assert not at.exception
+    assert "limit is 1000" in at.error[0].value

@@ -1,0 +1,47 @@
+"""The sample merchant end to end: real index, real embedder, real SmolLM2-135M (offline)."""
+
+import json
+
+import pytest
+
+from corpus import SAMPLE_QUESTIONS
+from onbrand.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def test_sample_questions_hit_at_3_is_at_least_90_percent(sample_home, capsys):
+    capsys.readouterr()
+    code = main(["--home", str(sample_home), "eval-retrieval", "-k", "3", "--min-hit-rate", "0.9"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["questions"] == len(SAMPLE_QUESTIONS.read_text().splitlines()) == 30
+    assert code == 0, report["misses"]
+
+
+def test_converted_model_is_cached_and_keyed_by_gguf_hash(sample_home):
+    folders = list((sample_home / "models").glob("gguf-*"))
+    assert len(folders) == 1 and (folders[0] / "model.safetensors").exists()
+    src = json.loads((folders[0] / "onbrand_source.json").read_text())
+    assert folders[0].name == f"gguf-{src['gguf_sha256'][:16]}"
+
+
+def test_price_question_streams_an_answer_with_the_product_as_source(sample_assistant):
+    a = sample_assistant
+    pid = "FH-TRL-003"
+    name = a.kit.approved_name(pid)
+    reply = a.ask(f"how much is the {name}?", max_new_tokens=48)
+    pieces = list(reply.stream)
+    assert len(pieces) > 3 and reply.text
+    assert reply.sources[0].product_id == pid
+    assert reply.stats.new_tokens <= 48
+    price = a.index.products[pid].current_price
+    assert f"${price:,.2f}" in reply.messages[1]["content"]  # the fact reached the prompt
+
+
+def test_default_model_is_bf16_on_this_cpu_when_supported(sample_assistant):
+    import torch
+
+    from onbrand.model import cpu_supports_bf16
+
+    expected = torch.bfloat16 if cpu_supports_bf16() else torch.float32
+    assert sample_assistant.generator.lm.dtype == expected
