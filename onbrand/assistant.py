@@ -88,7 +88,8 @@ class Assistant:
     def retrieve(self, question: str, k: int | None = None, collection: str | None = None,
                  in_stock: bool | None = None) -> list[ProductHits]:
         return self.retriever.retrieve(self.check_question(question), k or self.settings.top_k,
-                                       collection=collection, in_stock=in_stock, max_gap=self.settings.score_gap)
+                                       collection=collection, in_stock=in_stock, max_gap=self.settings.score_gap,
+                                       chunks_per_product=self.settings.chunks_per_product)
 
     def ask(self, question: str, k: int | None = None, collection: str | None = None,
             in_stock: bool | None = None, max_new_tokens: int | None = None,

@@ -138,6 +138,32 @@ def cmd_eval_retrieval(args) -> int:
     return 0 if rate >= args.min_hit_rate else 1
 
 
+def cmd_eval_prices(args) -> int:
+    """Ask "how much is the <approved name>?" for N products (seeded sample) with the real model; print
+    the share of answers that state the product's current price and that list it as the top source."""
+    import random
+
+    from onbrand.assistant import Assistant
+
+    assistant = Assistant.load(_settings(args), show_progress_bar=True)
+    products = sorted(assistant.index.products.values(), key=lambda p: p.id)
+    chosen = random.Random(args.seed).sample(products, min(args.n, len(products)))
+    stated = top_source = 0
+    rows = []
+    for p in chosen:
+        name = assistant.kit.approved_name(p.id, p.name) if assistant.kit else p.name
+        reply = assistant.answer(f"how much is the {name}?", max_new_tokens=60)
+        price = f"{p.current_price:,.2f}"
+        ok = price in reply.text
+        stated += ok
+        top_source += bool(reply.sources) and reply.sources[0].product_id == p.id
+        rows.append({"id": p.id, "price": price, "stated": ok, "answer": reply.text})
+    n = len(chosen)
+    _emit({"products": n, "price_stated": stated, "price_stated_rate": round(stated / n, 4),
+           "top_source_rate": round(top_source / n, 4), "answers": rows if args.show else None})
+    return 0
+
+
 def cmd_prepare(args) -> int:
     """Do the one-time work before the app starts: convert the model, build the sample index if missing."""
     from corpus.brandkit import load_brand_kit
@@ -221,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--questions", default=str(SAMPLE_QUESTIONS), help="JSONL of {question, product_ids}")
     sp.add_argument("-k", type=int, default=3, help="hit if a wanted product is in the top k (default 3)")
     sp.add_argument("--min-hit-rate", type=float, default=0.0, help="exit 1 when hit@k is below this")
+    index_name(sp)
+
+    sp = add("eval-prices", cmd_eval_prices)
+    sp.add_argument("-n", type=int, default=30, help="products to ask about (default 30)")
+    sp.add_argument("--seed", type=int, default=0, help="which products (default 0)")
+    sp.add_argument("--show", action="store_true", help="include every answer in the output")
+    sp.add_argument("--model", help="as for ask")
     index_name(sp)
 
     sp = add("prepare", cmd_prepare)

@@ -33,6 +33,7 @@ class Settings:
     brand_kit: Path = SAMPLE_BRAND_KIT
     model: str = DEFAULT_MODEL  # "default", a hub id or a local folder
     top_k: int = 3  # three products' facts fit SmolLM2's context with room for the answer
+    chunks_per_product: int = 1  # best chunk + the overview (price, stock); more text lowered price accuracy
     score_gap: float = 0.12  # drop products scoring this far below the best: distractors mislead a 135M model
     max_question_chars: int = 1000  # longer "questions" are pasted documents, not questions
     max_new_tokens: int = 200  # a short answer or a 4-row comparison table
