@@ -22,8 +22,8 @@ st.set_page_config(page_title="onbrand", layout="wide")
 
 
 @st.cache_resource(show_spinner=False)
-def get_assistant(home: str, index_name: str, model: str) -> Assistant:
-    settings = config.Settings(home=config.home(home), index_name=index_name, model=model)
+def get_assistant(home: str, index_name: str, model: str, adapter: str) -> Assistant:
+    settings = config.Settings(home=config.home(home), index_name=index_name, model=model, adapter=adapter or None)
     bar = st.progress(0.0, text="Loading the catalog index and the model…")
     t0 = time.perf_counter()
 
@@ -38,6 +38,21 @@ def get_assistant(home: str, index_name: str, model: str) -> Assistant:
         bar.empty()
 
 
+def adapter_picker(assistant: Assistant) -> str | None:
+    """Adapter name@version (default: the promoted version of the configured name) and an on/off toggle."""
+    rows = assistant.registry.list() if assistant.registry else []
+    keys = [f"{r['name']}@{r['version']}" for r in rows]
+    if not keys:
+        st.caption("No adapters registered: answers come from the base model.")
+        return None
+    default = assistant.default_adapter if assistant.default_adapter in keys else keys[0]
+    labels = {f"{r['name']}@{r['version']}": f"{r['name']} {r['version']}" + (" · promoted" if r["promoted"] else "")
+              for r in rows}
+    choice = st.selectbox("Adapter", keys, index=keys.index(default), format_func=labels.get, key="adapter")
+    on = st.toggle("Adapter on", value=True, key="adapter_on")
+    return choice if on else None
+
+
 def sources_table(sources) -> list[dict]:
     return [{"product": s.approved_name, "id": s.product_id, "field": s.field, "score": s.score} for s in sources]
 
@@ -46,8 +61,9 @@ def main() -> None:
     home = os.environ.get("ONBRAND_HOME", "")
     index_name = os.environ.get("ONBRAND_INDEX", "sample")
     model = os.environ.get("ONBRAND_MODEL", config.DEFAULT_MODEL)
+    adapter_name = os.environ.get("ONBRAND_ADAPTER", config.SAMPLE_ADAPTER)
     try:
-        assistant = get_assistant(home, index_name, model)
+        assistant = get_assistant(home, index_name, model, adapter_name)
     except UserError as e:
         st.error(str(e))
         st.stop()
@@ -68,6 +84,8 @@ def main() -> None:
         in_stock = st.checkbox("In stock only", key="in_stock")
         brand_rules = st.checkbox("Brand rules in the prompt", key="brand_rules",
                                   help="Adds the brand kit's rules to the system prompt.")
+        st.divider()
+        adapter = adapter_picker(assistant)
         if st.button("Clear chat", key="clear"):
             st.session_state.history = []
 
@@ -88,14 +106,14 @@ def main() -> None:
     with st.chat_message("assistant"):
         try:
             reply = assistant.ask(question, k=k, collection=None if collection == "All" else collection,
-                                  in_stock=in_stock or None, brand_rules=brand_rules)
+                                  in_stock=in_stock or None, brand_rules=brand_rules, adapter=adapter)
         except UserError as e:
             st.error(str(e))
             history.pop()
             return
         st.write_stream(reply.stream)
         sources = sources_table(reply.sources)
-        st.caption("Sources")
+        st.caption(f"Answered by {reply.adapter or 'the base model (no adapter)'} · sources")
         st.dataframe(sources, hide_index=True, width="stretch")
     history.append({"role": "assistant", "content": reply.text, "sources": sources})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator
 
 from corpus.brandkit import BrandKit, load_brand_kit
@@ -22,6 +23,11 @@ from rag.embedding import Embedder
 from rag.index_store import LoadedIndex, build_index, current_version, load_index
 from rag.prompting import build_messages
 from rag.retrieval import ProductHits, Retriever
+from tuning.loading import AdapterSet
+from tuning.registry import Registry
+
+SHIPPED_ADAPTERS = Path(__file__).resolve().parents[1] / "tuning" / "shipped"
+DEFAULT = "default"  # ask(adapter=DEFAULT): the adapter configured in Settings (its promoted version)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ class Reply:
     products: list[ProductHits]
     messages: list[dict]
     stream: Iterator[str]
+    adapter: str | None = None  # "name@version" that answered, None for the bare base
     text: str = ""
     stats: GenerationStats | None = None
 
@@ -60,10 +67,14 @@ class Assistant:
     embedder: Embedder
     generator: Generator
     kit: BrandKit | None
+    registry: Registry | None = None
+    default_adapter: str | None = None  # AdapterSet key served when a request does not choose
     retriever: Retriever = field(init=False)
+    adapters: AdapterSet = field(init=False)
 
     def __post_init__(self):
         self.retriever = Retriever(self.index, self.embedder)
+        self.adapters = AdapterSet(self.generator.lm)
 
     @classmethod
     def load(cls, settings: Settings, progress: Callable[[int, int], None] | None = None,
@@ -74,7 +85,30 @@ class Assistant:
         ensure_index(settings, embedder, kit, progress=progress, show_progress_bar=show_progress_bar)
         index = load_index(settings.index_root, settings.index_name, embedder.info)
         lm = load_base_model(settings.model, settings.model_cache)
-        return cls(settings, index, embedder, Generator(lm), kit)
+        registry = Registry(settings.adapter_root)
+        seed_shipped_adapters(registry)
+        assistant = cls(settings, index, embedder, Generator(lm), kit, registry)
+        if settings.adapter:
+            assistant.default_adapter = assistant.load_adapter(settings.adapter)
+        return assistant
+
+    def load_adapter(self, spec: str) -> str:
+        """Verify and attach "name" (its promoted version) or "name@version"; return its key."""
+        if self.registry is None:
+            raise UserError("no adapter registry configured")
+        name, _, version = spec.partition("@")
+        ref = self.registry.get(name, version or None)
+        with self.generator.lock:  # attaching changes the shared model: never during a generation
+            return self.adapters.load(ref, self.registry)
+
+    def resolve_adapter(self, adapter: str | None) -> str | None:
+        if adapter == DEFAULT:
+            return self.default_adapter
+        if adapter is None:
+            return None
+        if adapter not in self.adapters.loaded:
+            return self.load_adapter(adapter)
+        return adapter
 
     def check_question(self, question: str) -> str:
         q = question.strip()
@@ -93,8 +127,12 @@ class Assistant:
 
     def ask(self, question: str, k: int | None = None, collection: str | None = None,
             in_stock: bool | None = None, max_new_tokens: int | None = None,
-            brand_rules: bool = False) -> Reply:
-        """Retrieve, build the grounded prompt and start streaming; iterate `reply.stream` for text."""
+            brand_rules: bool = False, adapter: str | None = DEFAULT) -> Reply:
+        """Retrieve, build the grounded prompt and start streaming; iterate `reply.stream` for text.
+
+        adapter: DEFAULT (the configured one), None (bare base), "name" or "name@version" — chosen for
+        this request only; no global adapter state changes.
+        """
         question = self.check_question(question)
         limit = self.settings.max_new_tokens_limit
         n_new = max_new_tokens or self.settings.max_new_tokens
@@ -102,13 +140,15 @@ class Assistant:
             raise QuestionError(f"max_new_tokens must be in 1..{limit}, got {n_new}")
         products = self.retrieve(question, k, collection, in_stock)
         messages = build_messages(question, products, self.kit, brand_rules=brand_rules)
-        reply = Reply(question, products, messages, iter(()))
+        key = self.resolve_adapter(adapter)
+        reply = Reply(question, products, messages, iter(()), adapter=key)
         reply.stream = self._stream(reply, n_new)
         return reply
 
     def _stream(self, reply: Reply, max_new_tokens: int) -> Iterator[str]:
         parts = []
-        for piece in self.generator.stream(reply.messages, max_new_tokens):
+        names = self.adapters.adapter_names([reply.adapter])
+        for piece in self.generator.stream(reply.messages, max_new_tokens, adapter_names=names):
             parts.append(piece)
             yield piece
         reply.text = "".join(parts).strip()
@@ -119,6 +159,22 @@ class Assistant:
         for _ in reply.stream:
             pass
         return reply
+
+
+def seed_shipped_adapters(registry: Registry, shipped: Path = SHIPPED_ADAPTERS) -> list[str]:
+    """First run: copy adapter versions shipped in the repository into the registry (verified) and
+    promote each name's newest one if that name has nothing promoted yet."""
+    added = []
+    for folder in sorted(shipped.glob("*/v*")) if shipped.is_dir() else []:
+        name, version = folder.parent.name, folder.name
+        if version in registry.versions(name):
+            continue
+        registry.import_version(folder)
+        added.append(f"{name}@{version}")
+        if registry.promoted(name) is None:
+            registry.promote(name, registry.versions(name)[-1], force=True,
+                             reason="shipped with the repository; promoted on first run")
+    return added
 
 
 def ensure_index(settings: Settings, embedder: Embedder, kit: BrandKit | None,

