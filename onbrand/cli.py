@@ -316,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--home", help="artifact root (models, indexes); default $ONBRAND_HOME or ~/.cache/onbrand")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 degrades gracefully on a busy machine, "
+                        "2 threads slow down 4-14x when another process competes for 2 cores)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, fn, parent=sub):
@@ -442,6 +445,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "sentence_transformers", "transformers", "huggingface_hub", "faiss"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         return args.func(args)
     except UserError as e:

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from corpus.errors import UserError
+from onbrand import atomic
 from onbrand.model import LoadedModel
 from tuning.registry import AdapterRef, Registry
 
@@ -58,7 +59,8 @@ def check_base(manifest: dict, lm: LoadedModel, what: str) -> None:
                                  f"manifest, the loaded base has {have[key]!r}")
 
 
-def check_files(path: Path, what: str) -> None:
+def check_files(path: Path, what: str, manifest: dict | None = None) -> None:
+    """Safetensors only, a readable header, and (with a manifest) every file's sha256 as recorded."""
     pickled = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if pickled:
         raise AdapterRefused(f"{what}: {', '.join(pickled)} is a pickle-format file; onbrand loads adapters "
@@ -73,6 +75,16 @@ def check_files(path: Path, what: str) -> None:
             f.keys()
     except (SafetensorError, OSError, ValueError) as e:
         raise AdapterRefused(f"{what}: adapter_model.safetensors is not a valid safetensors file ({e})") from None
+    if manifest is not None:
+        files = manifest.get("files") or {}
+        for fname in ("adapter_model.safetensors", "adapter_config.json"):
+            want = (files.get(fname) or {}).get("sha256")
+            if want is None:
+                raise AdapterRefused(f"{what}: the manifest records no sha256 for {fname}")
+            have = atomic.sha256_file(path / fname)
+            if have != want:
+                raise AdapterRefused(f"{what}: {fname} sha256 {have[:12]}… does not match the manifest's "
+                                     f"{want[:12]}…; the file was changed")
 
 
 class AdapterSet:
@@ -92,7 +104,7 @@ class AdapterSet:
         if key in self.loaded:
             return key
         what = f"adapter {key}"
-        check_files(ref.path, what)
+        check_files(ref.path, what, ref.manifest)
         if registry is not None:
             try:
                 registry.verify(ref)
@@ -107,15 +119,19 @@ class AdapterSet:
                                if k in LoraConfig.__dataclass_fields__})
         config.inference_mode = True
         model = self.lm.model
-        if isinstance(model, PeftModel):
-            model.add_adapter(key, config)
+        first = not isinstance(model, PeftModel)
+        if first:
+            model = get_peft_model(model, config, adapter_name=key)  # injects LoRA layers into the base in place
         else:
-            model = get_peft_model(model, config, adapter_name=key)
-        state = load_file(str(ref.path / "adapter_model.safetensors"), device=str(self.lm.device))
-        result = set_peft_model_state_dict(model, state, adapter_name=key)
-        missing = [k for k in result.missing_keys if "lora_" in k and key in k]
-        unexpected = list(result.unexpected_keys)
+            model.add_adapter(key, config)
         try:
+            state = load_file(str(ref.path / "adapter_model.safetensors"), device=str(self.lm.device))
+            try:
+                result = set_peft_model_state_dict(model, state, adapter_name=key)
+            except RuntimeError as e:  # shape mismatch: another rank or another base
+                raise AdapterRefused(f"{what}: weights do not fit the base ({str(e).splitlines()[0]})") from None
+            missing = [k for k in result.missing_keys if "lora_" in k and key in k]
+            unexpected = list(result.unexpected_keys)
             if missing or unexpected:
                 raise AdapterRefused(f"{what}: weights do not fit the base — missing keys {missing[:3]}"
                                      f"{'…' if len(missing) > 3 else ''}, unexpected keys {unexpected[:3]}"
@@ -126,8 +142,11 @@ class AdapterSet:
             if delta == 0.0:
                 raise AdapterRefused(f"{what} does not change the model's output on the canary prompt "
                                      f"(max |Δlogit| = 0); it is a no-op adapter")
-        except AdapterRefused:
-            model.delete_adapter(key)
+        except BaseException:
+            if first:  # strip the injected layers: the base goes back to exactly what it was
+                self.lm.model = model.unload()
+            else:
+                model.delete_adapter(key)
             raise
         self.loaded[key] = ref
         log.info("loaded %s (canary max |Δlogit| %.4f)", what, delta)

@@ -43,7 +43,7 @@ class TrainConfig:
     warmup_steps: int = 10
     max_grad_norm: float = 1.0
     max_seq_len: int = 768  # longer examples are dropped (counted), never truncated mid-answer
-    eval_every: int = 50  # steps between held-out loss measurements
+    eval_every: int = 25  # steps between held-out loss measurements
     max_eval_examples: int = 32  # held-out examples scored for eval loss; ~10 s on CPU
     seed: int = 0
 
@@ -78,8 +78,9 @@ def encode_example(tokenizer, messages: list[dict]) -> Encoded:
         answer = answer[:-1]
     ids = prompt + answer
     labels = [-100] * len(prompt) + answer
-    if not any(t != -100 for t in labels):
-        raise UserError("assistant-only mask is empty: the example has no answer tokens to learn")
+    # the end token alone is not an answer: the mask must cover some visible text
+    if not tokenizer.decode(answer, skip_special_tokens=True).strip():
+        raise UserError("assistant-only mask is empty: the example has no answer text to learn")
     return Encoded(ids, labels)
 
 
@@ -246,6 +247,16 @@ def save_adapter(model, folder: Path) -> None:
         raise RuntimeError(f"peft did not write adapter_model.safetensors in {folder}")
 
 
+def _display_path(path: Path) -> str:
+    """Repository-relative when the file is in the repository (so a shipped manifest reads the same on
+    every clone), else absolute."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
+
+
 def run_training(*, lm: LoadedModel, dataset_path: Path, registry, name: str, cfg: TrainConfig,
                  kit_sha256: str, lint_override: dict | None = None, notes: str = "",
                  show_progress_bar: bool = True):
@@ -262,7 +273,7 @@ def run_training(*, lm: LoadedModel, dataset_path: Path, registry, name: str, cf
     result = train_lora(lm, train_rows, eval_rows, cfg, show_progress_bar=show_progress_bar)
     manifest = {
         "base": base,
-        "dataset": {"path": str(dataset_path), "sha256": dataset_sha, "train": len(train_rows),
+        "dataset": {"path": _display_path(dataset_path), "sha256": dataset_sha, "train": len(train_rows),
                     "eval": len(eval_rows)},
         "brand_kit_sha256": kit_sha256,
         "hyperparameters": config_dict(cfg),

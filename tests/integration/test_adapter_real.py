@@ -1,0 +1,39 @@
+"""The delta on the real default model: a few real training steps, and the shipped adapter serving."""
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.integration
+
+
+def test_real_default_model_trains_a_few_steps_with_nonzero_lora_gradients(sample_home, tmp_path):
+    from corpus import SAMPLE_BRAND_KIT, SAMPLE_DATASET
+    from corpus.brandkit import load_brand_kit
+    from onbrand.model import load_base_model
+    from tuning.registry import Registry
+    from tuning.train import TrainConfig, run_training
+
+    lm = load_base_model("default", sample_home / "models")
+    cfg = TrainConfig(max_steps=4, batch_size=2, eval_every=2, max_eval_examples=4, learning_rate=1e-3)
+    reg = Registry(tmp_path / "adapters")
+    ref, result = run_training(lm=lm, dataset_path=SAMPLE_DATASET, registry=reg, name="smoke", cfg=cfg,
+                               kit_sha256=load_brand_kit(SAMPLE_BRAND_KIT).sha256, show_progress_bar=False)
+    assert result.steps == 4 and len(result.loss_curve) == 4
+    assert all(torch.isfinite(torch.tensor(p["loss"])) for p in result.loss_curve)
+    assert result.loss_curve[-1]["loss"] < result.loss_curve[0]["loss"] + 0.5
+    assert len(result.eval_curve) == 2
+    m = reg.get("smoke", ref.version).manifest
+    assert m["base"]["model_id"] == "default" and m["base"]["hidden_size"] == 576
+    assert m["dataset"]["path"] == "corpus/sample/dataset.jsonl"
+
+
+def test_shipped_adapter_is_seeded_promoted_and_serves_per_request(sample_assistant):
+    a = sample_assistant
+    assert a.default_adapter and a.default_adapter.startswith("fernhollow@")
+    assert a.registry.promoted("fernhollow") == a.default_adapter.split("@")[1]
+    q = "how much is the trekker 28?"
+    tuned = a.answer(q, max_new_tokens=60)
+    bare = a.answer(q, max_new_tokens=60, adapter=None)
+    assert tuned.adapter == a.default_adapter and bare.adapter is None
+    assert tuned.messages == bare.messages  # same prompt, same retrieved context
+    assert tuned.text != bare.text

@@ -1,0 +1,229 @@
+"""Dataset builder on the tiny Quokka fixtures (real retriever) and the sample catalog (stub retriever):
+deterministic, held-out, lint-clean, on-brand targets, prompts identical to served prompts, sha256-guarded.
+
+    .venv/bin/python -m pytest tests/tuning/test_dataset.py -q
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalog
+from corpus.checks import find_deprecated
+from corpus.errors import UserError
+from rag.chunking import price_text
+from rag.index_store import build_index, load_index
+from rag.prompting import CLOSE, OPEN, build_messages
+from rag.retrieval import Hit, ProductHits, Retriever
+from tuning.dataset import (NOT_FOUND, DatasetConfig, build_dataset, overlap_report, read_dataset,
+                            split_products, write_dataset)
+from tuning.lint import lint_dataset
+
+CFG = DatasetConfig(seed=0)
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory, tiny_catalog, tiny_kit, embedder):
+    """The real retriever over a freshly built tiny index (built once for the module)."""
+    root = tmp_path_factory.mktemp("indexes")
+    build_index(tiny_catalog, embedder, root, "tiny", kit=tiny_kit)
+    return Memo(Retriever(load_index(root, "tiny", embedder.info), embedder))
+
+
+@pytest.fixture(scope="module")
+def examples(tiny_catalog, tiny_kit, retriever):
+    return build_dataset(tiny_catalog, tiny_kit, retriever, CFG)
+
+
+@pytest.fixture(scope="module")
+def rows(examples):
+    return [e.to_json() for e in examples]
+
+
+class Memo:
+    """The real retriever, remembering answers: the module asks the same questions several times, and
+    retrieval is deterministic (embedding a query is the slow part on a busy CPU)."""
+
+    def __init__(self, retriever):
+        self.retriever, self.seen = retriever, {}
+
+    def retrieve(self, query, **kwargs):
+        key = (query, tuple(sorted(kwargs.items())))
+        if key not in self.seen:
+            self.seen[key] = self.retriever.retrieve(query, **kwargs)
+        return self.seen[key]
+
+
+class Everything:
+    """A stub retriever that returns every product: every wanted product is always in the context, so every
+    intent (comparisons and sizing included) produces a real target."""
+
+    def __init__(self, catalog, kit):
+        self.ctx = [ProductHits(p.id, kit.approved_name(p.id, p.name), 1.0,
+                                (Hit(i, p.id, "overview", f"Price: {price_text(p)}", 1.0),))
+                    for i, p in enumerate(catalog.products)]
+
+    def retrieve(self, query, **kwargs):
+        return self.ctx
+
+
+class Without:
+    """The real retriever with one product removed from every result."""
+
+    def __init__(self, retriever, product_id):
+        self.retriever, self.product_id = retriever, product_id
+
+    def retrieve(self, query, **kwargs):
+        return [ph for ph in self.retriever.retrieve(query, **kwargs) if ph.product_id != self.product_id]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    catalog, kit = load_catalog(SAMPLE_CATALOG), load_brand_kit(SAMPLE_BRAND_KIT)
+    return catalog, kit, [e.to_json() for e in build_dataset(catalog, kit, Everything(catalog, kit), CFG)]
+
+
+def target(row: dict) -> str:
+    return row["messages"][-1]["content"]
+
+
+def context_ids(row: dict) -> list[str]:
+    return re.findall(r"^Product: .* \(id ([^)]+)\)$", row["messages"][1]["content"], re.M)
+
+
+# --- determinism and the held-out split ------------------------------------------------------------------
+
+def test_same_seed_same_dataset_other_seed_differs(tiny_catalog, tiny_kit, retriever, rows):
+    def dump(r):
+        return json.dumps(r, sort_keys=True)
+
+    again = [e.to_json() for e in build_dataset(tiny_catalog, tiny_kit, retriever, DatasetConfig(seed=0))]
+    other = [e.to_json() for e in build_dataset(tiny_catalog, tiny_kit, retriever, DatasetConfig(seed=1))]
+    assert dump(again) == dump(rows)
+    assert dump(other) != dump(rows)
+
+
+@pytest.mark.parametrize("which", ["tiny", "sample"])
+def test_split_puts_every_collection_with_two_products_in_both_halves(which, tiny_catalog):
+    catalog = tiny_catalog if which == "tiny" else load_catalog(SAMPLE_CATALOG)
+    train, held = split_products(catalog, CFG)
+    assert train.isdisjoint(held) and train | held == set(catalog.by_id())
+    assert split_products(catalog, CFG) == (train, held)
+    lines: dict[str, set[str]] = {}
+    for p in catalog.products:
+        lines.setdefault(p.collection, set()).add(p.id)
+    checked = 0
+    for line, ids in lines.items():
+        if len(ids) >= 2:
+            checked += 1
+            assert ids & train and ids & held, f"collection {line!r} is not in both splits"
+    assert checked >= 1
+
+
+def test_no_overlap_between_train_and_eval(rows, sample):
+    for data in (rows, sample[2]):
+        report = overlap_report(data)
+        assert report["train"] > 0 and report["eval"] > 0
+        assert (report["prompt_overlap"], report["template_overlap"], report["product_overlap"]) == (0, 0, 0)
+
+
+# --- targets ---------------------------------------------------------------------------------------------
+
+def test_every_target_is_lint_clean(rows, tiny_kit, tiny_catalog, sample):
+    assert [str(f) for f in lint_dataset(rows, tiny_kit, tiny_catalog.by_id()) if f.severity == "error"] == []
+    catalog, kit, sample_rows = sample
+    assert {r["intent"] for r in sample_rows} >= {"compare", "sizing", "missing", "injection"}
+    assert [str(f) for f in lint_dataset(sample_rows, kit, catalog.by_id()) if f.severity == "error"] == []
+
+
+def test_targets_use_approved_names_never_deprecated_ones(rows, tiny_kit, sample):
+    for data, kit in ((rows, tiny_kit), (sample[2], sample[1])):
+        assert any(r["product_ids"] for r in data)
+        for r in data:
+            assert find_deprecated(target(r), kit) == [], (r["id"], target(r))
+            for pid in r["product_ids"]:
+                assert kit.products[pid] in target(r), (r["id"], target(r))
+
+
+def test_price_targets_quote_the_catalog_price_from_context(rows, tiny_catalog, sample):
+    for data, catalog in ((rows, tiny_catalog), (sample[2], sample[0])):
+        by_id = catalog.by_id()
+        priced = [r for r in data if r["intent"] in ("price", "injection", "competitor")
+                  and r["has_context"] and r["product_ids"]]
+        assert priced
+        for r in priced:
+            p = by_id[r["product_ids"][0]]
+            assert p.id in context_ids(r)
+            assert price_text(p) in target(r), (r["id"], target(r))
+    sale = [r for r in rows if r["product_ids"] == ["QK-TNT-02"] and r["intent"] == "price" and r["has_context"]]
+    assert all("$329.00 on sale (regular $389.00)" in target(r) for r in sale)
+
+
+def test_comparison_targets_table_both_products(sample):
+    catalog, kit, data = sample
+    compares = [r for r in data if r["intent"] == "compare" and r["product_ids"]]
+    assert compares
+    for r in compares:
+        assert len(r["product_ids"]) == 2 and "| Product | Price | Key spec | Stock |" in target(r)
+        for pid in r["product_ids"]:
+            assert f"| {kit.products[pid]} | {price_text(catalog.by_id()[pid])} |" in target(r)
+
+
+def test_context_targets_only_talk_about_products_in_the_context(rows):
+    for r in rows:
+        if r["has_context"]:
+            assert set(r["product_ids"]) <= set(context_ids(r)), r["id"]
+            if not r["product_ids"]:
+                assert target(r).startswith(NOT_FOUND)
+    assert all(target(r) == NOT_FOUND for r in rows if r["intent"] == "missing")
+
+
+def test_a_product_missing_from_the_context_gets_not_found(tiny_catalog, tiny_kit, retriever, rows):
+    gone = "QK-STV-01"
+    without = [e.to_json() for e in build_dataset(tiny_catalog, tiny_kit, Without(retriever, gone), CFG)]
+    assert [r["question"] for r in without] == [r["question"] for r in rows]
+    affected = [i for i, r in enumerate(rows) if r["has_context"] and gone in r["product_ids"]]
+    assert affected, "the tiny dataset should ask about the stove with context"
+    for i, (before, after) in enumerate(zip(rows, without)):
+        if i in affected:
+            assert gone not in context_ids(after)
+            assert after["product_ids"] == [] and target(after).startswith(NOT_FOUND), target(after)
+            assert "$59.50" not in target(after)
+        elif gone not in before["product_ids"]:
+            assert target(after) == target(before) or target(after).startswith(NOT_FOUND)
+
+
+# --- prompts ---------------------------------------------------------------------------------------------
+
+def test_prompts_are_the_served_prompts(rows, retriever, tiny_kit):
+    assert {r["has_context"] for r in rows} == {True, False}
+    for r in rows:
+        prompt = r["messages"][:-1]
+        assert [m["role"] for m in prompt] == ["system", "user"] and r["messages"][-1]["role"] == "assistant"
+        assert (OPEN in prompt[1]["content"]) == r["has_context"] == (CLOSE in prompt[1]["content"])
+        ctx = None
+        if r["has_context"]:
+            ctx = retriever.retrieve(r["question"], k=CFG.k, chunks_per_product=CFG.chunks_per_product,
+                                     max_gap=CFG.score_gap)
+        assert prompt == build_messages(r["question"], ctx, tiny_kit), r["id"]
+
+
+# --- the file --------------------------------------------------------------------------------------------
+
+def test_write_read_round_trip_and_tamper_refused(examples, rows, tmp_path):
+    path = tmp_path / "data" / "brand.jsonl"
+    path.parent.mkdir()
+    sha = write_dataset(examples, path)
+    side = path.with_name("brand.jsonl.sha256")
+    assert side.read_text().split() == [sha, "brand.jsonl"]
+    back, read_sha = read_dataset(path)
+    assert back == rows and read_sha == sha
+
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"$249.00", b"$149.00", 1))
+    assert path.read_bytes() != data
+    with pytest.raises(UserError, match="sha256"):
+        read_dataset(path)
