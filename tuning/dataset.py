@@ -35,7 +35,7 @@ from rag.retrieval import Retriever
 class DatasetConfig:
     seed: int = 0
     eval_product_share: float = 0.2  # a fifth of products never appear in training prompts
-    examples_per_product: int = 4  # ~130 train products × 4 ≈ 540 examples: one CPU epoch fits 15 min
+    examples_per_product: int = 3  # ~130 train products × 3 ≈ 400 examples: one 2-core CPU epoch ≈ 12 min
     no_context_share: float = 0.2  # examples without retrieval, to teach naming on its own
     k: int = 3  # the serving defaults, so training prompts look exactly like served prompts
     chunks_per_product: int = 1

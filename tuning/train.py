@@ -38,7 +38,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     epochs: float = 1.0
     max_steps: int | None = None  # overrides epochs when set (tests, smoke runs)
-    batch_size: int = 4  # 4 × ~400 tokens ≈ 6 s a step on 2 CPU cores
+    batch_size: int = 4  # 4 × ~400 tokens ≈ 6.5 s a step on 2 CPU cores (compute-bound)
     grad_accum: int = 1
     warmup_steps: int = 10
     max_grad_norm: float = 1.0

@@ -29,3 +29,17 @@ def test_app_refuses_an_overlong_question_politely(sample_home, monkeypatch):
     at.chat_input[0].set_value("x" * 1500).run()
     assert not at.exception
     assert "limit is 1000" in at.error[0].value
+
+
+def test_app_serves_the_promoted_adapter_and_can_turn_it_off(sample_home, monkeypatch):
+    monkeypatch.setenv("ONBRAND_HOME", str(sample_home))
+    at = AppTest.from_file("../../app.py", default_timeout=300)
+    at.run()
+    assert at.sidebar.selectbox(key="adapter").value.startswith("fernhollow@")
+    at.chat_input[0].set_value("is the trekker 28 in stock?").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "Answered by fernhollow@" in captions
+    at.sidebar.toggle(key="adapter_on").set_value(False).run()
+    at.chat_input[0].set_value("is the trekker 28 in stock?").run()
+    assert not at.exception
+    assert "Answered by the base model (no adapter)" in " ".join(c.value for c in at.caption)
