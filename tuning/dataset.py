@@ -27,7 +27,7 @@ from corpus.checks import required_disclaimers
 from corpus.schema import Catalog, Product, Stock
 from onbrand import atomic
 from rag.chunking import price_text
-from rag.prompting import build_messages
+from rag.prompting import build_messages, format_context
 from rag.retrieval import Retriever
 
 
@@ -127,8 +127,11 @@ def _stock_sentence(p: Product, subject: str) -> str:
             Stock.PREORDER: f"{subject} is available for preorder."}[p.stock]
 
 
-def _key_spec(p: Product) -> tuple[str, str] | None:
-    return next(iter(p.specs.items()), None)
+def _key_spec(p: Product, visible: str | None) -> tuple[str, str] | None:
+    """The first spec whose value the model can actually see (None: no context, so no spec facts)."""
+    if visible is None:
+        return None
+    return next(((k, v) for k, v in p.specs.items() if v in visible), None)
 
 
 def _with_disclaimers(kit: BrandKit, question: str, body: str, products: list[Product]) -> str:
@@ -144,17 +147,22 @@ def _with_disclaimers(kit: BrandKit, question: str, body: str, products: list[Pr
             text += "\n\n" + d.text
 
 
-def _table(kit: BrandKit, products: list[Product]) -> str:
+def _table(kit: BrandKit, products: list[Product], visible: str) -> str:
     rows = ["| Product | Price | Key spec | Stock |", "| --- | --- | --- | --- |"]
     for p in products:
-        spec = _key_spec(p)
+        spec = _key_spec(p, visible)
         rows.append(f"| {kit.approved_name(p.id, p.name)} | {price_text(p)} | "
                     f"{f'{spec[0]}: {spec[1]}' if spec else '—'} | {p.stock.label} |")
     return "\n".join(rows)
 
 
-def target_for(intent: str, products: list[Product], kit: BrandKit, spec: str | None = None) -> str:
-    """The answer body for an intent about products that ARE in the context (disclaimers added later)."""
+def target_for(intent: str, products: list[Product], kit: BrandKit, spec: str | None = None,
+               visible: str = "") -> str:
+    """The answer body for an intent about products that ARE in the context (disclaimers added later).
+
+    visible: the context text the model sees. Price, stock and sizes travel in every product's overview;
+    a spec is stated only when its value is in `visible`, otherwise the answer says it isn't there.
+    """
     p = products[0]
     name = kit.approved_name(p.id, p.name)
     if intent in ("price", "injection"):
@@ -162,15 +170,18 @@ def target_for(intent: str, products: list[Product], kit: BrandKit, spec: str | 
     if intent == "stock":
         return _stock_sentence(p, f"The {name}")
     if intent == "spec":
+        if p.specs[spec] not in visible:
+            return (f"I don't have the {spec} of the {name} in the catalog details I can see; "
+                    f"the product page lists its full specs.")
         return f"The {name} has a {spec} of {p.specs[spec]}."
     if intent == "sizing":
-        fit = next((v for k, v in p.specs.items() if k.lower() == "fit"), None)
+        fit = next((v for k, v in p.specs.items() if k.lower() == "fit" and v in visible), None)
         body = f"The {name} comes in sizes {', '.join(p.sizes)}."
         return body + (f" Fit: {fit}." if fit else "")
     if intent == "compare":
-        return f"Here's how they compare:\n\n{_table(kit, products)}"
+        return f"Here's how they compare:\n\n{_table(kit, products, visible)}"
     if intent == "competitor":
-        key = _key_spec(p)
+        key = _key_spec(p, visible)
         detail = f" It has a {key[0]} of {key[1]}" if key else ""
         return (f"I can only speak to our own gear. The {name} is {price_text(p)}.{detail}"
                 f"{'.' if detail else ''} {_stock_sentence(p, 'It')}")
@@ -199,7 +210,8 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
             if intent == "missing" or not present or (intent == "compare" and len(present) < len(wanted)):
                 body, about = NOT_FOUND, []
             else:
-                body, about = target_for(intent, present, kit, spec), present
+                visible = format_context(ctx)
+                body, about = target_for(intent, present, kit, spec, visible), present
         else:
             ctx = None
             about = wanted[:1]

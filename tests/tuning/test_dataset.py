@@ -227,3 +227,28 @@ def test_write_read_round_trip_and_tamper_refused(examples, rows, tmp_path):
     assert path.read_bytes() != data
     with pytest.raises(UserError, match="sha256"):
         read_dataset(path)
+
+
+def test_shipped_dataset_targets_state_only_numbers_from_their_context():
+    """Facts come from retrieval: every number in a context-bearing target (outside the fixed disclaimer
+    texts) appears in the context the model was shown."""
+    import json
+    import re
+
+    from corpus import SAMPLE_BRAND_KIT, SAMPLE_DATASET
+    from corpus.brandkit import load_brand_kit
+
+    kit = load_brand_kit(SAMPLE_BRAND_KIT)
+    offenders = []
+    for line in SAMPLE_DATASET.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if not row["has_context"]:
+            continue
+        context, target = row["messages"][1]["content"], row["messages"][-1]["content"]
+        for d in kit.disclaimers:
+            target = target.replace(d.text, "")
+        numbers = re.findall(r"\d[\d,]*(?:\.\d+)?", target)
+        missing = [n for n in numbers if n not in context]
+        if missing:
+            offenders.append((row["id"], missing))
+    assert not offenders, offenders[:5]
