@@ -169,6 +169,9 @@ def run_bench(settings: Settings, synthetic_products: int = 10_000, queries: int
     if gen_runs:
         gen = Generator(load_base_model(settings.model, settings.model_cache))
         q = qs[0]
-        messages = build_messages(q, sample_retriever.retrieve(q, k=settings.top_k), kit)
+        # the prompt the app would send: the serving retrieval settings
+        context = sample_retriever.retrieve(q, k=settings.top_k, chunks_per_product=settings.chunks_per_product,
+                                            max_gap=settings.score_gap)
+        messages = build_messages(q, context, kit)
         result["generation"] = generation_figures(gen, messages, gen_tokens, gen_runs)
     return result
