@@ -193,7 +193,6 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
     rng = random.Random(cfg.seed)
     train_ids, eval_ids = split_products(catalog, cfg)
     products = sorted(catalog.products, key=lambda p: p.id)
-    by_id = catalog.by_id()
     by_category: dict[str, list[Product]] = {}
     for p in products:
         by_category.setdefault(p.category, []).append(p)
@@ -263,12 +262,7 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
         split = "eval" if j % 5 == 0 else "train"
         for template in PHRASINGS["missing"][1 if split == "eval" else 0]:
             add(split, "missing", template, template.format(x=item), [])
-    del by_id
     return examples
-
-
-def dataset_sha256(path: Path) -> str:
-    return atomic.sha256_file(path)
 
 
 def write_dataset(examples: list[Example], path: Path) -> str:
