@@ -1,5 +1,5 @@
 # The two README commands: `make run` (set up, then the app on the sample merchant) and `make test`.
-.PHONY: setup run test test-fast bench
+.PHONY: setup run test test-fast test-browser bench
 
 setup:
 	@bash scripts/setup.sh
@@ -13,6 +13,9 @@ test: setup
 
 test-fast: setup
 	.venv/bin/python -m pytest -m "not integration"
+
+test-browser: setup
+	.venv/bin/python -m pytest -m browser -s tests/browser
 
 bench: setup
 	.venv/bin/onbrand bench

@@ -12,6 +12,8 @@ SAMPLE_CATALOG = SAMPLE_DIR / "catalog.jsonl"
 SAMPLE_BRAND_KIT = SAMPLE_DIR / "brand_kit.yaml"
 SAMPLE_QUESTIONS = SAMPLE_DIR / "questions.jsonl"
 SAMPLE_DATASET = SAMPLE_DIR / "dataset.jsonl"  # made by `onbrand dataset`; the shipped adapter trained on it
+SAMPLE_EVAL_PROMPTS = SAMPLE_DIR / "eval_prompts.jsonl"  # held-out prompts with expectations, for `onbrand eval`
 
 __all__ = ["BrandKit", "BrandKitError", "Catalog", "CatalogError", "InputError", "Problem", "Product", "Stock",
-           "load_brand_kit", "load_catalog", "SAMPLE_BRAND_KIT", "SAMPLE_CATALOG", "SAMPLE_DATASET", "SAMPLE_DIR", "SAMPLE_QUESTIONS"]
+           "load_brand_kit", "load_catalog", "SAMPLE_BRAND_KIT", "SAMPLE_CATALOG", "SAMPLE_DATASET", "SAMPLE_DIR", "SAMPLE_EVAL_PROMPTS",
+           "SAMPLE_QUESTIONS"]

@@ -10,12 +10,34 @@ Matching rules:
 - trademark misspellings match case-sensitively ("Hydrolock" is wrong, "HydroLock" is right);
 - a generic term is excused only when its branded replacement appears with its capitals ("Belay", not
   "belay loop").
+
+Grounding rules (`ungrounded_numbers`, `unknown_products`):
+- a stated number is a run of digits ("59.50", "1,299.00", "2,800"), optionally with a currency
+  ("$59.50", "59.50 USD", "50 bucks") and/or a known unit right after it ("1.2 kg", "28L", "800-fill",
+  "60 days"; `_UNITS` lists them, with spelling variants folded: "litres" = "L", "lumens" = "lm"). A range
+  ("40–53 cm", "5 to 10 kg") is two numbers sharing the unit. Values compare as decimals, so "$1,299.00" =
+  "$1299" and "59.5" = "59.50"; the sign is ignored ("-7 °C" is 7 °C); words ("two") are not numbers;
+  digits glued to letters in front ("x3", "AB12") are part of a code, not a number;
+- a price is grounded when the sources state that value as a price; a number with a unit when the sources
+  state that value with the same unit; a bare number when the sources state that value at all;
+- not checked: numbers inside an approved name, a deprecated alias, or a short form of one found in the
+  answer ("TrailForm 28" of "TrailForm 28 Daypack"); values that appear in the question (the shopper said
+  them); numbers the kit's disclaimer texts state, with the same unit (kit policy: "within 60 days"); ordered-
+  list markers ("1. ") at the start of a line;
+- a product-like name is a phrase that starts with one of the merchant's line names (each generic term's
+  `use_instead`, the first word of every approved name, and a first word two or more catalog names share;
+  capitalised, at least 3 letters), matched case-sensitively, followed by capitalised words or numbers on the same
+  line (up to a lowercase word, a common function word, or sentence punctuation). It is known when every one
+  of its tokens (case-insensitive, numbers by value, brackets and "'s" dropped) appears in one approved name,
+  alias or catalog name, so a short form ("the Storm Jacket", "the TrailForm 28") is fine.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable
 
 from corpus.brandkit import BrandKit, Disclaimer
 from corpus.schema import Product
@@ -146,3 +168,198 @@ def disclaimer_present(d: Disclaimer, answer: str) -> bool:
 
 def missing_disclaimers(kit: BrandKit, question: str, answer: str, products: list[Product]) -> list[Disclaimer]:
     return [d for d in required_disclaimers(kit, question, answer, products) if not disclaimer_present(d, answer)]
+
+
+# --- grounding: stated numbers against the retrieved sources, product names against the catalog ---------
+
+# unit as written (lowercase) -> one spelling; only these count as a number's unit. Left out on purpose: "in"
+# ("size 10 in the boot"), '"' (a quoted "Trekker 28"), a bare "s" ("the 1990s")
+_UNITS = {
+    **dict.fromkeys(["g", "gram", "grams"], "g"), **dict.fromkeys(["kg", "kgs", "kilo", "kilos", "kilogram",
+                                                                  "kilograms"], "kg"),
+    **dict.fromkeys(["lb", "lbs", "pound", "pounds"], "lb"), **dict.fromkeys(["oz", "ounce", "ounces"], "oz"),
+    **dict.fromkeys(["l", "litre", "litres", "liter", "liters"], "l"),
+    **dict.fromkeys(["ml", "millilitre", "millilitres", "milliliter", "milliliters"], "ml"),
+    **dict.fromkeys(["qt", "quart", "quarts"], "qt"),
+    **dict.fromkeys(["mm", "millimetre", "millimetres", "millimeter", "millimeters"], "mm"),
+    **dict.fromkeys(["cm", "centimetre", "centimetres", "centimeter", "centimeters"], "cm"),
+    **dict.fromkeys(["m", "metre", "metres", "meter", "meters"], "m"),
+    **dict.fromkeys(["km", "kilometre", "kilometres", "kilometer", "kilometers"], "km"),
+    **dict.fromkeys(["inch", "inches"], "in"), **dict.fromkeys(["ft", "foot", "feet"], "ft"),
+    **dict.fromkeys(["sec", "secs", "second", "seconds"], "s"),
+    **dict.fromkeys(["min", "mins", "minute", "minutes"], "min"),
+    **dict.fromkeys(["h", "hr", "hrs", "hour", "hours"], "h"), **dict.fromkeys(["day", "days"], "day"),
+    **dict.fromkeys(["week", "weeks"], "week"), **dict.fromkeys(["month", "months"], "month"),
+    **dict.fromkeys(["year", "years", "yr", "yrs"], "year"),
+    **dict.fromkeys(["w", "watt", "watts"], "w"), **dict.fromkeys(["kw"], "kw"),
+    **dict.fromkeys(["lm", "lumen", "lumens"], "lm"), **dict.fromkeys(["mah"], "mah"),
+    **dict.fromkeys(["v", "volt", "volts"], "v"), **dict.fromkeys(["kn"], "kn"),
+    **dict.fromkeys(["°c", "ºc", "° c"], "°c"), **dict.fromkeys(["°f", "ºf", "° f"], "°f"),
+    **dict.fromkeys(["%", "percent", "per cent"], "%"), **dict.fromkeys(["fill"], "fill"),
+    **dict.fromkeys(["bar"], "bar"), **dict.fromkeys(["psi"], "psi"), **dict.fromkeys(["ppm"], "ppm"),
+    **dict.fromkeys(["cup", "cups"], "cup"), **dict.fromkeys(["shot", "shots"], "shot"),
+    **dict.fromkeys(["rpm"], "rpm"), **dict.fromkeys(["gb"], "gb"),
+}
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_UNIT_RX = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+_CUR_AFTER = r"usd|eur|gbp|dollars?|bucks|euros?|pounds sterling"
+_NUMBER = re.compile(
+    rf"(?<![\w.,])(?<![A-Za-z]-)(?P<cur>[$€£]\s?|(?:usd|eur|gbp)\s?)?(?P<a>{_NUM})"
+    rf"(?:\s*(?:[-–—]|to)\s*(?:[$€£]\s?)?(?P<b>{_NUM}))?"
+    rf"(?:\s?(?P<after>{_CUR_AFTER})(?!\w)|\s?-?\s?(?P<unit>{_UNIT_RX})(?!\w))?", re.I)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number stated in a text: its value as a canonical decimal string, unit, whether it is a price."""
+
+    text: str  # as written, with its currency and unit
+    value: str  # "1299", "59.5"
+    unit: str | None  # canonical unit, None for a bare number or a price
+    price: bool
+    start: int  # where its digits start
+    end: int  # where the whole mention (unit included) ends
+
+
+def _value(num: str) -> str:
+    """'1,299.00' -> '1299', '59.50' -> '59.5': the number, not its spelling."""
+    return format(Decimal(num.replace(",", "")).normalize(), "f")
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Every number stated in the text (a range gives two), with its unit or currency; see module notes."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        price = bool(m.group("cur") or m.group("after"))
+        unit = None if price or not m.group("unit") else _UNITS[m.group("unit").lower()]
+        for g in ("a", "b"):
+            if m.group(g):
+                out.append(Quantity(m.group(0).strip(), _value(m.group(g)), unit, price, m.start(g), m.end()))
+    return out
+
+
+def _list_marker(text: str, q: Quantity) -> bool:
+    """'1. Pack a layer' / '2) ...' at the start of a line: numbering, not a stated fact."""
+    line_start = text.rfind("\n", 0, q.start) + 1
+    return (not text[line_start:q.start].strip() and q.unit is None and not q.price
+            and text[q.end:q.end + 2] in (". ", ") ", ".\n", ")\n"))
+
+
+def _grounded(q: Quantity, sources: list[Quantity]) -> bool:
+    if q.price:
+        return any(s.price and s.value == q.value for s in sources)
+    if q.unit:
+        return any(s.unit == q.unit and s.value == q.value for s in sources)
+    return any(s.value == q.value for s in sources)
+
+
+_STOP = frozenset({"a", "an", "and", "are", "at", "but", "by", "for", "from", "has", "i", "if", "in", "is", "it",
+                   "its", "of", "on", "or", "our", "so", "that", "the", "this", "to", "we", "with", "yes", "no",
+                   "you", "your"})
+_TOKEN_EDGE = "()[]{}\"'“”‘’*_,.;:!?"
+
+
+def _norm_token(tok: str) -> str:
+    t = tok.strip(_TOKEN_EDGE).lower().replace("’", "'")
+    if t.endswith("'s"):
+        t = t[:-2]
+    num = re.match(_NUM, t)
+    return _value(num.group(0)) if num else t
+
+
+def _name_tokens(names: Iterable[str]) -> list[frozenset[str]]:
+    return [frozenset(filter(None, (_norm_token(t) for t in n.split()))) for n in names]
+
+
+def line_names(kit: BrandKit, catalog_names: Iterable[str] = ()) -> list[str]:
+    """The merchant's line names, longest first: each generic term's replacement, the first word of every
+    approved name, and the first word that two or more catalog names share (a one-off legacy name such as
+    "Camp Kitchen 2" does not make "Camp" a line)."""
+    def first(name: str) -> str:
+        word = name.split()[0].strip(_TOKEN_EDGE) if name.split() else ""
+        return word if len(word) >= 3 and word[:1].isupper() and word.lower() not in _STOP else ""
+
+    shared: dict[str, int] = {}
+    for name in set(catalog_names):
+        shared[first(name)] = shared.get(first(name), 0) + 1
+    lines = {g.use_instead for g in kit.generic_terms} | {first(n) for n in kit.products.values()}
+    lines |= {w for w, n in shared.items() if n >= 2}
+    return sorted(lines - {""}, key=lambda w: (-len(w), w))
+
+
+_NEXT_WORD = re.compile(r"[ \t]+(\S+)")
+_CLOSERS = ")]}\"'’”*"
+
+
+def _product_phrases(text: str, lines: list[str]) -> list[tuple[int, int, list[str]]]:
+    """(start, end, normalised tokens) of each line name followed by capitalised words or numbers."""
+    taken: list[tuple[int, int]] = []
+    out = []
+    for line in lines:
+        for m in _pattern(line, 0).finditer(text):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            toks = [_norm_token(t) for t in line.split()]
+            end = m.end()
+            while True:
+                w = _NEXT_WORD.match(text, end)
+                core = w.group(1).strip(_TOKEN_EDGE) if w else ""
+                if not core or not (core[:1].isupper() or core[:1].isdigit()) or core.lower() in _STOP:
+                    break
+                toks.append(_norm_token(w.group(1)))
+                end = w.end()
+                if w.group(1).rstrip(_CLOSERS)[-1:] in tuple(".,;:!?"):
+                    break
+            if len(toks) > len(line.split()):
+                taken.append((m.start(), end))
+                out.append((m.start(), end, [t for t in toks if t]))
+    return sorted(out)
+
+
+def _known(tokens: list[str], names: list[frozenset[str]]) -> bool:
+    need = set(tokens)
+    return any(need <= n for n in names)
+
+
+def _kit_names(kit: BrandKit) -> list[str]:
+    return [*kit.products.values(), *kit.deprecated_aliases]
+
+
+def unknown_products(answer: str, kit: BrandKit, catalog_names: Iterable[str]) -> list[str]:
+    """Product-like names in the answer that no approved name, deprecated alias or catalog name contains
+    (see the module notes); each phrase as written, once."""
+    catalog_names = list(catalog_names)
+    names = _name_tokens([*_kit_names(kit), *catalog_names])
+    found = []
+    for s, e, toks in _product_phrases(answer, line_names(kit, catalog_names)):
+        if not _known(toks, names):
+            phrase = answer[s:e].rstrip(".,;:!?")
+            if phrase.count(")") > phrase.count("("):
+                phrase = phrase.rstrip(")")
+            if phrase not in found:
+                found.append(phrase)
+    return found
+
+
+def ungrounded_numbers(answer: str, sources_text: str, question: str = "", kit: BrandKit | None = None) -> list[str]:
+    """Prices and numbers stated in the answer that the sources text does not state (see the module notes);
+    each as written in the answer, once."""
+    sources = quantities(sources_text or "")
+    asked = {q.value for q in quantities(question)}
+    policy = {(q.value, q.unit, q.price) for d in (kit.disclaimers if kit else ()) for q in quantities(d.text)}
+    names: list[tuple[int, int]] = []
+    if kit is not None:
+        names += [(m.start, m.start + len(m.term)) for m in find_approved(answer, kit)]
+        names += [(m.start, m.start + len(m.term)) for m in find_deprecated(answer, kit, allow_renamed=False)]
+        known = _name_tokens(_kit_names(kit))
+        names += [(s, e) for s, e, toks in _product_phrases(answer, line_names(kit)) if _known(toks, known)]
+    out = []
+    for q in quantities(answer):
+        if q.value in asked or (q.value, q.unit, q.price) in policy or _list_marker(answer, q):
+            continue
+        if any(s <= q.start < e for s, e in names):  # "28" of "TrailForm 28 Daypack"
+            continue
+        if not _grounded(q, sources) and q.text not in out:
+            out.append(q.text)
+    return out
+

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,13 +18,13 @@ from corpus.brandkit import BrandKit, load_brand_kit
 from corpus.errors import UserError
 from corpus.ingest import load_catalog
 from onbrand.config import Settings
-from onbrand.generation import Generator, GenerationStats
+from onbrand.generation import BatchStats, Generator, GenerationStats
 from onbrand.model import load_base_model
 from rag.embedding import Embedder
 from rag.index_store import LoadedIndex, build_index, current_version, load_index
 from rag.prompting import build_messages
 from rag.retrieval import ProductHits, Retriever
-from tuning.loading import AdapterSet
+from tuning.loading import BASE, AdapterSet
 from tuning.registry import Registry
 
 SHIPPED_ADAPTERS = Path(__file__).resolve().parents[1] / "tuning" / "shipped"
@@ -61,6 +62,23 @@ class Reply:
 
 
 @dataclass
+class SideBySide:
+    """Base and adapter answers to one question over the same retrieved context, from one batched pass.
+    Iterate `stream` for (column, piece): column 0 is the base, 1 the adapter; `texts` fill in as it runs."""
+    question: str
+    products: list[ProductHits]
+    messages: list[dict]
+    adapter: str  # "name@version" in column 1
+    stream: Iterator[tuple[int, str]]
+    texts: list[str] = field(default_factory=lambda: ["", ""])
+    stats: BatchStats | None = None
+
+    @property
+    def sources(self) -> list[Source]:
+        return Reply(self.question, self.products, self.messages, iter(())).sources
+
+
+@dataclass
 class Assistant:
     settings: Settings
     index: LoadedIndex
@@ -71,6 +89,8 @@ class Assistant:
     default_adapter: str | None = None  # AdapterSet key served when a request does not choose
     retriever: Retriever = field(init=False)
     adapters: AdapterSet = field(init=False)
+    _index_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+    _refused_version: str | None = field(init=False, repr=False, default=None)  # published but failed to load
 
     def __post_init__(self):
         self.retriever = Retriever(self.index, self.embedder)
@@ -121,9 +141,57 @@ class Assistant:
 
     def retrieve(self, question: str, k: int | None = None, collection: str | None = None,
                  in_stock: bool | None = None) -> list[ProductHits]:
+        self.follow_current()
         return self.retriever.retrieve(self.check_question(question), k or self.settings.top_k,
                                        collection=collection, in_stock=in_stock, max_gap=self.settings.score_gap,
                                        chunks_per_product=self.settings.chunks_per_product)
+
+    def follow_current(self) -> bool:
+        """Serve the index version CURRENT points at now (a refresh or rollback published since we
+        loaded): one small file read per call, a verified reload only when it moved. Returns True on a
+        switch. A version that fails to load is logged once and the loaded one keeps serving."""
+        root, name = self.index.path.parents[2], self.index.name  # <root>/<name>/versions/<v>
+        version = current_version(root, name)
+        if version is None or version == self.index.version or version == self._refused_version:
+            return False
+        with self._index_lock:
+            if version == self.index.version:  # another thread switched while we waited
+                return False
+            try:
+                index = load_index(root, name, self.embedder.info, version=version)
+            except UserError as e:
+                self._refused_version = version
+                log.error("index %s/%s is published but cannot be loaded; still serving %s: %s",
+                          name, version, self.index.version, e)
+                return False
+            was = self.index.version
+            self.retriever = Retriever(index, self.embedder)  # the retriever holds its own index
+            self.index = index
+        log.info("now serving index %s/%s (was %s)", name, version, was)
+        return True
+
+    def prompt_for(self, question: str, *, rag: bool = True, brand_rules: bool = False, k: int | None = None,
+                   collection: str | None = None, in_stock: bool | None = None,
+                   ) -> tuple[list[ProductHits], list[dict]]:
+        """The retrieved products and the chat messages the model gets for one question.
+
+        rag=False: no retrieval (the model answers from its weights); brand_rules: the brand kit's rules go
+        in the system prompt. The app, the CLI and the evaluation's variants all build prompts here.
+        """
+        question = self.check_question(question)
+        products = self.retrieve(question, k, collection, in_stock) if rag else []
+        return products, build_messages(question, products if rag else None, self.kit, brand_rules=brand_rules)
+
+    def answer_batch(self, conversations: list[list[dict]], adapters: list[str | None],
+                     max_new_tokens: int | None = None) -> list[str]:
+        """Greedy answers to several prompts in one batched pass; row i uses adapters[i] (an adapter key
+        or spec, DEFAULT, or None for the bare base) — peft mixed-adapter batches, no global switch."""
+        if len(conversations) != len(adapters):
+            raise ValueError(f"{len(conversations)} conversations but {len(adapters)} adapter choices")
+        keys = [self.resolve_adapter(a) for a in adapters]
+        names = self.adapters.adapter_names(keys)
+        return self.generator.generate_batch(conversations, max_new_tokens or self.settings.max_new_tokens,
+                                             adapter_names=names)
 
     def ask(self, question: str, k: int | None = None, collection: str | None = None,
             in_stock: bool | None = None, max_new_tokens: int | None = None,
@@ -138,8 +206,8 @@ class Assistant:
         n_new = max_new_tokens or self.settings.max_new_tokens
         if not 1 <= n_new <= limit:
             raise QuestionError(f"max_new_tokens must be in 1..{limit}, got {n_new}")
-        products = self.retrieve(question, k, collection, in_stock)
-        messages = build_messages(question, products, self.kit, brand_rules=brand_rules)
+        products, messages = self.prompt_for(question, k=k, collection=collection, in_stock=in_stock,
+                                             brand_rules=brand_rules)
         key = self.resolve_adapter(adapter)
         reply = Reply(question, products, messages, iter(()), adapter=key)
         reply.stream = self._stream(reply, n_new)
@@ -153,6 +221,37 @@ class Assistant:
             yield piece
         reply.text = "".join(parts).strip()
         reply.stats = self.generator.last_stats
+
+    def side_by_side(self, question: str, k: int | None = None, collection: str | None = None,
+                     in_stock: bool | None = None, max_new_tokens: int | None = None,
+                     brand_rules: bool = False, adapter: str | None = DEFAULT) -> SideBySide:
+        """Retrieve once, then stream the base's and the adapter's answers to the identical messages in one
+        batched pass (peft mixed batch: adapter_names [BASE, key]); iterate `result.stream`."""
+        question = self.check_question(question)
+        n_new = max_new_tokens or self.settings.max_new_tokens
+        if not 1 <= n_new <= self.settings.max_new_tokens_limit:
+            raise QuestionError(f"max_new_tokens must be in 1..{self.settings.max_new_tokens_limit}, got {n_new}")
+        key = self.resolve_adapter(adapter)
+        if key is None:
+            raise QuestionError("side by side compares the base with an adapter: choose an adapter")
+        products, messages = self.prompt_for(question, k=k, collection=collection, in_stock=in_stock,
+                                             brand_rules=brand_rules)
+        pair = SideBySide(question, products, messages, key, iter(()))
+        pair.stream = self._stream_pair(pair, n_new)
+        return pair
+
+    def _stream_pair(self, pair: SideBySide, max_new_tokens: int) -> Iterator[tuple[int, str]]:
+        parts: list[list[str]] = [[], []]
+
+        def keep(stats: BatchStats) -> None:
+            pair.stats = stats
+
+        for row, piece in self.generator.stream_batch([pair.messages, pair.messages], max_new_tokens,
+                                                      adapter_names=[BASE, pair.adapter], on_stats=keep):
+            parts[row].append(piece)
+            pair.texts[row] = "".join(parts[row])
+            yield row, piece
+        pair.texts = ["".join(p).strip() for p in parts]
 
     def answer(self, question: str, **kwargs) -> Reply:
         reply = self.ask(question, **kwargs)

@@ -18,11 +18,12 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_DATASET, SAMPLE_QUESTIONS
+from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_DATASET, SAMPLE_EVAL_PROMPTS, SAMPLE_QUESTIONS
 from corpus.errors import UserError
 from onbrand import config
 
 log = logging.getLogger("onbrand")
+GATE_MARGIN, GATE_TOLERANCE = 0.10, 0.05  # evaluation.gate.GateConfig's defaults, without importing it here
 
 
 def _settings(args) -> config.Settings:
@@ -69,14 +70,83 @@ def cmd_index_build(args) -> int:
 
 
 def cmd_index_show(args) -> int:
-    """Print the manifest of the published (or given) index version, after verifying it."""
+    """Print the manifest of the published (or given) index version, after verifying it, and whether it
+    still holds its catalog (catalog_status: stale when the file changed or is another catalog)."""
+    from corpus.ingest import load_catalog
     from rag.embedding import Embedder
     from rag.index_store import load_index, versions
+    from rag.refresh import catalog_status
 
     s = _settings(args)
     idx = load_index(s.index_root, s.index_name, Embedder.load().info, version=args.version)
+    # the configured catalog for the sample index, else the file the version was made from
+    source = args.catalog or (s.catalog if s.index_name == config.Settings.index_name
+                              else idx.manifest["catalog"].get("source"))
+    try:
+        status = catalog_status(idx.manifest, load_catalog(source))
+    except (UserError, OSError) as e:
+        status = {"up_to_date": None, "catalog_file": str(source), "message": f"cannot check: {e}".splitlines()[0]}
+    if status["message"]:
+        log.warning("%s", status["message"])
     _emit({"version": idx.version, "versions": versions(s.index_root, s.index_name),
-           "age_seconds": round(idx.age_seconds()), "manifest": idx.manifest})
+           "age_seconds": round(idx.age_seconds()), "catalog_status": status, "manifest": idx.manifest})
+    return 0
+
+
+def cmd_index_versions(args) -> int:
+    """List the index versions, oldest first: kind (build/refresh), parent, counts, which one is CURRENT."""
+    from rag.index_store import current_version, version_rows
+
+    s = _settings(args)
+    _emit({"index": s.index_name, "current": current_version(s.index_root, s.index_name),
+           "versions": version_rows(s.index_root, s.index_name)})
+    return 0
+
+
+def cmd_index_rollback(args) -> int:
+    """Point CURRENT back at the version it replaced (or --to VERSION) after verifying it; running apps
+    switch on their next question. Nothing is deleted."""
+    from rag.embedding import Embedder
+    from rag.index_store import rollback
+
+    s = _settings(args)
+    was, now = rollback(s.index_root, s.index_name, to=args.to, embedder=Embedder.load().info)
+    _emit({"index": s.index_name, "from": was, "current": now})
+    return 0
+
+
+def cmd_refresh(args) -> int:
+    """Diff a catalog export against the indexed one by product id and content hash, embed only new and
+    changed products, drop removed ones and publish a new index version atomically; the app and CLI pick it
+    up without a restart. Prints added/changed/removed/unchanged; prunes to --keep versions."""
+    import time
+
+    from corpus.brandkit import load_brand_kit
+    from corpus.ingest import load_catalog, load_mapping
+    from rag.embedding import Embedder
+    from rag.refresh import refresh_index, watch
+
+    s = _settings(args)
+    keep = s.index_keep_versions if args.keep is None else args.keep
+    if keep < 1:
+        raise UserError(f"--keep must be at least 1, got {keep}")
+    mapping = load_mapping(args.map)
+    kit = load_brand_kit(s.brand_kit) if s.brand_kit else None
+    embedder = Embedder.load()
+
+    def once():
+        t0 = time.perf_counter()
+        catalog = load_catalog(args.catalog, fmt=args.format, mapping=mapping)
+        parse_s = round(time.perf_counter() - t0, 3)
+        result = refresh_index(catalog, embedder, s.index_root, s.index_name, kit=kit, keep=keep,
+                               replace=args.replace, show_progress_bar=True)
+        return {**result.to_json(), "catalog_parse_seconds": parse_s}
+
+    if args.watch:
+        watch(Path(args.catalog), once, interval=args.interval,
+              on_result=lambda r: print(json.dumps(r, ensure_ascii=False), flush=True))
+        return 0
+    _emit(once())
     return 0
 
 
@@ -251,7 +321,7 @@ def cmd_adapters(args) -> int:
         _emit({"name": ref.name, "version": ref.version, "path": str(ref.path),
                "promoted": reg.promoted(ref.name) == ref.version, "manifest": ref.manifest})
     elif args.action == "promote":
-        ref = reg.promote(args.name, args.version, force=args.force, reason=args.reason or "")
+        ref = reg.promote(args.name, args.version, force=args.force, reason=args.reason or "", require_gate=True)
         _emit({"promoted": f"{ref.name}@{ref.version}"})
     elif args.action == "rollback":
         ref = reg.rollback(args.name)
@@ -284,6 +354,71 @@ def cmd_eval_naming(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    """The variants scorecard: held-out prompts through base, base + prompt, RAG, RAG + prompt, adapter and
+    RAG + adapter; Markdown + JSON + PNG report; the ship gate (with --gate, exit 1 when it fails).
+
+    The results, gate verdict included, are written into the adapter version's manifest (full runs only),
+    which is what `adapters promote` checks."""
+    import hashlib
+
+    from tqdm.auto import tqdm
+
+    from corpus.brandkit import load_brand_kit
+    from corpus.ingest import load_catalog, load_mapping
+    from evaluation.gate import GateConfig, gate
+    from evaluation.metrics import load_cases
+    from evaluation.report import write_report
+    from evaluation.scorecard import run_scorecard
+    from onbrand.assistant import Assistant
+    from rag.embedding import Embedder
+    from rag.index_store import build_index, current_version
+
+    s = replace(_settings(args), catalog=Path(args.catalog))
+    if s.adapter is None:
+        raise UserError("eval compares an adapter with the simpler setups: pass --adapter NAME[@VERSION]")
+    catalog = load_catalog(s.catalog, fmt=args.format, mapping=load_mapping(args.map))
+    kit = load_brand_kit(s.brand_kit) if s.brand_kit else None
+    cases = load_cases(Path(args.prompts), kit=kit, catalog=catalog)
+    if args.n is not None:
+        cases = cases[:args.n]
+    if current_version(s.index_root, s.index_name) is None:  # first run on this catalog: index it
+        build_index(catalog, Embedder.load(), s.index_root, s.index_name, kit=kit, show_progress_bar=True)
+    assistant = Assistant.load(s, show_progress_bar=True)
+    if assistant.kit is None:
+        raise UserError("eval needs a brand kit: pass --brand-kit")
+    indexed = assistant.index.manifest["catalog"]["sha256"]
+    if indexed != catalog.sha256():
+        raise UserError(f"index {assistant.index.name}/{assistant.index.version} was built from another catalog "
+                        f"(sha256 {indexed[:12]}…) than {s.catalog} ({catalog.sha256()[:12]}…); pass "
+                        "--index-name for this catalog or refresh the index")
+    with tqdm(total=len(cases), desc="Scoring variants", unit="prompt") as bar:
+        card = run_scorecard(assistant, cases, assistant.default_adapter, catalog,
+                             max_new_tokens=args.max_new_tokens, cases_per_batch=args.batch,
+                             progress=lambda done, total: bar.update(done - bar.n))
+    summary = card.summary()
+    cfg = GateConfig(margin=args.margin, tolerance=args.tolerance)
+    verdict = gate(summary, cfg)
+    out = Path(args.out) if args.out else s.home / "reports" / card.adapter.replace("@", "-")
+    paths = write_report(card, summary, verdict, out)
+    record = None
+    if args.n is None:  # a partial run never stands in for the adapter's evaluation
+        name, _, version = card.adapter.partition("@")
+        record = {"prompts": {"path": str(Path(args.prompts)), "count": len(cases),
+                              "sha256": hashlib.sha256(Path(args.prompts).read_bytes()).hexdigest()},
+                  "catalog_sha256": catalog.sha256(), "index_version": assistant.index.version,
+                  "seconds": round(card.seconds, 1), "settings": card.settings,
+                  "summary": {v: {m: st["value"] for m, st in row.items()} for v, row in summary.items()},
+                  "gate": {"passed": verdict["passed"], "checks": verdict["checks"]},
+                  "report": str(paths["json"])}
+        assistant.registry.update_manifest(name, version, {"evaluation": record})
+    _emit({"adapter": card.adapter, "prompts": len(cases), "minutes": round(card.seconds / 60, 2),
+           "gate_passed": verdict["passed"], "written_to_manifest": record is not None,
+           "report": {k: str(v) for k, v in paths.items()},
+           "rag_adapter": {m: st["value"] for m, st in summary["rag_adapter"].items()}})
+    return 1 if args.gate and not verdict["passed"] else 0
+
+
 def cmd_prepare(args) -> int:
     """Do the one-time work before the app starts: convert the model, build the sample index if missing."""
     from corpus.brandkit import load_brand_kit
@@ -303,11 +438,30 @@ def cmd_prepare(args) -> int:
 
 def cmd_bench(args) -> int:
     """Print JSON: embedding throughput, query latency (sample and synthetic catalog), TTFT, decode tok/s,
-    and the memory-bandwidth bound on decode."""
+    the memory-bandwidth bound on decode, and a one-product refresh vs a full rebuild."""
     from onbrand.bench import run_bench
 
     _emit(run_bench(_settings(args), synthetic_products=args.synthetic_products, queries=args.queries,
-                    gen_tokens=args.gen_tokens, gen_runs=args.gen_runs))
+                    gen_tokens=args.gen_tokens, gen_runs=args.gen_runs, only=args.only))
+    return 0
+
+
+def cmd_spotchecks(args) -> int:
+    """Export spot-check verdicts recorded in the app as JSONL evaluation cases (stdout or --out), filtered."""
+    from onbrand import atomic
+    from onbrand.spotchecks import SPOTCHECKS_FILE, SpotChecks, export_jsonl
+
+    path = config.home(args.home) / SPOTCHECKS_FILE
+    if not path.exists():
+        raise UserError(f"{path}: no spot checks recorded yet (record verdicts in the app first)")
+    rows = SpotChecks.open(path).verdicts(verdict=args.verdict, reason=args.reason, adapter=args.adapter,
+                                          reviewer=args.reviewer)
+    text = export_jsonl(rows)
+    if args.out:
+        atomic.write_text(Path(args.out), text)
+        log.info("%d verdicts written to %s", len(rows), args.out)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -360,6 +514,23 @@ def build_parser() -> argparse.ArgumentParser:
     index_name(sp)
     sp = add("show", cmd_index_show, isub)
     sp.add_argument("--version", help="a version id such as v0002 (default: the published one)")
+    sp.add_argument("--catalog", help="catalog file to check it against (default: the configured one for the "
+                                      "sample index, else the file the version was made from)")
+    index_name(sp)
+    index_name(add("versions", cmd_index_versions, isub))
+    sp = add("rollback", cmd_index_rollback, isub)
+    sp.add_argument("--to", help="a version id such as v0002 (default: the version the current one replaced)")
+    index_name(sp)
+
+    sp = add("refresh", cmd_refresh)
+    catalog_args(sp, positional=True)
+    sp.add_argument("--brand-kit", type=Path, default=None, help="brand kit YAML (default: the sample's)")
+    sp.add_argument("--keep", type=int, default=None, help="index versions to keep (default 5; CURRENT and the "
+                                                           "version it replaced are never pruned)")
+    sp.add_argument("--replace", action="store_true",
+                    help="accept a catalog that shares no product id with the indexed one")
+    sp.add_argument("--watch", action="store_true", help="keep running: refresh again whenever the file changes")
+    sp.add_argument("--interval", type=float, default=2.0, help="--watch: seconds between checks (default 2)")
     index_name(sp)
 
     query_args(add("retrieve", cmd_retrieve))
@@ -425,15 +596,44 @@ def build_parser() -> argparse.ArgumentParser:
     adapter_args(sp)
     index_name(sp)
 
+    sp = add("eval", cmd_eval)
+    sp.add_argument("--prompts", default=str(SAMPLE_EVAL_PROMPTS), help="held-out prompts JSONL with expectations")
+    catalog_args(sp, positional=False)
+    sp.add_argument("--brand-kit", type=Path, default=None, help="brand kit YAML (default: the sample's)")
+    sp.add_argument("--model", help="as for ask")
+    sp.add_argument("--out", help="report folder (default <home>/reports/<name>-<version>)")
+    sp.add_argument("-n", type=int, default=None, help="only the first n prompts (a smoke run; not recorded)")
+    sp.add_argument("--gate", action="store_true", help="exit 1 unless the ship gate passes")
+    sp.add_argument("--margin", type=float, default=GATE_MARGIN,
+                    help="points RAG + adapter must lead the best simpler variant by (default 0.10)")
+    sp.add_argument("--tolerance", type=float, default=GATE_TOLERANCE,
+                    help="largest allowed drop in grounding/format/not-in-catalog vs RAG (default 0.05)")
+    sp.add_argument("--max-new-tokens", type=int, default=None, help="answer length bound (default 200)")
+    sp.add_argument("--batch", type=int, default=16, help="prompts per batch (one pass per prompt shape)")
+    adapter_args(sp)
+    index_name(sp)
+
     sp = add("prepare", cmd_prepare)
     sp.add_argument("--model", help="as for ask")
     index_name(sp)
+
+    sp = add("spotchecks", cmd_spotchecks)
+    sp.add_argument("action", choices=["export"])
+    sp.add_argument("--verdict", choices=["approve", "flag"], help="only this verdict")
+    sp.add_argument("--reason", choices=["wrong_name", "wrong_fact", "missing_disclaimer", "tone", "format", "other"],
+                    help="only this reason")
+    sp.add_argument("--adapter", help="only answers with this adapter: NAME or NAME@VERSION")
+    sp.add_argument("--reviewer", help="only this reviewer's verdicts")
+    sp.add_argument("--out", help="write the JSONL here (atomically) instead of stdout")
 
     sp = add("bench", cmd_bench)
     sp.add_argument("--synthetic-products", type=int, default=10_000, help="size of the synthetic catalog")
     sp.add_argument("--queries", type=int, default=200, help="queries timed per catalog size")
     sp.add_argument("--gen-tokens", type=int, default=64, help="new tokens per generation run")
     sp.add_argument("--gen-runs", type=int, default=5, help="generation runs (median reported)")
+    sp.add_argument("--only", choices=["refresh", "side-by-side"],
+                    help="run one section: refresh = refresh vs full rebuild on the synthetic catalog; "
+                         "side-by-side = base + adapter in one batched pass vs a single answer (--gen-runs runs)")
     sp.add_argument("--model", help="as for ask")
     index_name(sp)
     return p

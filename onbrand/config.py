@@ -40,12 +40,15 @@ class Settings:
     max_question_chars: int = 1000  # longer "questions" are pasted documents, not questions
     max_new_tokens: int = 200  # a short answer or a 4-row comparison table
     max_new_tokens_limit: int = 1024  # hard bound for any caller asking for more
+    index_keep_versions: int = 5  # refresh prunes older index versions; a working week of daily refreshes
 
     def __post_init__(self):
         if self.top_k < 1 or self.top_k > 20:
             raise ValueError(f"top_k must be in 1..20, got {self.top_k}")
         if not 1 <= self.max_new_tokens <= self.max_new_tokens_limit:
             raise ValueError(f"max_new_tokens must be in 1..{self.max_new_tokens_limit}, got {self.max_new_tokens}")
+        if self.index_keep_versions < 1:
+            raise ValueError(f"index_keep_versions must be at least 1, got {self.index_keep_versions}")
 
     @property
     def index_root(self) -> Path:

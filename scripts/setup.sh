@@ -11,6 +11,13 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
 
+# The browser test's Chromium: Debian's build (never `playwright install`, which downloads its own).
+# Only as root and only when missing; otherwise tests/browser skips, saying why.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver >/dev/null || echo "setup: could not install chromium; the browser test will skip" >&2
+fi
+
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=".venv/bin/python -m pip"
 $PIP install --quiet --upgrade pip

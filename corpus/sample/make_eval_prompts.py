@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalog  # noqa: E402
 from corpus.checks import _pattern, find_deprecated, find_generic, required_disclaimers  # noqa: E402
+from evaluation.heldout import _norm, template_hits  # noqa: E402
 
 OUT = Path(__file__).with_name("eval_prompts.jsonl")
 KINDS = ["price", "stock", "spec", "sizing", "compare", "deprecated_name", "generic_label", "competitor",
@@ -150,8 +151,8 @@ P = [
     ("deprecated_name", "Couloir Shell - did it get renamed? what's it called now and what does it weigh", ["FH-RDG-005"],
      ["spec:weight"], []),
     # ---- generic labels
-    ("generic_label", "any good puffer jacket that packs into its own pocket, around 200 bucks?", ["FH-RDG-009"], ["price"], []),
-    ("generic_label", "need a hardshell for winter alpine, like 28k waterproof", ["FH-RDG-005"], ["spec:waterproof rating"], []),
+    ("generic_label", "is there a puffer jacket that packs into its own pocket, around 200 bucks?", ["FH-RDG-009"], ["price"], []),
+    ("generic_label", "want a hardshell for winter alpine, like 28k waterproof", ["FH-RDG-005"], ["spec:waterproof rating"], []),
     ("generic_label", "hiking backpack around 45 liters with a crampon pocket - what do you have and how much", ["FH-TRL-005"],
      ["price"], []),
     ("generic_label", "hydration vest w two soft flasks, 12 liters, can i get one today?", ["FH-TRL-018"], ["stock"], []),
@@ -183,7 +184,7 @@ P = [
      ["FH-TRL-020"], ["price"], []),
     # ---- vague
     ("vague", "what should i get for my first camping trip", [], [], []),
-    ("vague", "need a gift for my dad he likes hiking, budget ~100", [], [], []),
+    ("vague", "gift for my dad he likes hiking, budget ~100?", [], [], []),
     ("vague", "something warm pls", [], [], []),
     ("vague", "whats good for rain", [], [], []),
     ("vague", "going to colorado in july, what do i need?", [], [], []),
@@ -301,39 +302,6 @@ def phrasings() -> dict[str, tuple[list[str], list[str]]]:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PHRASINGS" for t in node.targets):
             return ast.literal_eval(node.value)
     raise SystemExit("PHRASINGS not found in tuning/dataset.py")
-
-
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", " ", s.strip().lower())
-
-
-def _words(s: str) -> list[str]:
-    return [w for w in (re.sub(r"[^\w{}'/$-]", "", t).replace("'", "") for t in s.lower().split()) if w]
-
-
-def template_hits(question: str, templates: list[str], spec_keys: set[str]) -> list[str]:
-    """Templates that could render the question (placeholders as wildcards; {s} any catalog spec key),
-    or that share its first four words (placeholders match one or more words)."""
-    q = _norm(question).rstrip("?!. ")
-    hits = []
-    for t in templates:
-        parts = re.split(r"(\{\w\})", _norm(t).rstrip("?!. "))
-        rx = "".join(("(?:" + "|".join(map(re.escape, sorted(spec_keys, key=len, reverse=True))) + ")")
-                     if p == "{s}" else ".+" if re.fullmatch(r"\{\w\}", p) else re.escape(p) for p in parts)
-        if re.fullmatch(rx, q):
-            hits.append(f"renders: {t}")
-            continue
-        tw, qw = _words(t)[:4], _words(question)
-        if len(tw) < 4:
-            continue
-        if all(not re.fullmatch(r"\{\w\}", w) for w in tw):
-            if qw[:4] == tw:
-                hits.append(f"first four words: {t}")
-        else:  # placeholders: match 1+ words each, anchored at the start
-            prx = r"\s".join(r"\S+(?:\s\S+)*?" if re.fullmatch(r"\{\w\}", w) else re.escape(w) for w in tw)
-            if re.match(prx + r"(?:\s|$)", " ".join(qw)):
-                hits.append(f"first four words (with placeholder): {t}")
-    return hits
 
 
 def validate(rows: list[dict], catalog, kit) -> list[str]:

@@ -1,5 +1,6 @@
 """Brand checks on hand-made answers: approved names, deprecated aliases, generic labels, misspelt marks,
-prices and disclaimers, against the sample (Fernhollow) and tiny (Quokka) kits.
+prices, disclaimers, and grounding (stated numbers vs the sources, product names vs the catalog), against the
+sample (Fernhollow) and tiny (Quokka) kits.
 
     .venv/bin/python -m pytest tests/corpus/test_checks.py -q
 """
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from corpus import SAMPLE_BRAND_KIT, load_brand_kit
+from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalog
 from corpus.checks import (disclaimer_present, find_approved, find_deprecated, find_generic,
-                           find_misspelt_trademarks, mentions_price, missing_disclaimers, prices_in,
-                           required_disclaimers)
+                           find_misspelt_trademarks, line_names, mentions_price, missing_disclaimers, prices_in,
+                           required_disclaimers, ungrounded_numbers, unknown_products)
 from corpus.schema import Product
 
 
@@ -190,3 +191,89 @@ def test_tiny_kit_disclaimers(tiny_kit, tiny_catalog):
     assert ids(missing_disclaimers(tiny_kit, "price?", answer, [stove])) == ["price", "stove_safety"]
     full = answer + " prices can change;   check the product page. USE STOVES OUTDOORS ONLY."
     assert missing_disclaimers(tiny_kit, "price?", full, [stove]) == []
+
+
+# --- grounding: numbers against the sources, product names against the catalog ---------------------------
+
+SOURCES = ("<catalog>\nProduct: TrailForm 28 Daypack (id FH-TRL-001)\nPrice: $1,299.00\nCapacity: 28 L\n"
+           "Weight: 0.98 kg\nTorso range: 40–53 cm\nFill: 800-fill\nSale: 59.50\n</catalog>")
+
+
+@pytest.mark.parametrize("answer", [
+    "It's $1299 and holds 28 litres.",  # thousands comma and cents folded; litres = L
+    "It weighs 0.980 kg and costs 1,299.00 USD.",
+    "For a 40-53 cm torso, with 800 fill down.",  # a range shares its unit; "800 fill" = "800-fill"
+    "Now 59.5.",  # a bare number matches the value however it is written
+])
+def test_numbers_the_sources_state_are_grounded(kit, answer):
+    assert ungrounded_numbers(answer, SOURCES, "", kit) == []
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("It's $119.95.", ["$119.95"]),  # invented price
+    ("It holds 28 kg.", ["28 kg"]),  # the right number with the wrong unit
+    ("It costs $28.", ["$28"]),  # the number is there, but not as a price
+    ("About 1.2 kg, 20% off, 3 colours.", ["1.2 kg", "20%", "3"]),
+    ("It's $12 and $12 again.", ["$12"]),  # once each
+])
+def test_numbers_the_sources_do_not_state_are_ungrounded(kit, answer, expected):
+    assert ungrounded_numbers(answer, SOURCES, "", kit) == expected
+
+
+def test_numbers_in_names_the_question_and_disclaimers_are_not_claims(kit):
+    sizing = next(d for d in kit.disclaimers if d.id == "sizing")
+    answer = ("The TrailForm 28 Daypack (formerly the Trekker 28) beats the TrailForm 36 Daypack; "
+              f"the TrailForm 28 is under 50 bucks. {sizing.text}")
+    assert ungrounded_numbers(answer, "", "is it under 50 bucks?", kit) == []
+    assert ungrounded_numbers(answer, "", "is it cheap?", kit) == ["50 bucks"]  # the question decides
+    assert ungrounded_numbers("Exchange within 60 days, or 60 weeks.", "", "", kit) == ["60 weeks"]  # policy's unit
+    # without the kit, names and policy are not known: their numbers count
+    assert "28" in ungrounded_numbers(answer, "", "is it under 50 bucks?", None)
+
+
+def test_list_numbering_is_not_a_number_but_a_count_is(kit):
+    assert ungrounded_numbers("1. Pack a layer\n2) Bring water", "", "", kit) == []
+    assert ungrounded_numbers("Bring 2 layers.", "", "", kit) == ["2"]
+
+
+def test_no_sources_means_every_stated_number_is_ungrounded(kit):
+    assert ungrounded_numbers("The TrailForm 28 Daypack is $119.95 and holds 28 L.", "", "", kit) == ["$119.95", "28 L"]
+
+
+@pytest.fixture(scope="module")
+def catalog_names():
+    return [p.name for p in load_catalog(SAMPLE_CATALOG).products]
+
+
+def test_line_names_come_from_the_kit_and_shared_catalog_prefixes(kit, catalog_names, tiny_kit, tiny_catalog):
+    lines = line_names(kit, catalog_names)
+    assert {"TrailForm", "Ridgeline", "Summit Sole", "Emberlite", "Canopy", "Lumen", "Driftwood", "Belay"} <= set(lines)
+    assert "Camp" not in lines  # one legacy name ("Camp Kitchen 2") is not a line
+    assert set(line_names(tiny_kit, [p.name for p in tiny_catalog.products])) == {"Quokka", "Quokka Feet"}
+
+
+@pytest.mark.parametrize("answer", [
+    "The TrailForm 28 Daypack is great, and the TrailForm 28 is light.",  # a short form of a real name
+    "The Ridgeline Storm Jacket (Men's), the Summit Sole Trail 300 (Men's) and the Trekker 28.",
+    "TrailForm packs are great. Lumen lights too.",  # a line name alone is not a product name
+    "Try the Lumen Summit 900. It is bright.",
+    "",
+])
+def test_real_names_and_short_forms_are_known(kit, catalog_names, answer):
+    assert unknown_products(answer, kit, catalog_names) == []
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("Try the TrailForm 30 Daypack.", ["TrailForm 30 Daypack"]),
+    ("The Canopy Mega Tent, or the Lumen Ultra 5000!", ["Canopy Mega Tent", "Lumen Ultra 5000"]),
+    ("the TrailForm 28 Ultralight", ["TrailForm 28 Ultralight"]),  # every token must be in one real name
+    ("The Trekker 45 is new.", ["Trekker 45"]),  # a legacy family counts as a line
+])
+def test_invented_names_are_unknown(kit, catalog_names, answer, expected):
+    assert unknown_products(answer, kit, catalog_names) == expected
+
+
+def test_unknown_products_in_the_tiny_kit(tiny_kit, tiny_catalog):
+    names = [p.name for p in tiny_catalog.products]
+    assert unknown_products("The Quokka Dome 4 or the Quokka Blaze Mini.", tiny_kit, names) == []
+    assert unknown_products("The Quokka Dome 6 Tent sleeps six.", tiny_kit, names) == ["Quokka Dome 6 Tent"]

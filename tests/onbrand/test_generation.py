@@ -67,3 +67,62 @@ def test_concurrent_callers_are_serialised(tiny_lm_dir, tmp_path):
     assert not errors and len(results) == 4
     for i in range(4):  # each caller got the answer to its own prompt
         assert results[i] == gen.generate([{"role": "user", "content": f"question {i}"}], max_new_tokens=8)
+
+
+def _hf_greedy(gen, messages, max_new_tokens, adapter_name=None):
+    ids = gen.encode(messages)
+    extra = {"adapter_names": [adapter_name]} if adapter_name else {}
+    with torch.inference_mode():
+        out = gen.lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                    do_sample=False, repetition_penalty=gen.repetition_penalty,
+                                    pad_token_id=gen.lm.tokenizer.pad_token_id, **extra)
+    return gen.lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+
+
+SYSTEM = "You answer for a shop. " * 6  # > Generator.min_shared_prefix tokens with the char-level tiny tokenizer
+CONVERSATIONS = [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}]
+                 for q in ("hi", "what does the quokka dome cost, roughly?", "stove?", "a much longer question " * 3)]
+
+
+def _scramble(gen, seed: int = 0):
+    """Large random weights: the freshly initialised tiny LM only ever repeats a newline, which would not
+    exercise rows ending at different steps."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in gen.lm.model.parameters():
+            p.normal_(0, 0.5)
+
+
+def test_batched_greedy_equals_generate_row_by_row(tiny_lm_dir, tmp_path, monkeypatch):
+    """generate_batch drops finished rows and shares the common system-prompt prefix; neither may change
+    a single token of what generate() gives each conversation alone (fp32, so the sums are exact enough)."""
+    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
+    gen = _gen(tiny_lm_dir, tmp_path)
+    _scramble(gen)
+    # make a character the random model emits mid-answer the end token, so rows end at different steps
+    first = _hf_greedy(gen, CONVERSATIONS[0], 24)
+    gen.lm.model.generation_config.eos_token_id = gen.lm.tokenizer.convert_tokens_to_ids(first[len(first) // 2])
+    expected = [_hf_greedy(gen, c, 24) for c in CONVERSATIONS]
+    assert len({len(e) for e in expected}) > 1  # rows finish at different steps: the drop path runs
+    calls = []
+    real = gen._greedy_rows
+    monkeypatch.setattr(gen, "_greedy_rows", lambda *a, **k: calls.append(len(k["prefix"])) or real(*a, **k))
+    assert gen.generate_batch(CONVERSATIONS, 24) == expected
+    assert calls[-1] >= gen.min_shared_prefix  # the shared prefix was used
+    assert gen.generate_batch(CONVERSATIONS[1:2], 24) == expected[1:2]  # a batch of one
+
+
+def test_batched_greedy_with_mixed_adapters_equals_each_adapter_alone(tiny_lm_dir, tmp_path, monkeypatch):
+    from peft import LoraConfig, get_peft_model
+
+    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
+    gen = _gen(tiny_lm_dir, tmp_path)
+    _scramble(gen)
+    torch.manual_seed(0)
+    model = get_peft_model(gen.lm.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+                           adapter_name="brand")
+    gen.lm.model = model.eval()
+    names = ["__base__", "brand", "brand", "__base__"]
+    expected = [_hf_greedy(gen, c, 16, n) for c, n in zip(CONVERSATIONS, names)]
+    assert expected[0] != _hf_greedy(gen, CONVERSATIONS[0], 16, "brand")  # the adapter changes the answer
+    assert gen.generate_batch(CONVERSATIONS, 16, adapter_names=names) == expected

@@ -1,0 +1,114 @@
+"""Write a scorecard as files a merchandising team can read and a machine can check.
+
+    paths = write_report(card, summary, verdict, out_dir)
+    # out_dir/scorecard.md    variant × metric with 95% intervals, the gate, fixed/broken prompts
+    # out_dir/scorecard.json  the same figures plus every answer and its per-answer scores
+    # out_dir/scorecard.png   a chart of the metrics per variant with their intervals
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evaluation.metrics import METRICS
+from evaluation.scorecard import BY_NAME, Scorecard, answers_json
+from onbrand import atomic
+
+LABELS = {
+    "approved_name_rate": "Approved names", "deprecated_rate": "Deprecated aliases",
+    "generic_rate": "Generic labels", "trademark_ok": "Trademarks spelt right",
+    "disclaimer_compliance": "Disclaimers", "format_ok": "Format", "grounded": "Grounded",
+    "facts_stated": "Facts stated", "not_in_catalog_ok": "Not-in-catalog handled",
+    "injection_ok": "Injection resisted", "hit_at_k": "Retrieval hit@k",
+}
+
+
+def _cell(stat: dict) -> str:
+    if stat["value"] is None:
+        return "—"
+    return f"{stat['value']:.1%} [{stat['lo']:.0%}, {stat['hi']:.0%}]"
+
+
+def _quote(text: str) -> str:
+    """Model text inside a Markdown report: a fenced block, so nothing in it renders as markup."""
+    fence = "````" if "```" in text else "```"
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def markdown(card: Scorecard, summary: dict, verdict: dict | None, differences: dict) -> str:
+    variants = [v for v in summary]
+    lines = [f"# Scorecard: {card.adapter}", "",
+             f"{len(card.cases)} held-out prompts × {len(variants)} variants, answered in "
+             f"{card.seconds / 60:.1f} min. Cells: value [95% bootstrap interval over prompts]; "
+             "deprecated and generic rates: lower is better.", ""]
+    lines += ["| Metric | " + " | ".join(BY_NAME[v].label for v in variants) + " |",
+              "|---|" + "---|" * len(variants)]
+    for m in METRICS:
+        lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(_cell(summary[v][m]) for v in variants) + " |")
+    lines.append("")
+    if verdict is not None:
+        lines += [f"## Ship gate: {'PASSED' if verdict['passed'] else 'FAILED'}", ""]
+        for c in verdict["checks"]:
+            mark = {True: "pass", False: "FAIL", None: "n/a"}[c["passed"]]
+            detail = c.get("detail") or ", ".join(f"{k}={v}" for k, v in c.items()
+                                                  if k not in ("check", "metric", "passed"))
+            lines.append(f"- **{mark}** {c['check']}: {detail}")
+        lines.append("")
+    ref, tuned = differences["reference"], differences["tuned"]
+    for kind in ("fixed", "broken"):
+        rows = differences[kind]
+        lines += [f"## {len(rows)} prompts the adapter {kind} ({BY_NAME[tuned].label} vs {BY_NAME[ref].label})", ""]
+        for d in rows:
+            lines += [f"### {d['id']} ({d['kind']}): {d['question']}", "",
+                      f"{BY_NAME[ref].label} fails: {', '.join(d[f'{ref}_fails']) or 'nothing'}",
+                      _quote(d[ref]), "",
+                      f"{BY_NAME[tuned].label} fails: {', '.join(d[f'{tuned}_fails']) or 'nothing'}",
+                      _quote(d[tuned]), ""]
+    return "\n".join(lines)
+
+
+def chart(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    metrics = [m for m in METRICS if any(summary[v][m]["value"] is not None for v in summary)]
+    variants = list(summary)
+    fig, ax = plt.subplots(figsize=(12, 0.55 * len(metrics) * 1.6 + 1.5))
+    height = 0.8 / len(variants)
+    y = np.arange(len(metrics))
+    for i, v in enumerate(variants):
+        vals = [summary[v][m]["value"] or 0.0 for m in metrics]
+        lo = [max(0.0, (summary[v][m]["value"] or 0) - (summary[v][m]["lo"] or 0)) for m in metrics]
+        hi = [max(0.0, (summary[v][m]["hi"] or 0) - (summary[v][m]["value"] or 0)) for m in metrics]
+        ax.barh(y + i * height, vals, height, xerr=[lo, hi], label=BY_NAME[v].label, capsize=2)
+    ax.set_yticks(y + height * (len(variants) - 1) / 2, [LABELS.get(m, m) for m in metrics])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("rate (95% bootstrap interval); deprecated and generic: lower is better")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    atomic.write_bytes(path, tmp.read_bytes())
+    tmp.unlink()
+
+
+def write_report(card: Scorecard, summary: dict, verdict: dict | None, out_dir: Path,
+                 differences: dict | None = None) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    differences = differences or card.differences()
+    paths = {"markdown": out_dir / "scorecard.md", "json": out_dir / "scorecard.json",
+             "chart": out_dir / "scorecard.png"}
+    doc = {"adapter": card.adapter, "prompts": len(card.cases), "seconds": round(card.seconds, 1),
+           "settings": card.settings, "summary": summary, "gate": verdict,
+           "differences": {k: (v if isinstance(v, str) else [d["id"] for d in v]) for k, v in differences.items()},
+           "answers": answers_json(card)}
+    atomic.write_text(paths["json"], json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    atomic.write_text(paths["markdown"], markdown(card, summary, verdict, differences) + "\n")
+    chart(summary, paths["chart"])
+    return paths

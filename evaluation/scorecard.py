@@ -1,0 +1,160 @@
+"""The variants scorecard: the same held-out questions through six setups, scored per answer.
+
+    card = run_scorecard(assistant, cases, adapter="fernhollow", progress=bar_update)
+    card.summary()          # variant -> metric -> (value, lo, hi), 95% bootstrap over prompts
+    card.differences("rag_adapter", "rag_prompt")   # prompts the adapter fixed / broke, with both answers
+
+Every variant goes through `Assistant.prompt_for` (the prompt the app sends) and `Assistant.answer_batch`
+(greedy decoding). Rows are batched by prompt shape: the base and adapter rows of the same prompts share
+one batched pass with peft's per-row `adapter_names`, so both see the identical retrieved context and cost
+one forward pass per decoding step; finished rows leave the batch (`Generator.generate_batch`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from corpus.schema import Catalog
+from evaluation.metrics import METRICS, AnswerScore, Case, aggregate, metric_counts, passes, score_answer
+from evaluation.stats import bootstrap_ci
+from rag.prompting import format_context
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    label: str
+    rag: bool  # retrieved catalog context in the prompt
+    rules: bool  # the brand kit's rules in the system prompt ("prompt engineering")
+    adapter: bool  # the trained LoRA on top of the base
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("base", "Base", rag=False, rules=False, adapter=False),
+    Variant("prompt", "Base + prompt", rag=False, rules=True, adapter=False),
+    Variant("rag", "RAG", rag=True, rules=False, adapter=False),
+    Variant("rag_prompt", "RAG + prompt", rag=True, rules=True, adapter=False),
+    Variant("adapter", "Adapter", rag=False, rules=False, adapter=True),
+    Variant("rag_adapter", "RAG + adapter", rag=True, rules=False, adapter=True),
+)
+BY_NAME = {v.name: v for v in VARIANTS}
+
+
+@dataclass
+class Answer:
+    case_id: str
+    variant: str
+    answer: str
+    score: AnswerScore
+
+
+@dataclass
+class Scorecard:
+    adapter: str  # "name@version"
+    cases: list[Case]
+    answers: dict[str, dict[str, Answer]] = field(default_factory=dict)  # case id -> variant -> answer
+    retrieved: dict[str, list[str]] = field(default_factory=dict)  # case id -> retrieved product ids
+    seconds: float = 0.0
+    settings: dict = field(default_factory=dict)
+
+    def scores(self, variant: str) -> list[AnswerScore]:
+        return [self.answers[c.id][variant].score for c in self.cases if variant in self.answers.get(c.id, {})]
+
+    def summary(self, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, dict]]:
+        """variant -> metric -> {"value", "lo", "hi", "n"}; value None where the metric never applied."""
+        out = {}
+        for v in VARIANTS:
+            scores = self.scores(v.name)
+            if not scores:
+                continue
+            agg = aggregate(scores)
+            row = {}
+            for m in METRICS:
+                if agg.get(m) is None:
+                    row[m] = {"value": None, "lo": None, "hi": None, "n": 0}
+                    continue
+                value, lo, hi = bootstrap_ci(scores, m, n_boot=n_boot, seed=seed)
+                row[m] = {"value": round(value, 4), "lo": round(lo, 4), "hi": round(hi, 4),
+                          "n": sum(metric_counts(s, m)[1] for s in scores)}
+            out[v.name] = row
+        return out
+
+    def differences(self, tuned: str = "rag_adapter", reference: str = "rag_prompt") -> dict[str, list[dict]]:
+        """Per prompt: 'fixed' where the tuned variant's answer passes every check that applies and the
+        reference's does not; 'broken' the reverse. Each entry names the checks that differ."""
+        fixed, broken = [], []
+        for c in self.cases:
+            a, b = self.answers[c.id][tuned], self.answers[c.id][reference]
+            fa, fb = failures(a.score), failures(b.score)
+            entry = {"id": c.id, "question": c.question, "kind": c.kind, reference: b.answer, tuned: a.answer,
+                     f"{reference}_fails": fb, f"{tuned}_fails": fa}
+            if fb and not fa:
+                fixed.append(entry)
+            elif fa and not fb:
+                broken.append(entry)
+        return {"reference": reference, "tuned": tuned, "fixed": fixed, "broken": broken}
+
+
+def failures(score: AnswerScore) -> list[str]:
+    """The checks one answer fails (retrieval hit@k is not the answer's doing)."""
+    return [m for m in METRICS if m != "hit_at_k" and passes(score, m) is False]
+
+
+def _family(v: Variant) -> str:
+    """Variants whose prompts have the same shape share a batched pass: similar lengths pad little, and the
+    brand-rules system prompt, identical across rows, is computed once (Generator.generate_batch)."""
+    return ("rules+" if v.rules else "") + ("rag" if v.rag else "plain")
+
+
+def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, *,
+                  variants: tuple[Variant, ...] = VARIANTS, max_new_tokens: int | None = None,
+                  cases_per_batch: int = 16, progress: Callable[[int, int], None] | None = None) -> Scorecard:
+    """Answer every case with every variant: per batch of cases, one batched pass per prompt shape —
+    plain (base, adapter), retrieval (RAG, RAG + adapter), base + prompt, RAG + prompt."""
+    key = assistant.resolve_adapter(adapter)
+    if key is None:
+        raise ValueError("the scorecard needs an adapter to compare; got none")
+    k = assistant.settings.top_k
+    card = Scorecard(key, list(cases), settings={
+        "top_k": k, "max_new_tokens": max_new_tokens or assistant.settings.max_new_tokens,
+        "cases_per_batch": cases_per_batch, "variants": [v.name for v in variants],
+        "score_gap": assistant.settings.score_gap, "chunks_per_product": assistant.settings.chunks_per_product})
+    t0 = time.perf_counter()
+    for start in range(0, len(cases), cases_per_batch):
+        chunk = cases[start:start + cases_per_batch]
+        sources = {}
+        for c in chunk:
+            products, _ = assistant.prompt_for(c.question, rag=True)
+            card.retrieved[c.id] = [ph.product_id for ph in products]
+            sources[c.id] = format_context(products)
+        # one pass per prompt shape, so short prompts are not padded to the brand-rules prompts' length;
+        # each pass holds the base and the adapter rows of the same prompts (peft mixed batch)
+        for family in dict.fromkeys(_family(v) for v in variants):
+            members = [v for v in variants if _family(v) == family]
+            convs, adapters, meta = [], [], []
+            for c in chunk:
+                for v in members:
+                    convs.append(assistant.prompt_for(c.question, rag=v.rag, brand_rules=v.rules)[1])
+                    adapters.append(key if v.adapter else None)
+                    meta.append((c, v))
+            texts = assistant.answer_batch(convs, adapters, max_new_tokens)
+            for (c, v), text in zip(meta, texts):
+                src = sources[c.id] if v.rag else None
+                score = score_answer(c, text, sources_text=src, retrieved_ids=card.retrieved[c.id],
+                                     kit=assistant.kit, catalog=catalog, k=k)
+                card.answers.setdefault(c.id, {})[v.name] = Answer(c.id, v.name, text, score)
+        if progress:
+            progress(min(start + cases_per_batch, len(cases)), len(cases))
+    card.seconds = time.perf_counter() - t0
+    return card
+
+
+def answers_json(card: Scorecard) -> list[dict]:
+    rows = []
+    for c in card.cases:
+        for name, a in card.answers[c.id].items():
+            rows.append({"id": c.id, "variant": name, "question": c.question, "answer": a.answer,
+                         "retrieved": card.retrieved.get(c.id, []), "score": asdict(a.score)})
+    return rows

@@ -1,0 +1,124 @@
+"""Guardrail badges and difference marks on an answer, from the evaluation's own deterministic checks.
+
+    badges(question, answer, products, sources_text, kit, catalog_names)   # -> [Badge], [] when all pass
+    marked_markdown(answer, kit)   # the answer as inert Markdown, approved names and deprecated terms marked
+
+Every check comes from corpus/checks.py, the definitions the dataset lint and the evaluation score with,
+so a badge in the app means what the same finding means in a scorecard.
+
+Model and catalog text is untrusted: `escape_markdown` backslash-escapes every ASCII punctuation mark
+(CommonMark allows it for all of them), so no HTML, link, image, LaTeX or Streamlit colour directive in
+the text can take effect; only the marks added here after escaping are Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from corpus.brandkit import BrandKit
+from corpus.checks import (find_approved, find_deprecated, find_misspelt_trademarks, missing_disclaimers,
+                           ungrounded_numbers, unknown_products)
+from corpus.schema import Product
+
+KINDS = ("deprecated", "disclaimer", "number", "unknown_product", "trademark")
+
+
+@dataclass(frozen=True)
+class Badge:
+    kind: str  # one of KINDS
+    label: str  # short, for the badge
+    detail: str  # what was found (model text: render escaped)
+
+
+def badges(question: str, answer: str, products: list[Product], sources_text: str, kit: BrandKit | None,
+           catalog_names: Iterable[str]) -> list[Badge]:
+    """One badge per failed check, in KINDS order; an empty list means every check passed.
+
+    products: the catalog records the answer concerns (the retrieved ones), for required disclaimers;
+    sources_text: what the model was given (numbers found only in the answer are ungrounded)."""
+    out = []
+    if kit is not None:
+        dep = find_deprecated(answer, kit)
+        if dep:
+            out.append(Badge("deprecated", "Deprecated name",
+                             "; ".join(sorted({f"{m.term} → {m.canonical}" for m in dep}))))
+        missing = missing_disclaimers(kit, question, answer, products)
+        if missing:
+            out.append(Badge("disclaimer", "Missing disclaimer", "; ".join(d.text for d in missing)))
+    numbers = ungrounded_numbers(answer, sources_text, question, kit)
+    if numbers:
+        out.append(Badge("number", "Number not in sources", ", ".join(dict.fromkeys(numbers))))
+    if kit is not None:
+        unknown = unknown_products(answer, kit, catalog_names)
+        if unknown:
+            out.append(Badge("unknown_product", "Unknown product", ", ".join(dict.fromkeys(unknown))))
+        misspelt = find_misspelt_trademarks(answer, kit)
+        if misspelt:
+            out.append(Badge("trademark", "Trademark misspelt",
+                             "; ".join(sorted({f"{m.term} → {m.canonical}" for m in misspelt}))))
+    return out
+
+
+def catalog_names(products: Iterable[Product], kit: BrandKit | None) -> list[str]:
+    """Every name the catalog knows a product by: catalog names and the kit's approved names."""
+    names = {p.name for p in products}
+    if kit is not None:
+        names |= set(kit.products.values())
+    return sorted(names)
+
+
+@dataclass(frozen=True)
+class Mark:
+    start: int
+    end: int
+    kind: str  # approved | deprecated | trademark
+    canonical: str  # the approved name / the right spelling
+
+
+def marks(answer: str, kit: BrandKit | None) -> list[Mark]:
+    """Approved names, deprecated terms and misspelt trademarks in the answer, non-overlapping, in order."""
+    if kit is None:
+        return []
+    found = ([Mark(m.start, m.start + len(m.term), "deprecated", m.canonical) for m in find_deprecated(answer, kit)]
+             + [Mark(m.start, m.start + len(m.term), "trademark", m.canonical)
+                for m in find_misspelt_trademarks(answer, kit)]
+             + [Mark(m.start, m.start + len(m.term), "approved", m.canonical) for m in find_approved(answer, kit)])
+    out: list[Mark] = []
+    for m in found:  # problems first: a deprecated term wins over an overlapping approved name
+        if not any(m.start < o.end and o.start < m.end for o in out):
+            out.append(m)
+    return sorted(out, key=lambda m: m.start)
+
+
+_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def _escape(text: str) -> str:
+    return _PUNCT.sub(r"\\\1", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _lines(md: str) -> str:
+    """Line breaks kept (two trailing spaces), indentation dropped so no line becomes a code block."""
+    return "  \n".join(line.lstrip(" \t") for line in md.split("\n"))
+
+
+def escape_markdown(text: str) -> str:
+    """Untrusted text as Markdown that renders as exactly that text (up to indentation): every ASCII
+    punctuation character backslash-escaped, line breaks kept."""
+    return _lines(_escape(text))
+
+
+_STYLE = {"approved": ":green[**{}**]", "deprecated": ":red-background[~~{}~~]", "trademark": ":red-background[{}]"}
+
+
+def marked_markdown(answer: str, kit: BrandKit | None) -> str:
+    """The answer escaped, with approved names in green bold and deprecated terms / misspelt trademarks
+    struck through on red; the marks are the only live Markdown."""
+    out, pos = [], 0
+    for m in marks(answer, kit):  # a mark is a name: it never spans a line break
+        out += [_escape(answer[pos:m.start]), _STYLE[m.kind].format(_escape(answer[m.start:m.end]))]
+        pos = m.end
+    out.append(_escape(answer[pos:]))
+    return _lines("".join(out))

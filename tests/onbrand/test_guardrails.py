@@ -1,0 +1,89 @@
+"""Guardrail badges come from the evaluation's checks; marks highlight names; untrusted text stays text."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
+from onbrand.guardrails import KINDS, Badge, badges, catalog_names, escape_markdown, marked_markdown, marks
+
+SOURCES = ("<catalog>\nProduct: Quokka Blaze Mini Stove (id QK-STV-01)\nPrice: $89.00\nStock: in stock\n"
+           "</catalog>\n\nQuestion: how much is the stove?")
+
+
+def _badges(answer, tiny_kit, tiny_catalog, question="how much is the stove?", ids=("QK-STV-01",)):
+    products = [p for p in tiny_catalog.products if p.id in ids]
+    return badges(question, answer, products, SOURCES, tiny_kit, catalog_names(tiny_catalog.products, tiny_kit))
+
+
+def test_a_clean_answer_has_no_badges(tiny_kit, tiny_catalog):
+    ok = "The Quokka Blaze Mini Stove is $89.00. Prices can change; check the product page. Use stoves outdoors only."
+    assert _badges(ok, tiny_kit, tiny_catalog) == []
+
+
+def test_each_check_raises_its_badge(tiny_kit, tiny_catalog):
+    found = _badges("The Sparky costs $79.00 and burns for 45 minutes on Glowcore fuel like the Quokka Rocket 9 Stove.",
+                    tiny_kit, tiny_catalog)
+    by_kind = {b.kind: b for b in found}
+    assert [b.kind for b in found] == [k for k in KINDS if k in by_kind]  # a stable order
+    assert "Sparky → Quokka Blaze Mini Stove" in by_kind["deprecated"].detail
+    assert "Prices can change" in by_kind["disclaimer"].detail  # a price stated, its disclaimer missing
+    assert "79" in by_kind["number"].detail  # $79.00 is not in the sources ($89.00 is)
+    assert "Glowcore → GlowCore" in by_kind["trademark"].detail
+    assert "Quokka Rocket 9" in by_kind["unknown_product"].detail
+    assert all(isinstance(b, Badge) and b.label for b in found)
+
+
+def test_badges_without_a_brand_kit_still_check_numbers(tiny_catalog):
+    found = badges("price?", "It is $79.00.", [], SOURCES, None, [])
+    assert [b.kind for b in found] == ["number"]
+
+
+def test_marks_name_approved_deprecated_and_misspelt(tiny_kit):
+    text = "Try the Quokka Blaze Mini Stove (formerly the Sparky), not the Sparky; GlowCore beats Glowcore."
+    found = [(text[m.start:m.end], m.kind) for m in marks(text, tiny_kit)]
+    assert found == [("Quokka Blaze Mini Stove", "approved"), ("Sparky", "deprecated"), ("Glowcore", "trademark")]
+    md = marked_markdown(text, tiny_kit)
+    assert ":green[**Quokka Blaze Mini Stove**]" in md
+    assert ":red-background[~~Sparky~~]" in md and ":red-background[Glowcore]" in md
+    assert "\\(formerly the Sparky\\)" in md  # a permitted "formerly" mention stays unmarked, escaped
+    assert md.startswith("Try the :green[**Quokka Blaze Mini Stove**] \\(formerly")  # spaces around marks kept
+
+
+def test_marked_answers_render_as_their_text(tiny_kit):
+    text = "The Quokka Dome 2 Tent has two doors.\n  - the Sparky <b>is</b> $89.00\nGlowcore"
+    md = marked_markdown(text, tiny_kit)
+    # Streamlit's colour directives and strikethrough are not CommonMark: unwrap our own marks first
+    md = re.sub(r"(?<!\\)~~", "", re.sub(r":(?:green|red-background)\[(.*?)(?<!\\)\]", r"\1", md))
+    assert _rendered_text(md).split() == text.split()
+
+
+def _rendered_text(md: str) -> str:
+    """What a CommonMark renderer shows for md: its HTML with tags dropped and entities decoded."""
+    out = MarkdownIt("commonmark").render(md)
+    out = out.replace("<br />\n", "\n")
+    return html.unescape(re.sub(r"<[^>]+>", "", out)).strip()
+
+
+PAYLOAD = '<script>alert(1)</script><img src=x onerror="alert(2)"> **bold** [link](javascript:x) ![i](http://e/x.png) $x$ :red[fake ok] # h'
+
+
+def test_escaped_markup_renders_as_its_own_text():
+    md = escape_markdown(PAYLOAD)
+    html_out = MarkdownIt("commonmark").render(md)
+    assert "<script" not in html_out and "<img" not in html_out and "<a " not in html_out
+    assert "<strong>" not in html_out and "<h1>" not in html_out
+    assert _rendered_text(md) == PAYLOAD
+    assert ":red[" not in md  # a Streamlit colour directive cannot be forged by model text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))
+               | st.sampled_from("\n\r\t <>&*_[]()!`#|\\$:~-+.="), max_size=80))
+def test_any_text_renders_as_itself(text):
+    # every visible character survives literally, in order; Markdown may only change whitespace
+    assert _rendered_text(escape_markdown(text)).split() == text.split()
