@@ -3,6 +3,7 @@ base and the adapter on the same retrieved context, in one batched pass."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import asdict
 
 import streamlit as st
@@ -45,9 +46,11 @@ def ask(ctx: Context, question: str, options: dict, case: dict | None = None) ->
         if ctx.side_by_side and ctx.adapter is not None:
             pair = server.side_by_side(question, adapter=ctx.adapter, **options)
             index = (a.index.name, a.index.version)  # the version retrieval just used
-            with live.container():
+            # closing: a rerun or stop raised mid-stream ends the generation and frees the queue at once
+            # (the stream and its result refer to each other, so only the cycle collector would otherwise)
+            with closing(pair.stream) as stream, live.container():
                 holders = [col.empty() for col in st.columns(2)]
-                for row, _ in pair.stream:
+                for row, _ in stream:
                     holders[row].text(pair.texts[row] + " ▌")
             products, messages, texts = pair.products, pair.messages, pair.texts
             turn = {"mode": "pair", "judged": "adapter", "adapter": pair.adapter, "base": texts[0],
@@ -56,9 +59,10 @@ def ask(ctx: Context, question: str, options: dict, case: dict | None = None) ->
             reply = server.ask(question, adapter=ctx.adapter, **options)
             index = (a.index.name, a.index.version)
             parts = []
-            for piece in reply.stream:
-                parts.append(piece)
-                live.text("".join(parts) + " ▌")
+            with closing(reply.stream) as stream:
+                for piece in stream:
+                    parts.append(piece)
+                    live.text("".join(parts) + " ▌")
             products, messages = reply.products, reply.messages
             judged = "adapter" if reply.adapter else "base"
             turn = {"mode": "single", "judged": judged, "adapter": reply.adapter,

@@ -118,6 +118,8 @@ class Assistant:
             raise UserError("no adapter registry configured")
         name, _, version = spec.partition("@")
         ref = self.registry.get(name, version or None)
+        if AdapterSet.key(ref) in self.adapters.loaded:  # attached already: no need to wait for the generator
+            return AdapterSet.key(ref)
         with self.generator.lock:  # attaching changes the shared model: never during a generation
             return self.adapters.load(ref, self.registry)
 

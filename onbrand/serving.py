@@ -2,12 +2,13 @@
 
     server = Server(assistant, max_waiting=4)        # once per process (the app: st.cache_resource)
     reply = server.ask("how much is the trailform 28?", adapter="fernhollow")
-    for piece in reply.stream: ...                   # raises Busy at the first piece when the queue is full
+    for piece in reply.stream: ...                   # Busy (from ask or the first piece) when the queue is full
 
 The generator already serialises generation with its lock; without a bound, every extra browser tab
-would wait behind it for minutes. Here a request is admitted when its stream starts (or its call runs)
-and leaves when it ends; at most 1 + max_waiting are admitted, and the next one gets `Busy` at once
-instead of a silent wait. The adapter is an argument of each request, never server state.
+would wait behind it for minutes. Here a request is admitted while it is prepared (retrieval, and
+attaching an adapter not loaded yet, which waits for the generator lock) and again while its stream
+runs; at most 1 + max_waiting are admitted, and the next one gets `Busy` at once instead of a silent
+wait. The adapter is an argument of each request, never server state.
 """
 
 from __future__ import annotations
@@ -64,14 +65,16 @@ class Server:
             yield from stream
 
     def ask(self, question: str, adapter: str | None = DEFAULT, **kwargs) -> Reply:
-        """Assistant.ask with a bounded wait; the stream raises Busy when the queue is full."""
-        reply = self.assistant.ask(question, adapter=adapter, **kwargs)
+        """Assistant.ask with a bounded wait: Busy (here or at the stream's first piece) when the queue is full."""
+        with self.slot():
+            reply = self.assistant.ask(question, adapter=adapter, **kwargs)
         reply.stream = self._guarded(reply.stream)
         return reply
 
     def side_by_side(self, question: str, adapter: str | None = DEFAULT, **kwargs) -> SideBySide:
-        """Assistant.side_by_side with a bounded wait; the stream raises Busy when the queue is full."""
-        pair = self.assistant.side_by_side(question, adapter=adapter, **kwargs)
+        """Assistant.side_by_side with a bounded wait: Busy (here or at the stream's first piece) when full."""
+        with self.slot():
+            pair = self.assistant.side_by_side(question, adapter=adapter, **kwargs)
         pair.stream = self._guarded(pair.stream)
         return pair
 

@@ -3,14 +3,16 @@
 Each product gives an `overview` chunk (names, line, price, stock, sizes, colours), a `specs` chunk and
 one or more `description` chunks. `text` is what the model reads; `embed_text` adds the product's
 deprecated aliases so a shopper who types an old name still finds it, without putting the old name in
-front of the model.
+front of the model. The overview also carries the brand kit's disclaimers bound to the product's line or
+category as "Note:" lines (read by the model, not embedded): the disclaimer's wording stays in the kit and
+reaches answers through retrieval, while the adapter learns the habit of including it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corpus.brandkit import BrandKit
+from corpus.brandkit import BrandKit, Disclaimer
 from corpus.schema import Product
 
 
@@ -18,6 +20,9 @@ from corpus.schema import Product
 class ChunkConfig:
     description_words: int = 120  # well under MiniLM's 256 word-piece window, so nothing is truncated
     overlap_words: int = 20  # a sentence cut at a window edge still appears whole in one chunk
+    # product-bound disclaimers as "Note:" lines in the overview: a 135M model copies a note it can see far
+    # more reliably than it recalls which of five disclaimers a category needs (issue 4 notes)
+    notes: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ def chunk_product(p: Product, kit: BrandKit | None = None, cfg: ChunkConfig = Ch
         overview.append(f"Sizes: {', '.join(p.sizes)}")
     if p.colors:
         overview.append(f"Colours: {', '.join(p.colors)}")
-    chunks = [_make(p, approved, "overview", "\n".join(overview), alias_text, tuple(aliases))]
+    notes = [f"Note: {d.text}" for d in product_disclaimers(p, kit)] if kit and cfg.notes else []
+    chunks = [_make(p, approved, "overview", "\n".join(overview), alias_text, tuple(aliases), notes)]
     if p.specs:
         specs = [f"{k[:1].upper()}{k[1:]}: {v}" for k, v in p.specs.items()]
         chunks.append(_make(p, approved, "specs", "\n".join([head, *specs]), alias_text))
@@ -74,9 +80,17 @@ def chunk_product(p: Product, kit: BrandKit | None = None, cfg: ChunkConfig = Ch
     return chunks
 
 
+def product_disclaimers(p: Product, kit: BrandKit) -> list[Disclaimer]:
+    """The kit's disclaimers every answer about this product needs: those bound to its category or line."""
+    cat, col = p.category.lower(), p.collection.lower()
+    return [d for d in kit.disclaimers
+            if cat in {c.lower() for c in d.categories} or col in {c.lower() for c in d.collections}]
+
+
 def _make(p: Product, approved: str, field: str, text: str, alias_text: str,
-          aliases: tuple[str, ...] = ()) -> Chunk:
-    return Chunk(product_id=p.id, field=field, text=text, embed_text=text.replace("\n", ". ") + alias_text,
+          aliases: tuple[str, ...] = (), notes: list[str] = ()) -> Chunk:
+    shown = "\n".join([text, *notes])
+    return Chunk(product_id=p.id, field=field, text=shown, embed_text=text.replace("\n", ". ") + alias_text,
                  collection=p.collection, in_stock=p.in_stock, approved_name=approved, aliases=aliases)
 
 

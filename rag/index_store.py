@@ -33,7 +33,7 @@ import shutil
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -269,7 +269,7 @@ def publish_version(root: Path, name: str, *, vectors: np.ndarray, ids: np.ndarr
                         "format": catalog.fmt, "products": len(catalog.products)},
             "brand_kit_sha256": kit.sha256 if kit else None,
             "chunks": len(chunk_lines),
-            "chunking": {"description_words": cfg.description_words, "overlap_words": cfg.overlap_words},
+            "chunking": asdict(cfg),
             **extra,
             "files": {f: {"sha256": atomic.sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in FILES},
         }

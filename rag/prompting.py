@@ -7,6 +7,7 @@ serving and training share one prompt format.
 from __future__ import annotations
 
 from corpus.brandkit import BrandKit
+from corpus.checks import disclaimer_required
 from rag.retrieval import ProductHits
 
 OPEN, CLOSE = "<catalog>", "</catalog>"
@@ -25,14 +26,23 @@ def _defuse(text: str) -> str:
     return text.replace(OPEN, "<\u200bcatalog>").replace(CLOSE, "<\u200b/catalog>")
 
 
-def format_context(products: list[ProductHits]) -> str:
-    """One block per product: its name and id, then the facts of its retrieved chunks, overview first."""
+def question_notes(question: str, kit: BrandKit) -> list[str]:
+    """The kit's keyword-bound disclaimers the question itself triggers ("what size ..." -> the fit note);
+    product-bound ones travel in each product's overview chunk (rag/chunking.py)."""
+    return [d.text for d in kit.disclaimers if d.keywords and disclaimer_required(d, question, "", [])]
+
+
+def format_context(products: list[ProductHits], notes: list[str] = ()) -> str:
+    """One block per product: its name and id, then the facts of its retrieved chunks, overview first;
+    then the question's notes, if any, as a last block."""
     blocks = []
     for ph in products:
         lines = [f"Product: {ph.approved_name} (id {ph.product_id})"]
         for h in sorted(ph.hits, key=lambda h: h.field != "overview"):
             lines += [_defuse(line) for line in h.text.splitlines() if not line.startswith("Product: ")]
         blocks.append("\n".join(lines))
+    if notes:
+        blocks.append("\n".join(f"Note: {_defuse(n)}" for n in notes))
     return f"{OPEN}\n" + "\n\n".join(blocks) + f"\n{CLOSE}"
 
 
@@ -48,7 +58,8 @@ def build_messages(question: str, context: list[ProductHits] | None, kit: BrandK
         system.append(kit.rules_text())
     messages = [{"role": "system", "content": "\n\n".join(system)}]
     if context is not None:
-        messages.append({"role": "user", "content": f"{format_context(context)}\n\nQuestion: {question}"})
+        notes = question_notes(question, kit) if kit is not None else []
+        messages.append({"role": "user", "content": f"{format_context(context, notes)}\n\nQuestion: {question}"})
     else:
         messages.append({"role": "user", "content": question})
     return messages

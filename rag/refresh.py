@@ -8,8 +8,9 @@ Products are matched by id and compared by `Product.content_hash()`. An unchange
 vectors are copied from the parent version as they are (same stable ids). A new or changed product is
 chunked again; each of its chunks whose embedded text the parent already has (same product, same text
 hash: a price change leaves the specs and description chunks as they were) keeps that vector and id, the
-rest are embedded and get fresh ids. A different brand kit or chunking config makes every product count as
-changed (said in `all_changed_reason`); a different embedder is refused. Crash safety comes from
+rest are embedded and get fresh ids. A different brand kit or chunking config, or chunk rows that this
+onbrand writes differently from the parent (probed on a few unchanged products), makes every product count
+as changed (said in `all_changed_reason`); a different embedder is refused. Crash safety comes from
 `index_store.publish_version`: the new version is staged, fsynced and renamed before CURRENT moves.
 """
 
@@ -144,6 +145,8 @@ def _refresh(catalog, embedder, root, name, parent, kit, cfg, replace, show_prog
                            f"like another catalog: index it under its own name (`onbrand index build "
                            f"--index-name NAME`) or pass --replace")
     reason = _all_changed_reason(m, kit, cfg)
+    if reason is None and not legacy:
+        reason = _rows_changed_reason(catalog, old, old_rows, old_hashes, new_hashes, kit, cfg)
     diff = diff_catalog(old_hashes, new_hashes, reason)
     t_diff = time.perf_counter()
 
@@ -234,9 +237,26 @@ def _all_changed_reason(manifest: dict, kit: BrandKit | None, cfg: ChunkConfig) 
         return (f"brand kit changed (index built with {_short(built_kit)}, now {_short(kit_sha)}): "
                 "approved names and aliases shape every chunk, so every product is re-chunked")
     built_cfg = manifest.get("chunking", {})
-    now_cfg = {"description_words": cfg.description_words, "overlap_words": cfg.overlap_words}
+    now_cfg = asdict(cfg)
     if built_cfg != now_cfg:
         return f"chunking changed ({built_cfg} -> {now_cfg}): every product is re-chunked"
+    return None
+
+
+def _rows_changed_reason(catalog, old, old_rows, old_hashes, new_hashes, kit, cfg, probes: int = 64
+                         ) -> str | None:
+    """Unchanged products' rows are copied as written, so check that this onbrand still writes them so:
+    chunk up to `probes` unchanged products (spread over the catalog) again and compare byte for byte. A
+    new chunk format (a new line in the overview, a new row key) fails every probe; then every product is
+    re-chunked (vectors of unchanged embedded texts are still reused)."""
+    same = [p for p in catalog.products if old_hashes.get(p.id) == new_hashes[p.id]]
+    for p in same[::max(1, len(same) // probes)][:probes]:
+        rows = old_rows[p.id]
+        chunks = chunk_product(p, kit, cfg)
+        written = [json_line(chunk_row(c, int(old.ids[i]), new_hashes[p.id])) for c, i in zip(chunks, rows)]
+        if len(chunks) != len(rows) or written != [old.chunk_lines[i] for i in rows]:
+            return (f"chunk rows changed (product {p.id} is unchanged but this onbrand chunks it differently "
+                    f"from version {old.version}): every product is re-chunked")
     return None
 
 

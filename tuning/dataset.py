@@ -27,7 +27,7 @@ from corpus.brandkit import BrandKit
 from corpus.checks import required_disclaimers
 from corpus.schema import Catalog, Product, Stock
 from onbrand import atomic
-from rag.chunking import price_text
+from rag.chunking import price_text, product_disclaimers
 from rag.prompting import build_messages, format_context
 from rag.retrieval import Retriever
 
@@ -205,7 +205,7 @@ def target_for(intent: str, products: list[Product], kit: BrandKit, spec: str | 
 
 def _carries_disclaimer(p: Product, kit: BrandKit) -> bool:
     """Whether any answer about the product needs a disclaimer by its category or line (not by price)."""
-    return any(p.category in d.categories or p.collection in d.collections for d in kit.disclaimers)
+    return bool(product_disclaimers(p, kit))
 
 
 def _generic_candidates(term: str, use_instead: str, products: list[Product], kit: BrandKit) -> list[Product]:

@@ -289,3 +289,32 @@ def test_concurrent_sessions_with_different_adapters_share_one_model_and_keep_th
         assert msg.markdown[0].value == marked_markdown(text, kit)
         assert at.session_state["history"][-1]["adapter"] == (adapter if on else None)
     assert _server() is server and server.assistant.default_adapter == "quokka@v0001"  # one per process
+
+
+def test_a_round_from_an_uploaded_question_file_is_bounded_and_can_be_ended(new_app):
+    from onbrand.spotchecks import MAX_UPLOAD_BYTES
+
+    at = new_app()
+    at.sidebar.text_input(key="reviewer").input("cy").run()
+    at.sidebar.radio(key="page").set_value("Spot checks").run()
+    at.radio(key="round_source").set_value("upload").run()
+    uploader = at.get("file_uploader")[0]
+    assert uploader.proto.max_upload_size_mb == 1  # the browser refuses more than 1 MB ...
+    big = b'{"question": "x"}\n' * (MAX_UPLOAD_BYTES // 18 + 1)
+    uploader.set_value(("big.jsonl", big, "application/jsonl"))
+    at.button(key="start_round").click().run()
+    assert not at.exception
+    assert "big.jsonl" in at.error[0].value and "limit" in at.error[0].value  # ... and so does the server
+    assert "round" not in at.session_state
+    good = b'{"question": "does the glowworm headlamp float?", "id": "up-1"}\n{"question": "is the dome 2 in stock?"}\n'
+    at.get("file_uploader")[0].set_value(("mine.jsonl", good, "application/jsonl"))
+    at.number_input(key="round_n").set_value(2)
+    at.button(key="start_round").click().run()
+    assert not at.exception, at.exception
+    rnd = at.session_state["round"]
+    assert rnd.source == "upload" and sorted(c["question"] for c in rnd.cases) == sorted(
+        ["does the glowworm headlamp float?", "is the dome 2 in stock?"])
+    assert at.session_state["round_turns"]  # the first question was answered
+    at.button(key="end_round").click().run()
+    assert not at.exception and "round" not in at.session_state
+    assert at.button(key="start_round")  # back to the form

@@ -39,7 +39,7 @@ def _eval(home, tiny_lm_dir, out, *extra):
     return main(["--home", str(home), "eval", "--prompts", str(SECOND / "eval_prompts.jsonl"),
                  "--catalog", str(SECOND / "products.csv"), "--map", str(SECOND / "mapping.json"),
                  "--brand-kit", str(SECOND / "brand_kit.yaml"), "--index-name", "bellweather",
-                 "--model", str(tiny_lm_dir), "--adapter", "bellweather", "--max-new-tokens", "6",
+                 "--model", str(tiny_lm_dir), "--adapter", "bellweather@v0001", "--max-new-tokens", "6",
                  "--out", str(out), *extra])
 
 

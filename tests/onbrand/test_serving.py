@@ -3,6 +3,7 @@ Busy answer, and side by side as one batched pass over one retrieved context."""
 
 from __future__ import annotations
 
+import faulthandler
 import threading
 import time
 
@@ -22,6 +23,43 @@ from tuning.train import TrainConfig, run_training
 CFG = TrainConfig(max_steps=60, batch_size=2, learning_rate=5e-2, lora_rank=4, warmup_steps=2, eval_every=60,
                   max_eval_examples=2, target_modules=("q_proj", "v_proj", "o_proj", "down_proj"), lora_dropout=0.0)
 QUESTIONS = ["how much is the dome?", "is the stove in stock?"]
+WAIT_S = 120  # the most any wait here may take; the tiny model answers in well under a second
+TEST_LIMIT_S = 600  # a test still running after this is stuck: its threads' stacks are dumped and the run ends
+
+
+@pytest.fixture(autouse=True)
+def watchdog():
+    """Last resort against a deadlock: never let one of these tests hang the suite."""
+    faulthandler.dump_traceback_later(TEST_LIMIT_S, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+def _join_all(threads: list[threading.Thread], timeout: float = WAIT_S) -> None:
+    """Join every thread against one shared deadline; fail (not hang) if any is still running."""
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threads if t.is_alive()]
+    assert not stuck, f"{len(stuck)} of {len(threads)} requests still running after {timeout} s (deadlock?)"
+
+
+def _bounded(fn, timeout: float = WAIT_S):
+    """fn() in a daemon thread: its result or its exception, or a failure if it takes over `timeout` s."""
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # re-raised in the caller's thread
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    _join_all([t], timeout)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 def _lm(tiny_lm_dir, cache, monkeypatch):
@@ -70,7 +108,7 @@ def test_concurrent_sessions_with_different_adapters_get_their_own_answers(serve
     for p in pair_alone.values():
         list(p.stream)
     requests = [(q, c) for q in QUESTIONS for c in CHOICES] * 3 + [(q, "pair") for q in QUESTIONS] * 2
-    start = threading.Barrier(len(requests))
+    start = threading.Barrier(len(requests), timeout=WAIT_S)
     got: dict[int, object] = {}
     errors = []
 
@@ -87,9 +125,9 @@ def test_concurrent_sessions_with_different_adapters_get_their_own_answers(serve
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=session, args=(i, q, c)) for i, (q, c) in enumerate(requests)]
+    threads = [threading.Thread(target=session, args=(i, q, c), daemon=True) for i, (q, c) in enumerate(requests)]
     [t.start() for t in threads]
-    [t.join(timeout=300) for t in threads]
+    _join_all(threads)
     assert not errors
     assert len(got) == len(requests)
     for i, (q, c) in enumerate(requests):
@@ -115,26 +153,26 @@ def test_a_full_queue_answers_busy_at_once_and_frees_up(server):
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    waiting = [threading.Thread(target=ask) for _ in range(2)]
+    waiting = [threading.Thread(target=ask, daemon=True) for _ in range(2)]
     try:
         for t in waiting:
             t.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + WAIT_S
         while server.in_flight < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert server.in_flight == 2  # one about to generate + max_waiting=1 queued
-        t0 = time.perf_counter()
-        reply = server.ask(QUESTIONS[1], adapter=None)
-        with pytest.raises(Busy, match="busy answering other questions"):
-            next(reply.stream)
-        assert time.perf_counter() - t0 < 5  # refused at once, not after a wait
-        pair = server.side_by_side(QUESTIONS[1], adapter="quokka@v0001")  # a loaded key: a name would load (and lock)
-        with pytest.raises(Busy):
-            next(pair.stream)
+        # a third request is refused at once, whether it names the base, an adapter key or an adapter by name
+        for call in (lambda: next(server.ask(QUESTIONS[1], adapter=None).stream),
+                     lambda: next(server.side_by_side(QUESTIONS[1], adapter="quokka@v0001").stream),
+                     lambda: next(server.ask(QUESTIONS[1], adapter="wombat").stream)):
+            t0 = time.perf_counter()
+            with pytest.raises(Busy, match="busy answering other questions"):
+                _bounded(call, timeout=30)
+            assert time.perf_counter() - t0 < 5  # refused at once, not after a wait
+        assert server.in_flight == 2  # a refused request leaves no place taken
     finally:
         lock.release()
-    for t in waiting:
-        t.join(timeout=120)
+    _join_all(waiting)
     assert not errors and len(results) == 2
     assert server.in_flight == 0
     assert server.answer(QUESTIONS[1], adapter=None).stats.new_tokens  # admitted again once the queue drained
@@ -144,11 +182,18 @@ def test_a_full_queue_answers_busy_at_once_and_frees_up(server):
 def test_an_abandoned_stream_gives_its_place_back(server):
     server = Server(server.assistant, max_waiting=0)
     reply = server.ask(QUESTIONS[0], adapter=None)
-    next(reply.stream)
+    _bounded(lambda: next(reply.stream))
     assert server.in_flight == 1
-    reply.stream.close()
+    _bounded(reply.stream.close)  # stops the generation thread and frees the generator lock
     assert server.in_flight == 0
-    assert server.answer(QUESTIONS[0], adapter=None).stats.new_tokens
+    assert not server.assistant.generator.lock.locked()
+    assert _bounded(lambda: server.answer(QUESTIONS[0], adapter=None)).stats.new_tokens
+
+
+def test_a_loaded_adapter_named_without_its_version_does_not_wait_for_the_generator(server):
+    a = server.assistant
+    with a.generator.lock:  # a long generation in progress
+        assert _bounded(lambda: a.resolve_adapter("wombat"), timeout=10) == "wombat@v0001"
 
 
 def test_side_by_side_is_one_batched_pass_over_one_retrieved_context(server, monkeypatch):

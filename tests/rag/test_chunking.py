@@ -36,3 +36,15 @@ def test_price_text_shows_sale_and_regular():
     p = Product(id="X-1", name="X", collection="C", category="K", price=389.0, sale_price=329.0,
                 stock=Stock.LOW_STOCK)
     assert price_text(p) == "$329.00 on sale (regular $389.00)"
+
+
+def test_product_bound_disclaimers_are_shown_in_the_overview_but_not_embedded(tiny_catalog, tiny_kit):
+    stove = tiny_catalog.by_id()["QK-STV-01"]  # a Camp Stoves product: the kit binds stove_safety to it
+    overview, *rest = chunk_product(stove, tiny_kit)
+    assert "Note: Use stoves outdoors only." in overview.text.splitlines()
+    assert "Use stoves" not in overview.embed_text  # retrieval ranks on the product, not on boilerplate
+    assert all("Note:" not in c.text for c in rest)
+    off = chunk_product(stove, tiny_kit, ChunkConfig(notes=False))[0]
+    assert "Note:" not in off.text
+    others = [p for p in tiny_catalog.products if p.category != "Camp Stoves"]
+    assert others and all("Note:" not in chunk_product(p, tiny_kit)[0].text for p in others)

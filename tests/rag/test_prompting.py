@@ -26,3 +26,15 @@ def test_no_retrieval_means_no_catalog_block_and_rules_are_optional(tiny_kit):
     assert OPEN not in plain[1]["content"]
     ruled = build_messages("q", [], tiny_kit, brand_rules=True)
     assert "Quokka Blaze Mini Stove" in ruled[0]["content"] and "Use stoves outdoors only." in ruled[0]["content"]
+
+
+def test_a_question_that_triggers_a_keyword_disclaimer_carries_it_as_a_note():
+    from corpus import SAMPLE_BRAND_KIT, load_brand_kit
+
+    kit = load_brand_kit(SAMPLE_BRAND_KIT)  # its sizing disclaimer is bound to keywords (size, fit, ...)
+    fit = next(d.text for d in kit.disclaimers if d.id == "sizing")
+    asked = build_messages("what size for a 50 cm torso?", [_ph("Price: $10.00")], kit)[1]["content"]
+    assert f"Note: {fit}\n{CLOSE}" in asked  # the last block, still inside the reference data
+    plain = build_messages("how much is it?", [_ph("Price: $10.00")], kit)[1]["content"]
+    assert "Note:" not in plain
+    assert "Note:" not in build_messages("what size?", None, kit)[1]["content"]  # no retrieval, no notes

@@ -134,6 +134,29 @@ def test_brand_kit_change_counts_every_product_changed_and_says_why(tmp_path, ti
     assert_holds_exactly(root, "q", tiny_catalog, None, emb)
 
 
+def test_rows_written_by_another_chunker_are_all_rewritten(tmp_path, tiny_catalog, tiny_kit):
+    """Unchanged rows are copied as written: an index whose rows an older onbrand wrote differently (here
+    "Availability:" for "Stock:") must not keep them beside new-format rows of the changed products."""
+    from onbrand import atomic
+
+    emb, root = FakeEmbedder(), tmp_path / "idx"
+    build_index(tiny_catalog, emb, root, "q", kit=tiny_kit)
+    folder = root / "q" / "versions" / "v0001"
+    chunks = folder / "chunks.jsonl"
+    chunks.write_text(chunks.read_text().replace("\\nStock: ", "\\nAvailability: "))
+    m = json.loads((folder / "manifest.json").read_text())
+    m["files"]["chunks.jsonl"]["sha256"] = atomic.sha256_file(chunks)
+    (folder / "manifest.json").write_text(json.dumps(m))
+    assert sum("Availability: " in c["text"] for c in load_index(root, "q", emb.info).chunks) == 5
+
+    emb.seen.clear()
+    new = edited(tiny_catalog, prices={"QK-TNT-01": 199.0})
+    r = refresh_index(new, emb, root, "q", kit=tiny_kit)
+    assert r.all_changed_reason.startswith("chunk rows changed (product QK-")
+    assert (r.changed, r.unchanged, r.embedded_chunks) == (5, 0, 1)  # embedded texts unchanged: vectors kept
+    assert_holds_exactly(root, "q", new, tiny_kit, emb)
+
+
 def test_another_embedder_or_dimension_is_refused_naming_the_field(tmp_path, tiny_catalog, tiny_kit):
     root = tmp_path / "idx"
     build_index(tiny_catalog, FakeEmbedder(), root, "q", kit=tiny_kit)
