@@ -609,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--tolerance", type=float, default=GATE_TOLERANCE,
                     help="largest allowed drop in grounding/format/not-in-catalog vs RAG (default 0.05)")
     sp.add_argument("--max-new-tokens", type=int, default=None, help="answer length bound (default 200)")
-    sp.add_argument("--batch", type=int, default=16, help="prompts per batch (one pass per prompt shape)")
+    sp.add_argument("--batch", type=int, default=32, help="prompts per batch (one pass per prompt shape)")
     adapter_args(sp)
     index_name(sp)
 
