@@ -150,8 +150,10 @@ def test_ask_compare_record_review_export(browser_home, app_url, tmp_path):
             _idle(page)
             form = page.get_by_test_id("stForm").last
             form.get_by_text("Flag", exact=True).click()
-            form.get_by_test_id("stSelectbox").click()
-            page.get_by_role("option", name="Wrong fact").click()
+            reason = form.get_by_test_id("stSelectbox").locator("input")
+            reason.click()
+            reason.fill("Wrong fact")  # the listbox renders outside the form; typing then Enter picks the option
+            reason.press("Enter")
             form.get_by_label("Note").fill("checked in the browser")
             form.get_by_role("button", name="Record verdict").click()
             page.get_by_text("Verdict recorded").first.wait_for(timeout=60_000)
