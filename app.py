@@ -42,6 +42,7 @@ def adapter_picker(assistant: Assistant) -> str | None:
 
 
 def index_card(assistant: Assistant) -> None:
+    assistant.follow_current()  # a refresh published since the last rerun shows here before the next answer
     idx = assistant.index
     created = idx.created.astimezone(timezone.utc)
     age_h = (datetime.now(timezone.utc) - created).total_seconds() / 3600
