@@ -57,32 +57,30 @@ def gate(summary: dict[str, dict[str, dict]], cfg: GateConfig = GateConfig()) ->
     def value(variant: str, metric: str):
         return summary.get(variant, {}).get(metric, {}).get("value")
 
+    def against_best(metric: str, label: str, references: tuple[str, ...], judge) -> None:
+        """One check of the tuned value against the best of `references`; judge(tuned, best) returns the
+        check's own figures, including "passed"."""
+        t = tuned[metric]["value"]
+        refs = {v: value(v, metric) for v in references if value(v, metric) is not None}
+        if t is None or not refs:
+            checks.append({"check": label, "metric": metric, "passed": None, "detail": "metric did not apply"})
+            return
+        best_name = (min if metric in LOWER_IS_BETTER else max)(refs, key=refs.get)
+        checks.append({"check": label, "metric": metric, "tuned": t, "reference": best_name,
+                       "reference_value": refs[best_name], **judge(t, refs[best_name])})
+
     for m in cfg.naming:
-        t = tuned[m]["value"]
-        refs = {v: value(v, m) for v in cfg.simpler if value(v, m) is not None}
-        if t is None or not refs:
-            checks.append({"check": f"{m} ahead of the best simpler variant", "metric": m, "passed": None,
-                           "detail": "metric did not apply"})
-            continue
-        best_name = (min if m in LOWER_IS_BETTER else max)(refs, key=refs.get)
-        best = refs[best_name]
-        need = min(cfg.margin, cfg.headroom_share * _headroom(m, best))
-        ahead = _better(m, t, best)
-        checks.append({"check": f"{m} ahead of the best simpler variant", "metric": m, "tuned": t,
-                       "reference": best_name, "reference_value": best, "ahead_by": round(ahead, 4),
-                       "required": round(need, 4), "passed": ahead >= need - 1e-9})
+        def ahead_of(t, best, m=m):
+            need, ahead = min(cfg.margin, cfg.headroom_share * _headroom(m, best)), _better(m, t, best)
+            return {"ahead_by": round(ahead, 4), "required": round(need, 4), "passed": ahead >= need - 1e-9}
+
+        against_best(m, f"{m} ahead of the best simpler variant", cfg.simpler, ahead_of)
     for m in cfg.guards:
-        t = tuned[m]["value"]
-        refs = {v: value(v, m) for v in cfg.guard_reference if value(v, m) is not None}
-        if t is None or not refs:
-            checks.append({"check": f"{m} not worse than retrieval baselines", "metric": m, "passed": None,
-                           "detail": "metric did not apply"})
-            continue
-        best_name = max(refs, key=refs.get)
-        drop = refs[best_name] - t
-        checks.append({"check": f"{m} not worse than retrieval baselines", "metric": m, "tuned": t,
-                       "reference": best_name, "reference_value": refs[best_name], "drop": round(drop, 4),
-                       "tolerance": cfg.tolerance, "passed": drop <= cfg.tolerance + 1e-9})
+        def no_worse(t, best):
+            drop = best - t
+            return {"drop": round(drop, 4), "tolerance": cfg.tolerance, "passed": drop <= cfg.tolerance + 1e-9}
+
+        against_best(m, f"{m} not worse than retrieval baselines", cfg.guard_reference, no_worse)
     for m, bar in cfg.targets.items():
         t = tuned.get(m, {}).get("value")
         ok = None if t is None else (t <= bar if m in LOWER_IS_BETTER else t >= bar)

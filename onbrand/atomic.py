@@ -74,6 +74,25 @@ def staging_dir(final: Path):
         raise
 
 
+@contextmanager
+def folder_lock(folder: Path):
+    """Serialise writers of one folder's artifacts between processes: an exclusive POSIX flock on
+    `folder/.lock` (the kernel drops it if the holder dies). Without fcntl the writes stay atomic, only not
+    serialised."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(folder / ".lock", "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:

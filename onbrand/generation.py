@@ -68,23 +68,40 @@ class Generator:
         return enc["input_ids"].to(self.lm.device)
 
     def stream(self, messages: list[dict], max_new_tokens: int = 200,
-               adapter_names: list[str] | None = None) -> Iterator[str]:
+               adapter_names: list[str] | None = None,
+               on_stats: Callable[[GenerationStats], None] | None = None) -> Iterator[str]:
         """Yield decoded text pieces as they are produced; greedy decoding, so answers are repeatable.
 
         adapter_names: peft's per-request adapter choice (e.g. ["__base__"] or ["brand@v0001"]); None for a
         plain base model. Chosen per call, never by switching the model's active adapter.
+        on_stats: gets this call's GenerationStats (also kept in `last_stats`, which a concurrent caller
+        may overwrite before another reads it).
         """
         input_ids = self.encode(messages)
         streamer = TextIteratorStreamer(self.lm.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=600)
-        cancel = threading.Event()
         kwargs = dict(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                       max_new_tokens=max_new_tokens, do_sample=False,
-                      repetition_penalty=self.repetition_penalty, streamer=streamer,
-                      pad_token_id=self.lm.tokenizer.pad_token_id,
-                      stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]))
+                      repetition_penalty=self.repetition_penalty, pad_token_id=self.lm.tokenizer.pad_token_id)
         if adapter_names is not None:
             kwargs["adapter_names"] = adapter_names
+
+        def done(ids: torch.Tensor | None, ttft: float, total: float) -> None:
+            new = int(ids.shape[1] - input_ids.shape[1]) if ids is not None else 0
+            self.last_stats = GenerationStats(int(input_ids.shape[1]), new, ttft, total)
+            if on_stats is not None:
+                on_stats(self.last_stats)
+
+        yield from self._streamed(kwargs, streamer, done)
+
+    def _streamed(self, kwargs: dict, streamer, done: Callable[[torch.Tensor | None, float, float], None]
+                  ) -> Iterator:
+        """Run `model.generate(**kwargs)` feeding `streamer` on a worker thread while holding the lock, and
+        yield what the streamer receives (empty text pieces dropped). A consumer that stops reading stops
+        the generation; an error in the worker is raised here. Before the lock is released, `done` gets the
+        output ids, the time to the first item and the total time."""
+        cancel = threading.Event()
+        kwargs = {**kwargs, "streamer": streamer, "stopping_criteria": StoppingCriteriaList([_Cancelled(cancel)])}
         out: dict = {}
         errors: list[BaseException] = []
 
@@ -94,7 +111,8 @@ class Generator:
                     out["ids"] = self.lm.model.generate(**kwargs)
             except BaseException as e:  # surfaced to the consumer below
                 errors.append(e)
-                streamer.end()
+            finally:
+                streamer.end()  # generate() ends it too on success; a second end is a no-op for the reader
 
         with self.lock:
             t0 = time.perf_counter()
@@ -102,19 +120,18 @@ class Generator:
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
             try:
-                for piece in streamer:
+                for item in streamer:
                     if first is None:
                         first = time.perf_counter() - t0
-                    if piece:
-                        yield piece
+                    if item != "":
+                        yield item
             finally:
                 cancel.set()  # a consumer that stops reading stops the generation too
                 worker.join()
             if errors:
                 raise errors[0]
             total = time.perf_counter() - t0
-            new = int(out["ids"].shape[1] - input_ids.shape[1]) if "ids" in out else 0
-            self.last_stats = GenerationStats(int(input_ids.shape[1]), new, first or total, total)
+            done(out.get("ids"), first or total, total)
 
     def generate(self, messages: list[dict], max_new_tokens: int = 200,
                  adapter_names: list[str] | None = None) -> str:
@@ -220,42 +237,16 @@ class Generator:
             ids[i, width - len(r):] = r
             mask[i, width - len(r):] = 1
         streamer = _RowStreamer(tok, len(rows), self.lm.model.generation_config.eos_token_id)
-        cancel = threading.Event()
         kwargs = dict(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                      repetition_penalty=self.repetition_penalty, pad_token_id=tok.pad_token_id,
-                      streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]))
+                      repetition_penalty=self.repetition_penalty, pad_token_id=tok.pad_token_id)
         if adapter_names is not None:
             kwargs["adapter_names"] = adapter_names
-        errors: list[BaseException] = []
 
-        def run():
-            try:
-                with torch.inference_mode():
-                    self.lm.model.generate(**kwargs)
-            except BaseException as e:  # surfaced to the consumer below
-                errors.append(e)
-            finally:
-                streamer.end()
-
-        with self.lock:
-            t0 = time.perf_counter()
-            first = None
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
-            try:
-                for item in streamer:
-                    if first is None:
-                        first = time.perf_counter() - t0
-                    yield item
-            finally:
-                cancel.set()  # a consumer that stops reading stops the generation too
-                worker.join()
-            if errors:
-                raise errors[0]
+        def done(_ids, ttft: float, total: float) -> None:
             if on_stats is not None:
-                total = time.perf_counter() - t0
-                on_stats(BatchStats(width, tuple(len(r) for r in streamer.ids), streamer.steps,
-                                    first or total, total))
+                on_stats(BatchStats(width, tuple(len(r) for r in streamer.ids), streamer.steps, ttft, total))
+
+        yield from self._streamed(kwargs, streamer, done)
 
 
 @dataclass(frozen=True)

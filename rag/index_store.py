@@ -32,11 +32,10 @@ import re
 import shutil
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
@@ -131,22 +130,9 @@ def current_version(root: Path, name: str) -> str | None:
         return None
 
 
-@contextmanager
-def writer_lock(root: Path, name: str) -> Iterator[None]:
+def writer_lock(root: Path, name: str):
     """Serialise writers of one index between processes (POSIX flock; the kernel drops it if we die)."""
-    folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # no advisory locks on this platform: publishes stay atomic, not serialised
-        yield
-        return
-    with open(folder / ".lock", "a") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return atomic.folder_lock(root / name)
 
 
 def clean_leftovers(root: Path, name: str) -> list[str]:

@@ -26,11 +26,10 @@ import os
 import re
 import shutil
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from corpus.errors import UserError
 from onbrand import atomic
@@ -391,22 +390,9 @@ class Registry:
                                 '({"version": ..., "history": [{"version": ...}, ...]})')
         return state
 
-    @contextmanager
-    def _lock(self, name: str) -> Iterator[None]:
+    def _lock(self, name: str):
         """Serialise read-modify-write of PROMOTED.json and manifests between processes (POSIX only)."""
-        try:
-            import fcntl
-        except ImportError:  # no advisory locks on this platform: writes stay atomic, not serialised
-            yield
-            return
-        folder = self._name_dir(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return atomic.folder_lock(self._name_dir(name))
 
 
 def _promotion_stack(history: list[dict], current: str) -> list[str]:

@@ -77,7 +77,10 @@ def _hf_greedy(gen, messages, max_new_tokens, adapter_name=None):
         out = gen.lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                                     do_sample=False, repetition_penalty=gen.repetition_penalty,
                                     pad_token_id=gen.lm.tokenizer.pad_token_id, **extra)
-    return gen.lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    new = out[0, ids.shape[1]:].tolist()
+    if new and new[-1] in gen._eos_ids():  # the end token is not text, even when a test makes a letter the end
+        new = new[:-1]
+    return gen.lm.tokenizer.decode(new, skip_special_tokens=True).strip()
 
 
 SYSTEM = "You answer for a shop. " * 6  # > Generator.min_shared_prefix tokens with the char-level tiny tokenizer
@@ -94,9 +97,6 @@ def _scramble(gen, seed: int = 0):
             p.normal_(0, 0.15)
 
 
-@pytest.mark.xfail(strict=True, reason="open: on the scrambled tiny model generate_batch and generate() differ by a "
-                   "token at an end-of-row boundary ('.3.|' vs '.3.|’'); on the real model 18/18 answers matched "
-                   "HF generate on the same padded batch. Not yet diagnosed.")
 def test_batched_greedy_equals_generate_row_by_row(tiny_lm_dir, tmp_path, monkeypatch):
     """generate_batch drops finished rows and shares the common system-prompt prefix; neither may change
     a single token of what generate() gives each conversation alone (fp32, so the sums are exact enough)."""
