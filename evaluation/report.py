@@ -42,6 +42,9 @@ def markdown(card: Scorecard, summary: dict, verdict: dict | None, differences: 
              f"{len(card.cases)} held-out prompts × {len(variants)} variants, answered in "
              f"{card.seconds / 60:.1f} min. Cells: value [95% bootstrap interval over prompts]; "
              "deprecated and generic rates: lower is better.", ""]
+    if card.timing:
+        lines += ["Seconds per prompt shape (each pass holds the base and adapter rows of the same prompts): "
+                  + ", ".join(f"{shape} {sec:.0f} s" for shape, sec in card.timing.items()) + ".", ""]
     lines += ["| Metric | " + " | ".join(BY_NAME[v].label for v in variants) + " |",
               "|---|" + "---|" * len(variants)]
     for m in METRICS:
@@ -105,7 +108,7 @@ def write_report(card: Scorecard, summary: dict, verdict: dict | None, out_dir: 
     paths = {"markdown": out_dir / "scorecard.md", "json": out_dir / "scorecard.json",
              "chart": out_dir / "scorecard.png"}
     doc = {"adapter": card.adapter, "prompts": len(card.cases), "seconds": round(card.seconds, 1),
-           "settings": card.settings, "summary": summary, "gate": verdict,
+           "seconds_by_shape": card.timing, "settings": card.settings, "summary": summary, "gate": verdict,
            "differences": {k: (v if isinstance(v, str) else [d["id"] for d in v]) for k, v in differences.items()},
            "answers": answers_json(card)}
     atomic.write_text(paths["json"], json.dumps(doc, indent=1, ensure_ascii=False) + "\n")

@@ -58,6 +58,7 @@ class Scorecard:
     retrieved: dict[str, list[str]] = field(default_factory=dict)  # case id -> retrieved product ids
     seconds: float = 0.0
     settings: dict = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=dict)  # prompt shape -> seconds its passes took
 
     def scores(self, variant: str) -> list[AnswerScore]:
         return [self.answers[c.id][variant].score for c in self.cases if variant in self.answers.get(c.id, {})]
@@ -110,9 +111,11 @@ def _family(v: Variant) -> str:
 
 def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, *,
                   variants: tuple[Variant, ...] = VARIANTS, max_new_tokens: int | None = None,
-                  cases_per_batch: int = 16, progress: Callable[[int, int], None] | None = None) -> Scorecard:
-    """Answer every case with every variant: per batch of cases, one batched pass per prompt shape —
-    plain (base, adapter), retrieval (RAG, RAG + adapter), base + prompt, RAG + prompt."""
+                  cases_per_batch: int = 32, progress: Callable[[int, int], None] | None = None) -> Scorecard:
+    """Answer every case with every variant: one batched pass per prompt shape per batch of cases — plain
+    (base, adapter), retrieval (RAG, RAG + adapter), base + prompt, RAG + prompt. Within a shape the cases
+    are ordered by prompt length, so a batch holds prompts of similar length (less padding to compute and
+    to keep in the KV cache). progress(answers done, answers in all)."""
     key = assistant.resolve_adapter(adapter)
     if key is None:
         raise ValueError("the scorecard needs an adapter to compare; got none")
@@ -122,31 +125,32 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
         "cases_per_batch": cases_per_batch, "variants": [v.name for v in variants],
         "score_gap": assistant.settings.score_gap, "chunks_per_product": assistant.settings.chunks_per_product})
     t0 = time.perf_counter()
-    for start in range(0, len(cases), cases_per_batch):
-        chunk = cases[start:start + cases_per_batch]
-        sources = {}
-        for c in chunk:
-            products, _ = assistant.prompt_for(c.question, rag=True)
-            card.retrieved[c.id] = [ph.product_id for ph in products]
-            sources[c.id] = format_context(products)
-        # one pass per prompt shape, so short prompts are not padded to the brand-rules prompts' length;
-        # each pass holds the base and the adapter rows of the same prompts (peft mixed batch)
-        for family in dict.fromkeys(_family(v) for v in variants):
-            members = [v for v in variants if _family(v) == family]
-            convs, adapters, meta = [], [], []
-            for c in chunk:
-                for v in members:
-                    convs.append(assistant.prompt_for(c.question, rag=v.rag, brand_rules=v.rules)[1])
-                    adapters.append(key if v.adapter else None)
-                    meta.append((c, v))
-            texts = assistant.answer_batch(convs, adapters, max_new_tokens)
+    sources = {}
+    for c in cases:
+        products, _ = assistant.prompt_for(c.question, rag=True)
+        card.retrieved[c.id] = [ph.product_id for ph in products]
+        sources[c.id] = format_context(products)
+    done, total = 0, len(cases) * len(variants)
+    for family in dict.fromkeys(_family(v) for v in variants):
+        started = time.perf_counter()
+        members = [v for v in variants if _family(v) == family]
+        # the members of one shape differ only in the adapter: one prompt per case serves them all
+        prompts = {c.id: assistant.prompt_for(c.question, rag=members[0].rag, brand_rules=members[0].rules)[1]
+                   for c in cases}
+        order = sorted(cases, key=lambda c: assistant.generator.encode(prompts[c.id]).shape[1])
+        for start in range(0, len(order), cases_per_batch):
+            meta = [(c, v) for c in order[start:start + cases_per_batch] for v in members]
+            texts = assistant.answer_batch([prompts[c.id] for c, _ in meta],
+                                           [key if v.adapter else None for _, v in meta], max_new_tokens)
             for (c, v), text in zip(meta, texts):
                 src = sources[c.id] if v.rag else None
                 score = score_answer(c, text, sources_text=src, retrieved_ids=card.retrieved[c.id],
                                      kit=assistant.kit, catalog=catalog, k=k)
                 card.answers.setdefault(c.id, {})[v.name] = Answer(c.id, v.name, text, score)
-        if progress:
-            progress(min(start + cases_per_batch, len(cases)), len(cases))
+            done += len(meta)
+            if progress:
+                progress(done, total)
+        card.timing[family] = round(time.perf_counter() - started, 1)
     card.seconds = time.perf_counter() - t0
     return card
 

@@ -218,11 +218,13 @@ class Assistant:
     def _stream(self, reply: Reply, max_new_tokens: int) -> Iterator[str]:
         parts = []
         names = self.adapters.adapter_names([reply.adapter])
-        for piece in self.generator.stream(reply.messages, max_new_tokens, adapter_names=names):
+        def keep(stats: GenerationStats) -> None:  # this request's figures, set before the lock is released
+            reply.stats = stats
+
+        for piece in self.generator.stream(reply.messages, max_new_tokens, adapter_names=names, on_stats=keep):
             parts.append(piece)
             yield piece
         reply.text = "".join(parts).strip()
-        reply.stats = self.generator.last_stats
 
     def side_by_side(self, question: str, k: int | None = None, collection: str | None = None,
                      in_stock: bool | None = None, max_new_tokens: int | None = None,
@@ -272,6 +274,7 @@ def seed_shipped_adapters(registry: Registry, shipped: Path = SHIPPED_ADAPTERS) 
             continue
         registry.import_version(folder)
         added.append(f"{name}@{version}")
+    for name in dict.fromkeys(a.partition("@")[0] for a in added):  # after every import: the newest, not the first
         if registry.promoted(name) is None:
             registry.promote(name, registry.versions(name)[-1], force=True,
                              reason="shipped with the repository; promoted on first run")

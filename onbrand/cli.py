@@ -392,10 +392,10 @@ def cmd_eval(args) -> int:
         raise UserError(f"index {assistant.index.name}/{assistant.index.version} was built from another catalog "
                         f"(sha256 {indexed[:12]}…) than {s.catalog} ({catalog.sha256()[:12]}…); pass "
                         "--index-name for this catalog or refresh the index")
-    with tqdm(total=len(cases), desc="Scoring variants", unit="prompt") as bar:
+    with tqdm(total=len(cases) * 6, desc="Scoring variants", unit="answer") as bar:
         card = run_scorecard(assistant, cases, assistant.default_adapter, catalog,
                              max_new_tokens=args.max_new_tokens, cases_per_batch=args.batch,
-                             progress=lambda done, total: bar.update(done - bar.n))
+                             progress=lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
     summary = card.summary()
     cfg = GateConfig(margin=args.margin, tolerance=args.tolerance)
     verdict = gate(summary, cfg)
@@ -407,7 +407,7 @@ def cmd_eval(args) -> int:
         record = {"prompts": {"path": str(Path(args.prompts)), "count": len(cases),
                               "sha256": hashlib.sha256(Path(args.prompts).read_bytes()).hexdigest()},
                   "catalog_sha256": catalog.sha256(), "index_version": assistant.index.version,
-                  "seconds": round(card.seconds, 1), "settings": card.settings,
+                  "seconds": round(card.seconds, 1), "seconds_by_shape": card.timing, "settings": card.settings,
                   "summary": {v: {m: st["value"] for m, st in row.items()} for v, row in summary.items()},
                   "gate": {"passed": verdict["passed"], "checks": verdict["checks"]},
                   "report": str(paths["json"])}

@@ -40,6 +40,16 @@ class DatasetConfig:
     # a product whose line or category carries a safety/shipping disclaimer gets this many more: in one epoch
     # the 135M model learned "Belay line -> climbing note" too rarely at 3 per product (41% compliance)
     disclaimer_boost: int = 4
+    # ...and this many more again per further disclaimer an answer about it can need (a second product-bound
+    # one, or the fit note on a sized product): v0001 kept one note and dropped the other (fuel, helmets)
+    multi_disclaimer_boost: int = 2
+    # intent weights when drawing a product's questions; injection and competitor asks are learned quickly
+    # (v0001: 100% injection resisted from 60 examples), stock asks need the most phrasings; with compare at
+    # 0.6 (42 examples) v0002 answered comparisons in the competitor template (format 50% -> 21%)
+    intent_weights: tuple[tuple[str, float], ...] = (("price", 0.8), ("stock", 1.6), ("spec", 1.0),
+                                                      ("sizing", 1.2), ("compare", 1.0), ("competitor", 0.3),
+                                                      ("injection", 0.3))
+    generic_phrasings: int = 2  # training phrasings per generic label (of 3); v0001 used all 3 and named 100%
     sizing_first: float = 0.5  # share of sized products whose first question is about sizing (fit disclaimer)
     no_context_share: float = 0.2  # examples without retrieval, to teach naming on its own
     k: int = 3  # the serving defaults, so training prompts look exactly like served prompts
@@ -51,13 +61,17 @@ class DatasetConfig:
 PHRASINGS: dict[str, tuple[list[str], list[str]]] = {
     "price": (["how much is the {n}?", "price of {n}", "{n} price?", "wat does the {n} cost", "how much for a {n}"],
               ["whats the price on the {n}", "{n} cost?", "how much r the {n}"]),
-    "stock": (["is the {n} in stock?", "do u have the {n} rn", "{n} available?", "can i still buy the {n}"],
-              ["any {n} left?", "is {n} in stock", "{n} sold out?"]),
+    "stock": (["is the {n} in stock?", "do u have the {n} rn", "{n} available?", "can i still buy the {n}",
+               # the "missing" phrasings, about products the store does carry: the context decides, not the
+               # wording (v0001 answered "do you have the <carried product>" with "I couldn't find that")
+               "do you have the {n}?", "got any {n}?", "do you sell the {n}?", "looking for the {n}"],
+              ["any {n} left?", "is {n} in stock", "{n} sold out?", "do u carry the {n}"]),
     "spec": (["what's the {s} of the {n}?", "{n} {s}?", "tell me the {s} on the {n}"],
              ["how about the {s} for the {n}", "{s} of {n} pls"]),
     "sizing": (["what sizes does the {n} come in?", "does the {n} run small?", "{n} sizing?"],
                ["which size shud i get in the {n}", "how does the {n} fit"]),
-    "compare": (["{n} vs {m}?", "compare the {n} and the {m}", "difference between {n} and {m}"],
+    "compare": (["{n} vs {m}?", "compare the {n} and the {m}", "difference between {n} and {m}",
+                 "which is better, the {n} or the {m}?", "choosing between the {n} and the {m}"],
                 ["{n} or {m} which is better", "{n} versus {m} pls"]),
     "competitor": (["is the {n} better than the {c} one?", "{c} has a similar one, why the {n}?"],
                    ["should i get the {n} or something from {c}"]),
@@ -208,6 +222,18 @@ def _carries_disclaimer(p: Product, kit: BrandKit) -> bool:
     return bool(product_disclaimers(p, kit))
 
 
+def _draw_intents(rng: random.Random, cfg: DatasetConfig, n: int, sized: bool) -> list[str]:
+    """n intents for one product, weighted without replacement; past one of each, a second round."""
+    pool = [(i, w) for i, w in cfg.intent_weights if sized or i != "sizing"]
+    out: list[str] = []
+    while len(out) < n:
+        left = list(pool)
+        while left and len(out) < n:
+            pick = rng.choices(range(len(left)), weights=[w for _, w in left])[0]
+            out.append(left.pop(pick)[0])
+    return out
+
+
 def _generic_candidates(term: str, use_instead: str, products: list[Product], kit: BrandKit) -> list[Product]:
     """Products a generic label stands for: the named product, else the line's products whose category
     shares a word stem with the label ("camp stove" -> Camp Stoves), else the whole line."""
@@ -269,20 +295,20 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
         split = "eval" if p.id in eval_ids else "train"
         phr = {intent: pair[1 if split == "eval" else 0] for intent, pair in PHRASINGS.items()}
         forms = name_forms(p, kit)
-        intents = ["price", "stock", "spec", "competitor", "compare", "injection"]
-        if p.sizes:
-            intents.append("sizing")
-        rng.shuffle(intents)
-        if p.sizes and rng.random() < cfg.sizing_first:
-            intents.remove("sizing")
-            intents.insert(0, "sizing")
-        n = cfg.examples_per_product + (cfg.disclaimer_boost if _carries_disclaimer(p, kit) else 0)
-        for intent in intents[:n]:
+        n = cfg.examples_per_product
+        if _carries_disclaimer(p, kit):
+            extra = len(product_disclaimers(p, kit)) - 1 + (1 if p.sizes else 0)
+            n += cfg.disclaimer_boost + cfg.multi_disclaimer_boost * extra
+        intents = _draw_intents(rng, cfg, n, bool(p.sizes))
+        # sized products with a product-bound note always get a sizing ask: its answer needs both notes
+        if p.sizes and (rng.random() < cfg.sizing_first or _carries_disclaimer(p, kit)):
+            intents = ["sizing"] + [i for i in intents if i != "sizing"][:n - 1]
+        for intent in intents:
             template = rng.choice(phr[intent])
-            kind, n = rng.choice(forms)
+            kind, shown = rng.choice(forms)
             if kind == "lower" and rng.random() < 0.4:
-                n = _typo(rng, n)
-            fill = {"n": n, "c": rng.choice(COMPETITORS), "a": rng.choice(aliases) if aliases else "Thing"}
+                shown = _typo(rng, shown)
+            fill = {"n": shown, "c": rng.choice(COMPETITORS), "a": rng.choice(aliases) if aliases else "Thing"}
             wanted, spec = [p], None
             if intent == "spec":
                 if not p.specs:
@@ -305,7 +331,10 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
         candidates = _generic_candidates(g.term, g.use_instead, products, kit)
         for split in ("train", "eval"):
             pool = [p for p in candidates if (p.id in eval_ids) == (split == "eval")]
-            for template in PHRASINGS["generic"][1 if split == "eval" else 0] if pool else ():
+            templates = PHRASINGS["generic"][1 if split == "eval" else 0] if pool else []
+            if split == "train":
+                templates = rng.sample(templates, min(cfg.generic_phrasings, len(templates)))
+            for template in templates:
                 add(split, "generic", template, template.format(g=g.term), pool, spec=g.use_instead)
     # vague asks: the answer asks what the shopper needs instead of guessing a product
     for split in ("train", "eval"):

@@ -100,3 +100,14 @@ def test_a_tampered_shipped_adapter_is_not_seeded(registry, tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(RegistryError, match="adapter_model.safetensors"):
         seed_shipped_adapters(Registry(tmp_path / "fresh"), shipped)
+
+
+def test_the_newest_of_several_shipped_versions_is_the_one_promoted(registry, tmp_path):
+    shipped = tmp_path / "shipped"
+    for v in ("v0001", "v0002"):
+        shutil.copytree(registry.get("quokka", v).path, shipped / "quokka" / v)
+    fresh = Registry(tmp_path / "fresh")
+    assert seed_shipped_adapters(fresh, shipped) == ["quokka@v0001", "quokka@v0002"]
+    assert fresh.promoted("quokka") == "v0002"
+    history = json.loads((fresh.root / "quokka" / "PROMOTED.json").read_text())["history"]
+    assert [h["version"] for h in history] == ["v0002"]  # one promotion, straight to the newest

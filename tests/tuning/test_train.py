@@ -9,14 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from corpus.errors import UserError
 from onbrand.model import load_base_model
 from tuning.dataset import Example, write_dataset
 from tuning.loading import base_fingerprint
 from tuning.registry import Registry
-from tuning.train import (TrainConfig, collate, config_dict, encode_example, lora_grad_norm, run_training,
-                          train_lora, wrap_with_lora)
+from tuning.train import (TrainConfig, answer_loss, collate, config_dict, encode_example, lora_grad_norm,
+                          run_training, train_lora, wrap_with_lora)
 
 ANSWER = "The Quokka Dome 2 Tent is $249.00."
 CFG = TrainConfig(max_steps=15, batch_size=2, learning_rate=5e-3, lora_rank=4, warmup_steps=2, eval_every=5,
@@ -78,6 +79,30 @@ def test_training_a_few_steps_lowers_the_loss(lm):
     evals = [c["eval_loss"] for c in result.eval_curve]
     assert [c["step"] for c in result.eval_curve] == [5, 10, 15]
     assert evals[-1] < evals[0]
+
+
+def test_answer_loss_is_the_models_loss_and_gradient(lm):
+    """Projecting only the answer positions onto the vocabulary changes the cost, not the loss."""
+    model = wrap_with_lora(lm, CFG)
+    model.train()
+    for p in model.parameters():  # B starts at zero: make the LoRA path matter for the gradient check
+        if p.requires_grad:
+            p.data.normal_(0, 0.05)
+    encoded = [encode_example(lm.tokenizer, conversation(f"q{i}" * (i + 1), ANSWER[:12 + 5 * i])) for i in range(3)]
+    batch = collate(encoded, lm.tokenizer.pad_token_id)  # different lengths: right padding in play
+    torch.manual_seed(0)
+    model.eval()  # no dropout: the two passes see identical activations
+    full = model(**batch).loss
+    full.backward()
+    want = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    sliced = answer_loss(model, batch)
+    sliced.backward()
+    assert float(sliced) == pytest.approx(float(full), rel=1e-5)
+    got = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert got.keys() == want.keys() and want
+    for n in want:
+        torch.testing.assert_close(got[n], want[n], rtol=1e-4, atol=1e-6)
 
 
 def test_first_backward_gives_lora_gradients(lm):
