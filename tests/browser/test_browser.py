@@ -120,7 +120,8 @@ def test_ask_compare_record_review_export(browser_home, app_url, tmp_path):
             _idle(page)
             assert page.get_by_text("Answered by fernhollow@").count() == 1
             page.get_by_text("Sources").first.wait_for()
-            assert page.get_by_test_id("stDataFrame").count() >= 1
+            # the grid is a lazily loaded component: it can mount a moment after its caption
+            page.get_by_test_id("stDataFrame").first.wait_for(timeout=SLOW)
             # the payload in the catalog description is shown as text and never runs
             page.get_by_text("What the model read").first.click()
             page.get_by_text(f'<script>window.__xss = "{MARK}"</script>', exact=False).first.wait_for()
