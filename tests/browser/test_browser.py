@@ -151,10 +151,18 @@ def test_ask_compare_record_review_export(browser_home, app_url, tmp_path):
             _idle(page)
             form = page.get_by_test_id("stForm").last
             form.get_by_text("Flag", exact=True).click()
-            reason = form.get_by_test_id("stSelectbox").locator("input")
-            reason.click()
-            reason.fill("Wrong fact")  # the listbox renders outside the form; typing then Enter picks the option
-            reason.press("Enter")
+            select = form.get_by_test_id("stSelectbox")
+            reason = select.locator("input")
+            for _ in range(3):  # the listbox renders outside the form; typing then Enter picks the option
+                reason.click()
+                reason.fill("Wrong fact")
+                page.get_by_test_id("stSelectboxVirtualDropdown").wait_for(timeout=10_000)
+                page.wait_for_timeout(500)  # let the list filter to the typed text before Enter picks from it
+                reason.press("Enter")
+                reason.press("Tab")  # leaving the box resets typed text that picked nothing to the old choice
+                if reason.input_value() == "Wrong fact":
+                    break
+            assert reason.input_value() == "Wrong fact"  # chosen before the form is sent
             form.get_by_label("Note").fill("checked in the browser")
             form.get_by_role("button", name="Record verdict").click()
             page.get_by_text("Verdict recorded").first.wait_for(timeout=60_000)
