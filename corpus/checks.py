@@ -150,12 +150,21 @@ def disclaimer_required(d: Disclaimer, question: str, answer: str, products: lis
     category/collection among those the answer concerns; a keyword in the question or the answer."""
     if d.mentions_price and mentions_price(answer):
         return True
-    cats = {c.lower() for c in d.categories}
-    cols = {c.lower() for c in d.collections}
-    if any(p.category.lower() in cats or p.collection.lower() in cols for p in products):
+    if any(_bound_to(d, p) for p in products):
         return True
     both = f"{question}\n{answer}"
     return any(_pattern(k).search(both) for k in d.keywords)
+
+
+def _bound_to(d: Disclaimer, p: Product) -> bool:
+    """The disclaimer names the product's category or collection."""
+    return (p.category.lower() in {c.lower() for c in d.categories}
+            or p.collection.lower() in {c.lower() for c in d.collections})
+
+
+def product_disclaimers(p: Product, kit: BrandKit) -> list[Disclaimer]:
+    """The kit's disclaimers every answer about this product needs: those bound to its category or line."""
+    return [d for d in kit.disclaimers if _bound_to(d, p)]
 
 
 def required_disclaimers(kit: BrandKit, question: str, answer: str, products: list[Product]) -> list[Disclaimer]:

@@ -369,7 +369,7 @@ def cmd_eval(args) -> int:
     from evaluation.gate import GateConfig, gate
     from evaluation.metrics import load_cases
     from evaluation.report import write_report
-    from evaluation.scorecard import run_scorecard
+    from evaluation.scorecard import VARIANTS, run_scorecard
     from onbrand.assistant import Assistant
     from rag.embedding import Embedder
     from rag.index_store import build_index, current_version
@@ -392,10 +392,10 @@ def cmd_eval(args) -> int:
         raise UserError(f"index {assistant.index.name}/{assistant.index.version} was built from another catalog "
                         f"(sha256 {indexed[:12]}…) than {s.catalog} ({catalog.sha256()[:12]}…); pass "
                         "--index-name for this catalog or refresh the index")
-    with tqdm(total=len(cases) * 6, desc="Scoring variants", unit="answer") as bar:
+    with tqdm(total=len(cases) * len(VARIANTS), desc="Scoring variants", unit="answer") as bar:
         card = run_scorecard(assistant, cases, assistant.default_adapter, catalog,
                              max_new_tokens=args.max_new_tokens, cases_per_batch=args.batch,
-                             progress=lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
+                             progress=lambda done, total: bar.update(done - bar.n))
     summary = card.summary()
     cfg = GateConfig(margin=args.margin, tolerance=args.tolerance)
     verdict = gate(summary, cfg)

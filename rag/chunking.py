@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corpus.brandkit import BrandKit, Disclaimer
+from corpus.brandkit import BrandKit
+from corpus.checks import product_disclaimers
 from corpus.schema import Product
 
 
@@ -78,13 +79,6 @@ def chunk_product(p: Product, kit: BrandKit | None = None, cfg: ChunkConfig = Ch
         if start + cfg.description_words >= len(words):
             break
     return chunks
-
-
-def product_disclaimers(p: Product, kit: BrandKit) -> list[Disclaimer]:
-    """The kit's disclaimers every answer about this product needs: those bound to its category or line."""
-    cat, col = p.category.lower(), p.collection.lower()
-    return [d for d in kit.disclaimers
-            if cat in {c.lower() for c in d.categories} or col in {c.lower() for c in d.collections}]
 
 
 def _make(p: Product, approved: str, field: str, text: str, alias_text: str,

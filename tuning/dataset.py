@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.brandkit import BrandKit
-from corpus.checks import required_disclaimers
+from corpus.checks import product_disclaimers, required_disclaimers
 from corpus.schema import Catalog, Product, Stock
 from onbrand import atomic
-from rag.chunking import price_text, product_disclaimers
+from rag.chunking import price_text
 from rag.prompting import build_messages, format_context
 from rag.retrieval import Retriever
 
@@ -217,11 +217,6 @@ def target_for(intent: str, products: list[Product], kit: BrandKit, spec: str | 
     raise ValueError(f"unknown intent {intent!r}")
 
 
-def _carries_disclaimer(p: Product, kit: BrandKit) -> bool:
-    """Whether any answer about the product needs a disclaimer by its category or line (not by price)."""
-    return bool(product_disclaimers(p, kit))
-
-
 def _draw_intents(rng: random.Random, cfg: DatasetConfig, n: int, sized: bool) -> list[str]:
     """n intents for one product, weighted without replacement; past one of each, a second round."""
     pool = [(i, w) for i, w in cfg.intent_weights if sized or i != "sizing"]
@@ -295,13 +290,14 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
         split = "eval" if p.id in eval_ids else "train"
         phr = {intent: pair[1 if split == "eval" else 0] for intent, pair in PHRASINGS.items()}
         forms = name_forms(p, kit)
+        notes = product_disclaimers(p, kit)  # bound to its line or category, not to a price
         n = cfg.examples_per_product
-        if _carries_disclaimer(p, kit):
-            extra = len(product_disclaimers(p, kit)) - 1 + (1 if p.sizes else 0)
+        if notes:
+            extra = len(notes) - 1 + (1 if p.sizes else 0)
             n += cfg.disclaimer_boost + cfg.multi_disclaimer_boost * extra
         intents = _draw_intents(rng, cfg, n, bool(p.sizes))
         # sized products with a product-bound note always get a sizing ask: its answer needs both notes
-        if p.sizes and (rng.random() < cfg.sizing_first or _carries_disclaimer(p, kit)):
+        if p.sizes and (rng.random() < cfg.sizing_first or notes):
             intents = ["sizing"] + [i for i in intents if i != "sizing"][:n - 1]
         for intent in intents:
             template = rng.choice(phr[intent])
