@@ -12,6 +12,7 @@ the loop checks after its first backward pass that the LoRA gradients are not al
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -32,7 +33,9 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     lora_rank: int = 16  # higher fits more behaviour and costs memory; 16 learns names + disclaimers here
     lora_alpha: int = 32  # scale = alpha / rank = 2
-    lora_dropout: float = 0.05
+    # 0: on a CPU, peft's dropout draws a Bernoulli mask over the input of every LoRA module, measured at
+    # 19% of a training step (plus the masking multiply); a run of 1-2 epochs needs no dropout
+    lora_dropout: float = 0.0
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     learning_rate: float = 1e-3  # small models and low ranks tolerate a high LoRA learning rate
     weight_decay: float = 0.0
@@ -141,6 +144,20 @@ def wrap_with_lora(lm: LoadedModel, cfg: TrainConfig):
     return get_peft_model(model, lora)
 
 
+def compute_context(model, lm: LoadedModel):
+    """bf16 autocast for a bf16 base outside 4-bit: the LoRA weights stay fp32 (the optimizer's master
+    copy) and are cast to bf16 per matmul, and peft's cast of every LoRA input to fp32 is switched off.
+    Measured here on 6 batches of 4: 34.8 s -> 28.2 s (with dropout off; 48.3 s with dropout 0.05)."""
+    if lm.quantized_4bit or lm.dtype != torch.bfloat16:
+        return contextlib.nullcontext()
+    from peft.helpers import disable_input_dtype_casting
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.autocast(lm.device.type, dtype=torch.bfloat16))
+    stack.enter_context(disable_input_dtype_casting(model))
+    return stack
+
+
 def lora_grad_norm(model) -> float:
     total = 0.0
     for name, p in model.named_parameters():
@@ -150,14 +167,16 @@ def lora_grad_norm(model) -> float:
 
 
 @torch.no_grad()
-def eval_loss(model, data: list[Encoded], pad_id: int, batch_size: int) -> float:
+def eval_loss(model, data: list[Encoded], pad_id: int, batch_size: int, compute=None) -> float:
     model.eval()
     loss_sum, tokens = 0.0, 0
     for i in range(0, len(data), batch_size):
         b = collate(data[i:i + batch_size], pad_id)
         b = {k: v.to(model.device) for k, v in b.items()}
         n = int((b["labels"][:, 1:] != -100).sum())
-        loss_sum += float(answer_loss(model, b)) * n
+        with compute() if compute else contextlib.nullcontext():
+            loss = answer_loss(model, b)
+        loss_sum += float(loss) * n
         tokens += n
     model.train()
     return loss_sum / max(1, tokens)
@@ -220,7 +239,8 @@ def train_lora(lm: LoadedModel, train_rows: list[dict], eval_rows: list[dict], c
         step_loss = 0.0
         for micro in range(cfg.grad_accum):
             b = {k: v.to(model.device) for k, v in collate(plan[step * cfg.grad_accum + micro], tok.pad_token_id).items()}
-            loss = answer_loss(model, b) / cfg.grad_accum
+            with compute_context(model, lm):
+                loss = answer_loss(model, b) / cfg.grad_accum
             loss.backward()
             step_loss += loss.item()
         if step == 0 and lora_grad_norm(model) == 0.0:
@@ -231,8 +251,8 @@ def train_lora(lm: LoadedModel, train_rows: list[dict], eval_rows: list[dict], c
         opt.zero_grad(set_to_none=True)
         loss_curve.append({"step": step + 1, "loss": round(step_loss, 4), "lr": round(opt.param_groups[0]["lr"], 7)})
         if held and ((step + 1) % cfg.eval_every == 0 or step + 1 == total):
-            eval_curve.append({"step": step + 1, "eval_loss": round(eval_loss(model, held, tok.pad_token_id,
-                                                                              cfg.batch_size), 4)})
+            loss = eval_loss(model, held, tok.pad_token_id, cfg.batch_size, lambda: compute_context(model, lm))
+            eval_curve.append({"step": step + 1, "eval_loss": round(loss, 4)})
         if bar is not None:
             bar.set_postfix(loss=f"{step_loss:.3f}", **({"eval": f"{eval_curve[-1]['eval_loss']:.3f}"} if eval_curve else {}))
             bar.update(1)

@@ -116,6 +116,39 @@ def test_first_backward_gives_lora_gradients(lm):
     assert base_grads == []  # the base stays frozen
 
 
+def test_a_bf16_base_trains_fp32_lora_weights_under_autocast(tiny_lm_dir, tmp_path, monkeypatch):
+    """The CPU default (bf16 base): LoRA matmuls run in bf16 under autocast with peft's fp32 input cast off,
+    the LoRA weights (the optimizer's copy) stay fp32, gradients flow, and the loss is the fp32 loss to
+    bf16 precision."""
+    from tuning.train import compute_context
+
+    monkeypatch.setenv("ONBRAND_DTYPE", "bf16")
+    lm16 = load_base_model(str(tiny_lm_dir), tmp_path / "cache", device="cpu")
+    model = wrap_with_lora(lm16, CFG)
+    for p in model.parameters():
+        if p.requires_grad:
+            p.data = p.data.float().normal_(0, 0.05)
+    batch = collate([encode_example(lm16.tokenizer, r["messages"]) for r in rows(2)], lm16.tokenizer.pad_token_id)
+    with compute_context(model, lm16):
+        loss = answer_loss(model, batch)
+    assert all(getattr(m, "cast_input_dtype_enabled", True) for m in model.modules())  # restored on exit
+    loss.backward()
+    assert lora_grad_norm(model) > 0.0
+    assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
+    assert {p.grad.dtype for p in model.parameters() if p.grad is not None} == {torch.float32}
+    for p in model.parameters():  # the same LoRA and base, all in fp32: the reference loss
+        p.data = p.data.float()
+    with torch.no_grad():
+        reference = answer_loss(model, batch)
+    assert float(loss) == pytest.approx(float(reference), rel=0.02)
+    assert float(loss) != float(reference)  # the autocast path really ran in bf16
+
+    result = train_lora(load_base_model(str(tiny_lm_dir), tmp_path / "cache", device="cpu"),
+                        rows(), rows(4), CFG, show_progress_bar=False)
+    losses = [c["loss"] for c in result.loss_curve]
+    assert sum(losses[-3:]) / 3 < losses[0]
+
+
 def test_zero_lora_gradients_stop_training(lm, monkeypatch):
     monkeypatch.setattr("tuning.train.lora_grad_norm", lambda model: 0.0)
     with pytest.raises(RuntimeError, match="LoRA gradient"):
