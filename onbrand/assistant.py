@@ -25,7 +25,7 @@ from rag.index_store import LoadedIndex, build_index, current_version, load_inde
 from rag.prompting import build_messages
 from rag.retrieval import ProductHits, Retriever
 from tuning.loading import BASE, AdapterSet
-from tuning.registry import Registry
+from tuning.registry import Registry, RegistryError
 
 SHIPPED_ADAPTERS = Path(__file__).resolve().parents[1] / "tuning" / "shipped"
 DEFAULT = "default"  # ask(adapter=DEFAULT): the adapter configured in Settings (its promoted version)
@@ -276,8 +276,12 @@ def seed_shipped_adapters(registry: Registry, shipped: Path = SHIPPED_ADAPTERS) 
         added.append(f"{name}@{version}")
     for name in dict.fromkeys(a.partition("@")[0] for a in added):  # after every import: the newest, not the first
         if registry.promoted(name) is None:
-            registry.promote(name, registry.versions(name)[-1], force=True,
-                             reason="shipped with the repository; promoted on first run")
+            newest = registry.versions(name)[-1]
+            try:  # through its recorded ship gate when it passed; forced, with the reason recorded, when not
+                registry.promote(name, newest, require_gate=True)
+            except RegistryError:
+                registry.promote(name, newest, force=True,
+                                 reason="shipped with the repository without a passing gate; promoted on first run")
     return added
 
 

@@ -574,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--brand-kit", type=Path, default=None, help="brand kit YAML (default: the sample's)")
     sp.add_argument("--name", default="fernhollow", help="adapter name in the registry (default fernhollow)")
     sp.add_argument("--model", help="base model, as for ask")
-    sp.add_argument("--epochs", type=float, help="passes over the train split (default 1)")
+    sp.add_argument("--epochs", type=float, help="passes over the train split (default: TrainConfig.epochs)")
     sp.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
     sp.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
     sp.add_argument("--rank", type=int, help="LoRA rank (default 16)")

@@ -39,9 +39,11 @@ class TrainConfig:
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     learning_rate: float = 1e-3  # small models and low ranks tolerate a high LoRA learning rate
     weight_decay: float = 0.0
-    epochs: float = 1.15  # 130 steps, 704.5 s here (v0003); 1.3 epochs measured 943.8 s, over the 15-min budget
+    # 163 steps, 624.5 s here (v0007). 2 epochs (v0005) fit the refusal template too well: it refused 12 of 14
+    # held-out comparisons and took 1121 s on a busy machine, over the 15-minute budget
+    epochs: float = 1.4
     max_steps: int | None = None  # overrides epochs when set (tests, smoke runs)
-    batch_size: int = 4  # 4 × ~550 tokens ≈ 5.5 s a step on 2 CPU cores (compute-bound)
+    batch_size: int = 4  # 4 × ~550 tokens ≈ 3.9 s a step on 2 CPU cores (bf16 autocast)
     grad_accum: int = 1
     warmup_steps: int = 10
     max_grad_norm: float = 1.0

@@ -89,6 +89,20 @@ def test_shipped_adapters_are_seeded_once_and_promoted(registry, tmp_path):
     assert history[0]["forced"] is True and "shipped" in history[0]["reason"]
 
 
+def test_a_shipped_version_with_a_passing_gate_is_promoted_through_the_gate(registry, tmp_path):
+    shipped = tmp_path / "shipped"
+    folder = shipped / "wombat" / "v0001"
+    shutil.copytree(registry.get("wombat", "v0001").path, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["evaluation"] = {"gate": {"passed": True, "checks": []}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    fresh = Registry(tmp_path / "fresh")
+    assert seed_shipped_adapters(fresh, shipped) == ["wombat@v0001"]
+    assert fresh.promoted("wombat") == "v0001"
+    history = json.loads((fresh.root / "wombat" / "PROMOTED.json").read_text())["history"]
+    assert history[0]["forced"] is False
+
+
 def test_a_tampered_shipped_adapter_is_not_seeded(registry, tmp_path):
     from tuning.registry import RegistryError
 

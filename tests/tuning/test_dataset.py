@@ -12,13 +12,13 @@ import re
 import pytest
 
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalog
-from corpus.checks import find_deprecated
+from corpus.checks import find_deprecated, product_disclaimers
 from corpus.errors import UserError
 from rag.chunking import price_text
 from rag.index_store import build_index, load_index
 from rag.prompting import CLOSE, OPEN, build_messages
 from rag.retrieval import Hit, ProductHits, Retriever
-from tuning.dataset import (NOT_FOUND, VAGUE, DatasetConfig, build_dataset, overlap_report, read_dataset,
+from tuning.dataset import (NOT_FOUND, TAILS, VAGUE, DatasetConfig, build_dataset, overlap_report, read_dataset,
                             split_products, write_dataset)
 from tuning.lint import lint_dataset
 
@@ -128,6 +128,13 @@ def test_no_overlap_between_train_and_eval(rows, sample):
         report = overlap_report(data)
         assert report["train"] > 0 and report["eval"] > 0
         assert (report["prompt_overlap"], report["template_overlap"], report["product_overlap"]) == (0, 0, 0)
+    # the shopper's trailing asides are split too; some questions carry one, most don't
+    for split, tails in (("train", TAILS[0]), ("eval", TAILS[1])):
+        questions = [r["question"] for r in sample[2] if r["split"] == split]
+        tailed = [q for q in questions if q.endswith(tuple(tails))]
+        assert 0.15 < len(tailed) / len(questions) < 0.45
+        other = TAILS[split == "train"]
+        assert not [q for q in questions if q.endswith(tuple(other))]
 
 
 # --- targets ---------------------------------------------------------------------------------------------
@@ -190,10 +197,38 @@ def test_a_product_missing_from_the_context_gets_not_found(tiny_catalog, tiny_ki
     for i, (before, after) in enumerate(zip(rows, without)):
         if i in affected:
             assert gone not in context_ids(after)
-            assert after["product_ids"] == [] and target(after).startswith(NOT_FOUND), target(after)
-            assert "$59.50" not in target(after)
+            assert "$59.50" not in target(after) and "Quokka Blaze Mini Stove" not in target(after)
+            others = [pid for pid in before["product_ids"] if pid != gone]
+            if before["intent"] == "compare" and set(others) <= set(context_ids(after)):
+                # the other product of a comparison is still there: answer for it
+                assert after["product_ids"] == others, after["id"]
+                assert target(after).startswith("I could only find the "), target(after)
+                assert "|" not in target(after)  # no one-row table
+            else:
+                assert after["product_ids"] == [] and target(after).startswith(NOT_FOUND), target(after)
         elif gone not in before["product_ids"]:
             assert target(after) == target(before) or target(after).startswith(NOT_FOUND)
+
+
+def test_a_comparison_with_one_product_missing_answers_for_the_other(sample):
+    """No refusal when half a comparison is in the context: the target says which product it found and
+    gives that one's facts (v0003 learnt 'refuse comparisons' from such refusals)."""
+    catalog, kit, data = sample
+    compares = [r for r in data if r["intent"] == "compare" and len(r["product_ids"]) == 2]
+    gone = compares[0]["product_ids"][1]
+    rows = [e.to_json() for e in build_dataset(catalog, kit, Without(Everything(catalog, kit), gone), CFG)]
+    partial = [(b, a) for b, a in zip(data, rows) if b["intent"] == "compare" and gone in b["product_ids"]]
+    assert partial
+    for before, after in partial:
+        (kept,) = [pid for pid in before["product_ids"] if pid != gone]
+        p = catalog.by_id()[kept]
+        assert after["product_ids"] == [kept]
+        name, other = kit.approved_name(kept, p.name), kit.approved_name(gone, catalog.by_id()[gone].name)
+        assert target(after).startswith(f"I could only find the {name} in our catalog"), target(after)
+        assert price_text(p) in target(after) and other not in target(after)
+        assert "| Product |" not in target(after)
+        for d in product_disclaimers(p, kit):  # its notes still close the answer
+            assert d.text in target(after)
 
 
 # --- prompts ---------------------------------------------------------------------------------------------
