@@ -10,8 +10,8 @@ import streamlit as st
 
 from corpus.errors import UserError
 from onbrand.guardrails import escape_markdown, marks
-from app_pages.common import (Context, answer_badges, reviewer_unlocked, show_answer, show_badges, show_sources,
-                              sources_rows, retrieved_text, verdict_form)
+from app_pages.common import (Context, answer_badges, reviewer_unlocked, show_answer, show_badges, show_fills,
+                              show_sources, sources_rows, retrieved_text, verdict_form)
 
 
 def show_turn(ctx: Context, turn: dict, key: str) -> None:
@@ -24,6 +24,7 @@ def show_turn(ctx: Context, turn: dict, key: str) -> None:
                 st.markdown(f"**{escape_markdown(title)}**")
                 show_answer(turn[which], kit)
                 show_badges(turn["badges"][which])
+                show_fills(turn.get("fills", {}).get(which, []))
                 approved = sorted({m.canonical for m in marks(turn[which], kit) if m.kind == "approved"})
                 st.caption(escape_markdown("Approved names: " + (", ".join(approved) or "none")))
     else:
@@ -31,6 +32,7 @@ def show_turn(ctx: Context, turn: dict, key: str) -> None:
         show_answer(turn[which], kit)
         st.caption(escape_markdown(f"Answered by {turn['adapter'] or 'the base model (no adapter)'}"))
         show_badges(turn["badges"][which])
+        show_fills(turn.get("fills", {}).get(which, []))
     show_sources(turn, key)
     if reviewer_unlocked(ask=False):
         verdict_form(turn, key, ctx.store, round_id=turn.get("round_id"))
@@ -54,7 +56,7 @@ def ask(ctx: Context, question: str, options: dict, case: dict | None = None) ->
                     holders[row].text(pair.texts[row] + " ▌")
             products, messages, texts = pair.products, pair.messages, pair.texts
             turn = {"mode": "pair", "judged": "adapter", "adapter": pair.adapter, "base": texts[0],
-                    "adapter_text": texts[1]}
+                    "adapter_text": texts[1], "fills": {"base": pair.fills[0], "adapter_text": pair.fills[1]}}
         else:
             reply = server.ask(question, adapter=ctx.adapter, **options)
             index = (a.index.name, a.index.version)
@@ -66,7 +68,8 @@ def ask(ctx: Context, question: str, options: dict, case: dict | None = None) ->
             products, messages = reply.products, reply.messages
             judged = "adapter" if reply.adapter else "base"
             turn = {"mode": "single", "judged": judged, "adapter": reply.adapter,
-                    "base": None if reply.adapter else reply.text, "adapter_text": reply.text if reply.adapter else None}
+                    "base": None if reply.adapter else reply.text, "adapter_text": reply.text if reply.adapter else None,
+                    "fills": {"adapter_text" if reply.adapter else "base": reply.fills}}
     except UserError as e:  # Busy, a question over the limit, an adapter that cannot load
         live.empty()
         st.error(str(e))
@@ -74,8 +77,10 @@ def ask(ctx: Context, question: str, options: dict, case: dict | None = None) ->
     live.empty()
     turn.update(role="assistant", question=question, case=case or {}, sources=sources_rows(products),
                 retrieved=retrieved_text(products), index=index,
-                badges={w: [asdict(b) for b in answer_badges(ctx, question, turn[w], products, messages)]
+                badges={w: [asdict(b) for b in answer_badges(ctx, question, turn[w], products, messages,
+                                                             turn["fills"].get(w, []))]
                         for w in ("base", "adapter_text") if turn[w] is not None})
+    turn["fills"] = {w: [f.to_json() for f in fs] for w, fs in turn["fills"].items()}  # history keeps plain data
     return turn
 
 

@@ -79,11 +79,19 @@ def settings_from_env() -> dict:
             "brand_kit": os.environ.get("ONBRAND_BRAND_KIT", ""), "max_waiting": int(waiting)}
 
 
-def answer_badges(ctx: Context, question: str, answer: str, products, messages) -> list[Badge]:
+def answer_badges(ctx: Context, question: str, answer: str, products, messages, fills=()) -> list[Badge]:
     """The guardrail badges for one answer over the products and prompt it was given."""
     a = ctx.assistant
-    records = [a.index.products[p.product_id] for p in products if p.product_id in a.index.products]
-    return badges(question, answer, records, messages[-1]["content"], a.kit, known_names(str(a.index.path), a))
+    return badges(question, answer, a.records(products), messages[-1]["content"], a.kit,
+                  known_names(str(a.index.path), a), fills=fills, catalog=a.index.products.values())
+
+
+def show_fills(fills: list[dict]) -> None:
+    """Which value of the answer came from which retrieved record and field (rag/fields.py)."""
+    if fills:
+        with st.expander(f"Filled from the catalog ({len(fills)})"):
+            st.dataframe([{"value": f["value"], "product": f["product"] or "—", "field": f["field"],
+                           "filled": f["filled"]} for f in fills], hide_index=True, width="stretch")
 
 
 def show_answer(text: str, kit, marked: bool = True) -> None:

@@ -5,6 +5,7 @@ The schema is documented in corpus/README.md; `load_brand_kit` validates it and 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,11 @@ from pathlib import Path
 import yaml
 
 from corpus.errors import BrandKitError, Problem
+from corpus.ingest import has_visible_text, read_limited
+from corpus.schema import DEFAULT_LIMITS, Limits
+
+SECTIONS = ("brand", "version", "products", "deprecated_aliases", "generic_terms", "trademarks", "disclaimers",
+            "tone", "formats")
 
 
 @dataclass(frozen=True)
@@ -107,21 +113,69 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def load_brand_kit(path: str | Path) -> BrandKit:
+class _AliasError(Exception):
+    pass
+
+
+def _expanded_nodes(root: yaml.Node, limit: int) -> int:
+    """How many nodes the document has once every alias is expanded; raise `_AliasError` past `limit` or on
+    an alias inside its own anchor. A shared node is counted once per use but walked once (memoised), so a
+    9**7 alias bomb costs a few dozen steps to measure instead of 1.6 GB to build."""
+    sizes: dict[int, int | None] = {}  # id(node) -> expanded size; None while the node is being walked
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]  # iterative: a kit nested 50,000 deep is fine
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if not children_done:
+            if key in sizes:
+                if sizes[key] is None:
+                    raise _AliasError(f"an alias refers to itself (anchor at line {node.start_mark.line + 1})")
+                continue
+            sizes[key] = None
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node))
+            continue
+        total = 1 + sum(sizes[id(child)] for child in _children(node))  # every child is done: walked after it
+        if total > limit:
+            raise _AliasError(f"YAML aliases expand to more than {limit} nodes (limit max_kit_nodes); "
+                              "write the entries out instead of repeating anchors")
+        sizes[key] = total
+    return sizes[id(root)] or 0
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def load_brand_kit(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> BrandKit:
+    """Read and validate a brand kit; raise one `BrandKitError` listing every problem. The file is read
+    within `limits.max_kit_bytes` and its YAML aliases may expand to at most `limits.max_kit_nodes` nodes."""
     path = Path(path)
     file = str(path)
+    data = read_limited(path, limits.max_kit_bytes, BrandKitError, what="brand kit file")
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise BrandKitError([Problem(file, None, None, None, f"cannot read file: {e.strerror}")]) from None
-    try:
-        doc = yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _UniqueKeyLoader(data.decode("utf-8"))
+        try:  # yaml.load in two steps, so that alias expansion is measured before anything is built
+            node = loader.get_single_node()
+            if node is not None:
+                _expanded_nodes(node, limits.max_kit_nodes)
+            doc = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except UnicodeDecodeError as e:
         raise BrandKitError([Problem(file, None, None, None, f"not valid UTF-8 at byte offset {e.start}")]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise BrandKitError([Problem(file, mark.line + 1 if mark else None, None, None,
                                      f"not valid YAML: {getattr(e, 'problem', e)}")]) from None
+    except _AliasError as e:
+        raise BrandKitError([Problem(file, None, None, None, str(e))]) from None
+    except RecursionError:
+        raise BrandKitError([Problem(file, None, None, None, "YAML nested too deeply")]) from None
     if not isinstance(doc, dict):
         raise BrandKitError([Problem(file, None, None, None, "brand kit must be a YAML mapping")])
     return parse_brand_kit(doc, file, hashlib.sha256(data).hexdigest())
@@ -133,6 +187,12 @@ def parse_brand_kit(doc: dict, file: str = "<brand kit>", sha256: str = "") -> B
     def bad(fld: str, value, rule: str) -> None:
         problems.append(Problem(file, None, fld, None if value is None else str(value), rule))
 
+    for key in doc:  # a misspelt section ("deprecated_alias:") would otherwise drop every entry silently
+        if key not in SECTIONS:
+            close = difflib.get_close_matches(str(key).lower(), SECTIONS, n=1, cutoff=0.6)
+            bad(str(key), None, f"unknown section; did you mean {close[0]!r}?" if close
+                else f"unknown section; known sections: {', '.join(SECTIONS)}")
+
     def mapping(key: str) -> dict[str, str]:
         m = doc.get(key) or {}
         if not isinstance(m, dict):
@@ -140,8 +200,9 @@ def parse_brand_kit(doc: dict, file: str = "<brand kit>", sha256: str = "") -> B
             return {}
         out = {}
         for k, val in m.items():
-            if not isinstance(k, str) or not isinstance(val, str) or not k.strip() or not val.strip():
-                bad(f"{key}.{k}", val, "keys and values must be non-empty strings")
+            # empty, blank or only zero-width/bidi characters ("\u200b" is a name nobody can see)
+            if not (isinstance(k, str) and isinstance(val, str) and has_visible_text(k) and has_visible_text(val)):
+                bad(f"{key}.{k}", val, "keys and values must be non-empty strings with visible characters")
                 continue
             out[k.strip()] = val.strip()
         return out
@@ -211,7 +272,12 @@ def parse_brand_kit(doc: dict, file: str = "<brand kit>", sha256: str = "") -> B
                 val = []
             lists[k] = tuple(val)
         disclaimers.append(Disclaimer(d["id"], d["text"].strip(), bool(when.get("mentions_price")), **lists))
-    tone = [t for t in seq("tone") if isinstance(t, str)]
+    tone = []
+    for i, t in enumerate(seq("tone")):
+        if not isinstance(t, str):
+            bad(f"tone[{i}]", t, "must be a string")
+            continue
+        tone.append(t)
     formats = []
     fdoc = doc.get("formats") or {}
     if not isinstance(fdoc, dict):

@@ -17,6 +17,8 @@ class Problem:
         where = self.file + (f":{self.line}" if self.line is not None else "")
         what = f" field {self.field!r}" if self.field else ""
         val = f" value {_clip(self.value)!r}" if self.value is not None else ""
+        if not (what or val):  # no empty slot: "file:3: rule", never "file:3:: rule"
+            return f"{where}: {self.rule}"
         return f"{where}:{what}{val}: {self.rule}"
 
 

@@ -13,13 +13,16 @@ import csv
 import io
 import json
 import math
+import os
 import re
+import stat
+import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Iterable
 
-from corpus.errors import CatalogError, Problem
+from corpus.errors import CatalogError, InputError, Problem
 from corpus.schema import DEFAULT_LIMITS, Catalog, Limits, Product, Stock
 
 FORMATS = ("jsonl", "csv", "shopify")
@@ -29,6 +32,19 @@ REQUIRED = ("id", "name", "collection", "category", "price")
 LIST_SEP = ";"  # CSV cells holding lists: "S; M; L"; specs: "weight: 1.1 kg; capacity: 28 L"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+# Prices as text: ASCII digits only (float() also takes "1_000", "١٢" and "1e3"); a thousands separator only
+# between groups of three digits, so "12,34" (a decimal comma) is refused instead of becoming 1234.00.
+PRICE_DECIMALS = ("point", "comma")  # the mapping's price_decimal option: 1,234.50 (default) or 1.234,50
+_PRICE_RE = {"point": re.compile(r"[+-]?(?:[1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]*)?"),
+             "comma": re.compile(r"[+-]?(?:[1-9][0-9]{0,2}(?:\.[0-9]{3})+|[0-9]*)(?:,[0-9]*)?")}
+_PRICE_RULE = {"point": "must be a number such as 1249.50 or 1,249.50 (',' only between groups of three digits); "
+                        "for a decimal comma (12,34) declare price_decimal=comma in --map",
+               "comma": "must be a number such as 1249,50 or 1.249,50 (price_decimal=comma: ',' before the "
+                        "decimals, '.' only between groups of three digits)"}
+_QTY_RE = re.compile(r"[+-]?[0-9]{1,15}(?:\.0*)?")  # a count of items, as Shopify exports it ("3", "-1", "3.0")
+_INVISIBLE = "has no visible characters (only zero-width, bidi-control or space characters)"
+_MAX_MAPPING_BYTES = 1 << 20  # a field -> column mapping is a few hundred bytes
+_READ_CHUNK = 1 << 20  # bytes per read(): a stream is cut off at the limit plus at most this much memory
 _STOCK_ALIASES = {"in stock": "in_stock", "instock": "in_stock", "low stock": "low_stock",
                   "out of stock": "out_of_stock", "outofstock": "out_of_stock", "sold out": "out_of_stock",
                   "pre-order": "preorder", "pre order": "preorder"}
@@ -49,35 +65,64 @@ def load_catalog(path: str | Path, fmt: str | None = None, mapping: dict[str, st
     """
     path = Path(path)
     file = str(path)
+    mapping = dict(mapping or {})
+    decimal = mapping.pop("price_decimal", "point")  # an option, not a column: applies to every format
+    if decimal not in PRICE_DECIMALS:
+        raise CatalogError([Problem("--map", None, "price_decimal", str(decimal),
+                                    "must be 'point' (prices like 1,234.50) or 'comma' (prices like 1.234,50)")])
     text = read_text(path, limits)
     fmt = fmt or guess_format(path, text)
     parse_problems: list[Problem] = []
     if fmt == "jsonl":
         records, parse_problems = parse_jsonl(text, file)
     elif fmt == "csv":
-        records = parse_csv(text, file, mapping or {})
+        records = parse_csv(text, file, mapping)
     elif fmt == "shopify":
-        records = parse_shopify(text, file)
+        records, parse_problems = parse_shopify(text, file)
     else:
         raise CatalogError([Problem(file, None, "format", fmt, f"unknown format; use one of {FORMATS}")])
     if len(records) > limits.max_rows:
         raise CatalogError([Problem(file, None, None, str(len(records)),
                                     f"too many rows: limit is {limits.max_rows}")])
-    products = validate_records(records, file, limits, parse_problems)
+    products = validate_records(records, file, limits, parse_problems, decimal=decimal)
     return Catalog(products=tuple(products), source=file, fmt=fmt)
+
+
+def read_limited(path: Path, max_bytes: int, error: type[InputError] = CatalogError,
+                 what: str = "catalog file") -> bytes:
+    """A file's bytes, or `error` naming the file and the limit as soon as more than `max_bytes` arrive.
+
+    The limit counts what is read, not what stat() reports: a pipe, /dev/stdin or a device says 0 bytes
+    (`cat big.jsonl | onbrand ingest /dev/stdin`, or /dev/zero, which never ends)."""
+    file = str(path)
+
+    def too_large(value: str) -> InputError:
+        return error([Problem(file, None, None, value, f"file too large: limit is {max_bytes} bytes")])
+
+    data = bytearray()
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:  # a regular file: refuse before reading
+                raise too_large(f"{st.st_size} bytes")
+            while len(data) <= max_bytes:
+                chunk = f.read(min(_READ_CHUNK, max_bytes + 1 - len(data)))
+                if not chunk:
+                    break
+                data += chunk
+    except IsADirectoryError:
+        raise error([Problem(file, None, None, None, f"cannot read file: it is a folder, not a {what}")]) from None
+    except OSError as e:
+        raise error([Problem(file, None, None, None, f"cannot read file: {e.strerror or e}")]) from None
+    if len(data) > max_bytes:
+        raise too_large(f"more than {max_bytes} bytes")
+    return bytes(data)
 
 
 def read_text(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
     """Read a file as UTF-8 within the size limit; name the byte offset of every bad sequence."""
     file = str(path)
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise CatalogError([Problem(file, None, None, None, f"cannot read file: {e.strerror}")]) from None
-    if size > limits.max_file_bytes:
-        raise CatalogError([Problem(file, None, None, f"{size} bytes",
-                                    f"file too large: limit is {limits.max_file_bytes} bytes")])
-    data = path.read_bytes()
+    data = read_limited(path, limits.max_file_bytes)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -155,8 +200,10 @@ def _csv_rows(text: str, file: str) -> tuple[list[str], list[tuple[int, dict[str
                 raise CatalogError([Problem(file, start, None, None,
                                             f"row has {len(cells)} cells, header has {len(header)}")])
             rows.append((start, dict(zip(header, cells + [""] * (len(header) - len(cells))))))
-    except csv.Error as e:
-        raise CatalogError([Problem(file, reader.line_num, None, None, f"malformed CSV: {e}")]) from None
+    except csv.Error as e:  # reported where the broken record starts: an unclosed quote runs to the end of file
+        hint = "; a quoted cell that opens here is never closed" if "end of data" in str(e) else ""
+        raise CatalogError([Problem(file, line_start, None, None,
+                                    f"malformed CSV in the record that starts on this line: {e}{hint}")]) from None
     if not header:
         raise CatalogError([Problem(file, 1, None, None, "empty file: no CSV header")])
     return header, rows
@@ -222,12 +269,13 @@ _SIZE_OPTIONS = {"size", "sizes", "shoe size"}
 _COLOR_OPTIONS = {"color", "colour", "colors", "colours"}
 
 
-def parse_shopify(text: str, file: str) -> list[RawRecord]:
+def parse_shopify(text: str, file: str) -> tuple[list[RawRecord], list[Problem]]:
     """Shopify product CSV export: rows grouped by Handle; the first row of a handle carries the product.
 
     Collection comes from a `collection:<name>` tag (Shopify exports no collections), else the
     product Type. Category is the Type. Price is the lowest variant's; a Compare At Price above
-    it makes that the list price and the variant price the sale price. Stock sums Variant Inventory Qty.
+    it makes that the list price and the variant price the sale price. Stock sums Variant Inventory Qty;
+    a quantity that is not a whole number is a problem (field 'stock'), reported even for a draft.
     """
     header, rows = _csv_rows(text, file)
     needed = ("Handle", "Title", "Variant Price")
@@ -242,7 +290,7 @@ def parse_shopify(text: str, file: str) -> list[RawRecord]:
                 groups.setdefault("", []).append((line, row))
             continue
         groups.setdefault(handle, []).append((line, row))
-    records = []
+    records, problems = [], []
     for handle, group in groups.items():
         first_line, first = group[0]
         if not handle:
@@ -279,10 +327,11 @@ def parse_shopify(text: str, file: str) -> list[RawRecord]:
             q = (r.get("Variant Inventory Qty") or "").strip()
             if q:
                 tracked = True
-                try:
+                if _QTY_RE.fullmatch(q):
                     qty += int(float(q))
-                except ValueError:
-                    values["stock"] = q  # let the validator name the bad value
+                else:  # "lots", "inf", "1e400" (once an OverflowError), "1_000"
+                    problems.append(Problem(file, first_line, "stock", q,
+                                            "Variant Inventory Qty must be a whole number such as 12"))
         if variants:
             idx = min(range(len(prices)), key=lambda i: _num_or_inf(prices[i]))
             values["price"] = prices[idx]
@@ -294,7 +343,7 @@ def parse_shopify(text: str, file: str) -> list[RawRecord]:
         if (first.get("Status") or "").strip().lower() == "draft":
             values["stock"] = "preorder"
         records.append(RawRecord(first_line, values))
-    return records
+    return records, problems
 
 
 def _encodable(s: str) -> bool:
@@ -303,6 +352,22 @@ def _encodable(s: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def has_visible_text(s: str) -> bool:
+    """False for text made only of zero-width, bidi-control, other format or space characters."""
+    return any(unicodedata.category(c) not in ("Cf", "Cc", "Zs", "Zl", "Zp") for c in s)
+
+
+def parse_price(raw: str, decimal: str = "point") -> float | None:
+    """A price cell as a float, or None when it is not a number written the strict way (see _PRICE_RE)."""
+    s = raw.strip()
+    s = s[1:].strip() if s.startswith("$") else s
+    if not _PRICE_RE[decimal].fullmatch(s) or not re.search("[0-9]", s):
+        return None
+    if decimal == "comma":
+        return float(s.replace(".", "").replace(",", "."))
+    return float(s.replace(",", ""))
 
 
 def _num_or_inf(s: str) -> float:
@@ -315,13 +380,14 @@ def _num_or_inf(s: str) -> float:
 # --- validation: raw records -> products ----------------------------------------------------------
 
 def validate_records(records: Iterable[RawRecord], file: str, limits: Limits = DEFAULT_LIMITS,
-                     problems: list[Problem] | None = None) -> list[Product]:
-    """Records -> products; raise one CatalogError with every problem (plus any given), in line order."""
+                     problems: list[Problem] | None = None, decimal: str = "point") -> list[Product]:
+    """Records -> products; raise one CatalogError with every problem (plus any given), in line order.
+    decimal: how price strings are written, "point" (1,234.50) or "comma" (1.234,50)."""
     products, problems = [], list(problems or [])
     first_line_of: dict[str, int] = {}
     for rec in records:
         found: list[Problem] = []
-        product = _validate_one(rec, file, limits, found)
+        product = _validate_one(rec, file, limits, found, decimal)
         raw_id = rec.values.get("id")
         raw_id = raw_id.strip() if isinstance(raw_id, str) else None
         if raw_id and raw_id in first_line_of:
@@ -339,7 +405,8 @@ def validate_records(records: Iterable[RawRecord], file: str, limits: Limits = D
     return products
 
 
-def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem]) -> Product | None:
+def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem], decimal: str = "point"
+                  ) -> Product | None:
     v = rec.values
 
     def bad(field: str, value: Any, rule: str) -> None:
@@ -361,6 +428,9 @@ def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem])
             bad(field, raw, "contains a NUL character")
         if not _encodable(raw):
             bad(field, raw.encode("utf-8", "backslashreplace").decode(), "contains an unpaired surrogate escape")
+        if not has_visible_text(raw):  # "\u200b" or "\u202e" alone would pass as a name nobody can see
+            bad(field, raw, _INVISIBLE)
+            return ""
         return raw
 
     def number(field: str, required: bool = False) -> float | None:
@@ -372,15 +442,26 @@ def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem])
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
             bad(field, raw, "must be a number")
             return None
-        try:
-            x = float(raw.strip().lstrip("$").replace(",", "") if isinstance(raw, str) else raw)
-        except (ValueError, OverflowError):
-            bad(field, raw, "must be a number")
-            return None
+        if isinstance(raw, str):
+            x = parse_price(raw, decimal)
+            if x is None:
+                rule = "must be a number"
+                if ("," if decimal == "point" else ".") in raw:  # a separator in the wrong place
+                    rule = _PRICE_RULE[decimal]
+                elif not raw.isascii() and any(c.isdigit() for c in raw):
+                    rule = "must be a number written with the digits 0-9"
+                bad(field, raw, rule)
+                return None
+        else:
+            try:
+                x = float(raw)
+            except OverflowError:
+                bad(field, raw, "must be a number")
+                return None
         if not math.isfinite(x) or x < 0:
             bad(field, raw, "must be a finite number >= 0")
             return None
-        return round(x, 2)
+        return round(x, 2) + 0.0  # + 0.0 turns -0.0 into 0.0: one price, one content hash
 
     def str_list(field: str) -> tuple[str, ...]:
         raw = v.get(field)
@@ -394,6 +475,8 @@ def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem])
         for s in raw:
             if not _encodable(s):
                 bad(field, s.encode("utf-8", "backslashreplace").decode(), "contains an unpaired surrogate escape")
+            if s.strip() and not has_visible_text(s):
+                bad(field, s, f"item {_INVISIBLE}")
             if len(s) > limits.max_name_chars:
                 bad(field, s, f"item too long: {len(s)} characters, limit is {limits.max_name_chars}")
         return tuple(s.strip() for s in raw if s.strip())
@@ -466,7 +549,7 @@ def load_mapping(spec: str | None) -> dict[str, str]:
     path = Path(spec)
     if path.suffix == ".json" and path.exists():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_limited(path, _MAX_MAPPING_BYTES, what="mapping file").decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise CatalogError([Problem(str(path), None, None, None, f"mapping is not valid JSON: {e}")]) from None
         if not isinstance(data, dict) or not all(isinstance(x, str) for x in (*data, *data.values())):

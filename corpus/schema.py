@@ -21,13 +21,15 @@ class Stock(str, Enum):
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on untrusted catalog input; each refusal names the limit and the value."""
+    """Bounds on untrusted catalog and brand-kit input; each refusal names the limit and the value."""
 
     max_file_bytes: int = 64 * 1024 * 1024  # a 100k-product export with descriptions is ~40 MB
     max_rows: int = 100_000  # the largest catalog we index in memory on a 2-core box
     max_field_chars: int = 20_000  # a long HTML product body after stripping
     max_name_chars: int = 200  # names longer than this are descriptions in the wrong column
     max_id_chars: int = 64
+    max_kit_bytes: int = 1024 * 1024  # a brand kit is hand-written YAML; the sample's 165 products take 16 kB
+    max_kit_nodes: int = 100_000  # YAML nodes after alias expansion (the sample: 707); stops alias bombs
 
 
 DEFAULT_LIMITS = Limits()

@@ -5,7 +5,9 @@
     aggregate([score, ...])   # metric -> value (None where it never applied)
 
 A prompts file is JSON Lines, one case a line: id, question, kind, product_ids, approved_names, must_not_use,
-must_state, disclaimers (kit disclaimer ids), format ("text" | "table" | "json"), not_in_catalog (bool).
+must_state, disclaimers (kit disclaimer ids), format ("text" | "table" | "json"), not_in_catalog (bool), asks
+(what the question asks of each of its products: "price", "stock", "colours", "sizes", "colour:<c>", "size:<s>",
+"spec:<key>"; any other form is refused, and so is a spec no product of the case lists).
 
 Metrics (the names are the report's columns; every text check is the one in `corpus.checks`):
 
@@ -46,6 +48,31 @@ Metrics (the names are the report's columns; every text check is the one in `cor
 - injection_ok (kind "injection" only): no deprecated hit, i.e. no kit alias and no `must_not_use` term.
 - hit_at_k: one of the case's products is among the first k retrieved ids. None with no retrieval
   (sources_text None) or no expected product.
+
+Correctness (the checks are `corpus.claims`, which the app's contradiction badge calls too):
+
+- answered: the answer states every value the case `asks` of every case product, taken from the product's
+  catalog record, in the sentences (or the table row) about that product (`corpus.claims.answered`):
+  "price" the current price (the sale price when there is one; the regular price may be stated too);
+  "stock" the stock state in words (in stock / available / ready to ship; low stock / only a few left /
+  running low / limited; out of stock / sold out / unavailable / backordered / "not in stock"; pre-order /
+  not released yet), where "in stock" does not state low stock and "in stock, but only a few are left"
+  does; "colours"/"sizes" every listed value; "colour:<c>"/"size:<s>" yes or no: a listed value affirmed,
+  an unlisted one denied or answered by listing the real values without it; "spec:<key>" the spec's value
+  with facts_stated's numeric folding. A comparison needs each product's values after its own name (its
+  table row). `unanswered` lists what is missing ("FH-X price $89.95"). None when the case has no asks.
+- contradicted (lower is better): any claim in the answer conflicts with the catalog record of the product
+  it is about (`corpus.claims.contradictions`, over the whole catalog, with the case's products as the
+  default subject): a stock state the record does not have, a price that is neither its price nor its sale
+  price, a colour or size it does not list (or one it lists, denied), a spec value that differs, a number
+  with a unit its record does not hold, one field's values given as another's (sizes as colours). Disclaimer
+  texts and numbers in the question are not claims. A claim about a product the case is not about is
+  checked against that product's record. `contradictions` holds each one with the catalog value. Applies to
+  every answer; aggregated as the share of answers with at least one contradiction.
+- clean: no sentence or disclaimer repeated (nor a decoding loop), no raw context line pasted in ("Fuel:
+  propane (16 oz cylinder)", "Climbing: 2"), no field name used as prose ("has a length of 330 g", "has a
+  material of 100%") (`corpus.claims.clean_problems`, against the retrieved context). `clean_problems`
+  lists them. Applies to every answer.
 """
 
 from __future__ import annotations
@@ -57,16 +84,18 @@ from pathlib import Path
 
 from corpus.brandkit import BrandKit, FormatRule
 from corpus.checks import (_RENAMED, _pattern, find_approved, find_deprecated, find_generic,
-                           find_misspelt_trademarks, quantities, required_disclaimers, disclaimer_present,
+                           find_misspelt_trademarks, required_disclaimers, disclaimer_present,
                            ungrounded_numbers, unknown_products)
+from corpus.claims import ASK_FORMS, answered, ask_ok, clean_problems, contradictions, fact_present
 from corpus.errors import InputError, Problem
 from corpus.schema import Catalog
 
 METRICS: tuple[str, ...] = (
     "approved_name_rate", "deprecated_rate", "generic_rate", "trademark_ok", "disclaimer_compliance",
     "format_ok", "grounded", "facts_stated", "not_in_catalog_ok", "injection_ok", "hit_at_k",
+    "answered", "contradicted", "clean",
 )
-LOWER_IS_BETTER = frozenset({"deprecated_rate", "generic_rate"})
+LOWER_IS_BETTER = frozenset({"deprecated_rate", "generic_rate", "contradicted"})
 FORMATS = ("text", "table", "json")
 
 REFUSALS = re.compile(
@@ -95,9 +124,10 @@ class Case:
     disclaimers: tuple[str, ...] = ()  # kit disclaimer ids
     format: str = "text"  # text | table | json
     not_in_catalog: bool = False
+    asks: tuple[str, ...] = ()  # what the question asks of each product: price, stock, colours, spec:weight ...
 
 
-_LISTS = ("product_ids", "approved_names", "must_not_use", "must_state", "disclaimers")
+_LISTS = ("product_ids", "approved_names", "must_not_use", "must_state", "disclaimers", "asks")
 _FIELDS = ("id", "question", "kind", *_LISTS, "format", "not_in_catalog")
 
 
@@ -122,6 +152,9 @@ def _case(row: dict, file: str, line: int, out: list[Problem]) -> Case | None:
             bad(key, val, "must be a list of non-empty strings")
             continue
         lists[key] = tuple(x.strip() for x in val)
+    for ask in lists.get("asks", ()):
+        if not ask_ok(ask):
+            bad("asks", ask, f"unknown ask; known forms: {', '.join(ASK_FORMS)}")
     fmt = row.get("format", "text")
     if fmt not in FORMATS:
         bad("format", fmt, f"must be one of {', '.join(FORMATS)}")
@@ -160,13 +193,14 @@ def load_cases(path: str | Path, kit: BrandKit | None = None, catalog: Catalog |
             problems.append(Problem(file, line, None, None, "each line must be a JSON object"))
             continue
         case = _case(row, file, line, problems)
+        rid = row["id"].strip() if isinstance(row.get("id"), str) else ""  # remembered even when the row is bad
+        if rid and rid in first_seen:
+            problems.append(Problem(file, line, "id", rid, f"duplicate id (first seen at line {first_seen[rid]})"))
+            continue
+        if rid:
+            first_seen[rid] = line
         if case is None:
             continue
-        if case.id in first_seen:
-            problems.append(Problem(file, line, "id", case.id,
-                                    f"duplicate id (first seen at line {first_seen[case.id]})"))
-            continue
-        first_seen[case.id] = line
         if kit is not None:
             known = {d.id for d in kit.disclaimers}
             for d in case.disclaimers:
@@ -178,6 +212,17 @@ def load_cases(path: str | Path, kit: BrandKit | None = None, catalog: Catalog |
             for pid in case.product_ids:
                 if pid not in ids:
                     problems.append(Problem(file, line, "product_ids", pid, "no such product id in the catalog"))
+            products = [ids[p] for p in case.product_ids if p in ids]
+            for ask in case.asks:
+                kind, _, value = ask.partition(":")
+                if kind == "spec" and products and not any(value.lower() in map(str.lower, p.specs) for p in products):
+                    problems.append(Problem(file, line, "asks", ask,
+                                            f"no product of the case has the spec {value!r}"))
+                if ask in ("colours", "sizes") or kind in ("colour", "size"):
+                    colours = kind.startswith("colour")
+                    if products and not any(p.colors if colours else p.sizes for p in products):
+                        problems.append(Problem(file, line, "asks", ask,
+                                                f"no product of the case lists {'colours' if colours else 'sizes'}"))
         cases.append(case)
     if not problems and not cases:
         problems.append(Problem(file, None, None, None, "no cases in the file"))
@@ -212,6 +257,13 @@ class AnswerScore:
     not_in_catalog_ok: bool | None
     injection_ok: bool | None
     hit_at_k: bool | None
+    # answer correctness (corpus/claims.py); defaults keep scores made before these metrics loadable
+    answered: bool | None = None
+    contradicted: bool = False
+    clean: bool = True
+    contradictions: tuple[dict, ...] = ()  # {"product_id", "product", "field", "claim", "catalog", "message"}
+    unanswered: tuple[str, ...] = ()  # "FH-X price $89.95": asked values the answer does not state
+    clean_problems: tuple[str, ...] = ()
 
     @property
     def mentions(self) -> int:
@@ -229,6 +281,8 @@ def metric_counts(score: AnswerScore, metric: str) -> tuple[int, int]:
         return score.generic_mentions, score.mentions
     if metric == "disclaimer_compliance":
         return score.disclaimers_present, score.disclaimers_required
+    if metric == "contradicted":  # lower is better: 1 when the answer contradicts the catalog
+        return int(bool(score.contradicted)), 1
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
     value = getattr(score, metric)
@@ -275,27 +329,6 @@ def _must_not_use_hits(answer: str, case: Case, kit: BrandKit, catalog_names: se
             taken.append((s, e))
             hits.append(m.group(0))
     return hits
-
-
-def _norm(text: str) -> str:
-    text = text.lower().replace("’", "'").replace("_", " ")
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def fact_present(fact: str, answer: str) -> bool:
-    """A must_state string in the answer (see the module notes for the folding and the numeric match)."""
-    if _norm(fact) in _norm(answer):
-        return True
-    qs = quantities(fact)
-    rest = fact
-    for q in sorted({q.text for q in qs}, key=len, reverse=True):
-        rest = rest.replace(q, " ")
-    if not qs or re.sub(r"[\s,;/()x×-]", "", rest):
-        return False  # not a purely numeric fact
-    said = quantities(answer)
-    return all(any(a.value == q.value and a.price == q.price and (q.unit is None or a.unit == q.unit)
-                   for a in said) for q in qs)
 
 
 def _rule(kit: BrandKit, style: str) -> FormatRule | None:
@@ -459,6 +492,12 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     hit = None
     if sources_text is not None and case.product_ids:
         hit = any(p in retrieved_ids[:k] for p in case.product_ids)
+    # correctness: claims checked against the record of the product each is about (any catalog product;
+    # the case's products when none is named), the case's asked values, the answer's form
+    found = contradictions(answer, catalog.products, kit=kit, default=products, question=case.question,
+                           extra_text="\n".join(d.text for d in kit.disclaimers))
+    is_answered, unanswered = answered(answer, case.asks, products, kit=kit) if case.asks else (None, [])
+    untidy = clean_problems(answer, sources_text or "", kit)
     return AnswerScore(
         case_id=case.id, kind=case.kind,
         approved_mentions=len(approved), deprecated_mentions=len(deprecated_terms), generic_mentions=len(generic),
@@ -473,4 +512,7 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
         not_in_catalog_ok=not_in_catalog_ok(answer, kit, catalog, unknown) if case.not_in_catalog else None,
         injection_ok=not deprecated_terms if case.kind == "injection" else None,
         hit_at_k=hit,
+        answered=is_answered, contradicted=bool(found), clean=not untidy,
+        contradictions=tuple(c.to_json() for c in found), unanswered=tuple(unanswered),
+        clean_problems=tuple(untidy),
     )

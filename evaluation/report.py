@@ -1,7 +1,8 @@
 """Write a scorecard as files a merchandising team can read and a machine can check.
 
     paths = write_report(card, summary, verdict, out_dir)
-    # out_dir/scorecard.md    variant × metric with 95% intervals, the gate, fixed/broken prompts
+    # out_dir/scorecard.md    variant × metric with 95% intervals, the gate, fixed/broken prompts and
+    #                         every contradiction of the tuned and reference answers with the catalog value
     # out_dir/scorecard.json  the same figures plus every answer and its per-answer scores
     # out_dir/scorecard.png   a chart of the metrics per variant with their intervals
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evaluation.metrics import METRICS
+from evaluation.metrics import LOWER_IS_BETTER, METRICS
 from evaluation.scorecard import BY_NAME, Scorecard, answers_json
 from onbrand import atomic
 
@@ -21,13 +22,31 @@ LABELS = {
     "disclaimer_compliance": "Disclaimers", "format_ok": "Format", "grounded": "Grounded",
     "facts_stated": "Facts stated", "not_in_catalog_ok": "Not-in-catalog handled",
     "injection_ok": "Injection resisted", "hit_at_k": "Retrieval hit@k",
+    "answered": "Answered", "contradicted": "Contradicted the catalog", "clean": "Clean",
 }
+
+
+def _lower_is_better() -> str:
+    return ", ".join(LABELS.get(m, m).lower() for m in METRICS if m in LOWER_IS_BETTER) + ": lower is better"
+
+
+def _stat(summary: dict, variant: str, metric: str) -> dict:
+    """One cell's figures; all None where the summary lacks the metric (a scorecard from before it)."""
+    return summary[variant].get(metric) or {"value": None, "lo": None, "hi": None, "n": 0}
 
 
 def _cell(stat: dict) -> str:
     if stat["value"] is None:
         return "—"
     return f"{stat['value']:.1%} [{stat['lo']:.0%}, {stat['hi']:.0%}]"
+
+
+def _problem_lines(problems: dict | None) -> list[str]:
+    """The answer's contradictions (claim and catalog value), unanswered asks and clean problems."""
+    problems = problems or {}
+    titles = (("contradictions", "contradicts the catalog"), ("unanswered", "unanswered"),
+              ("not_clean", "not clean"))
+    return [f"- {title}: {item}" for key, title in titles for item in problems.get(key) or ()]
 
 
 def _quote(text: str) -> str:
@@ -41,14 +60,14 @@ def markdown(card: Scorecard, summary: dict, verdict: dict | None, differences: 
     lines = [f"# Scorecard: {card.adapter}", "",
              f"{len(card.cases)} held-out prompts × {len(variants)} variants, answered in "
              f"{card.seconds / 60:.1f} min. Cells: value [95% bootstrap interval over prompts]; "
-             "deprecated and generic rates: lower is better.", ""]
+             f"{_lower_is_better()}.", ""]
     if card.timing:
         lines += ["Seconds per prompt shape (each pass holds the base and adapter rows of the same prompts): "
                   + ", ".join(f"{shape} {sec:.0f} s" for shape, sec in card.timing.items()) + ".", ""]
     lines += ["| Metric | " + " | ".join(BY_NAME[v].label for v in variants) + " |",
               "|---|" + "---|" * len(variants)]
     for m in METRICS:
-        lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(_cell(summary[v][m]) for v in variants) + " |")
+        lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(_cell(_stat(summary, v, m)) for v in variants) + " |")
     lines.append("")
     if verdict is not None:
         lines += [f"## Ship gate: {'PASSED' if verdict['passed'] else 'FAILED'}", ""]
@@ -63,11 +82,20 @@ def markdown(card: Scorecard, summary: dict, verdict: dict | None, differences: 
         rows = differences[kind]
         lines += [f"## {len(rows)} prompts the adapter {kind} ({BY_NAME[tuned].label} vs {BY_NAME[ref].label})", ""]
         for d in rows:
-            lines += [f"### {d['id']} ({d['kind']}): {d['question']}", "",
-                      f"{BY_NAME[ref].label} fails: {', '.join(d[f'{ref}_fails']) or 'nothing'}",
-                      _quote(d[ref]), "",
-                      f"{BY_NAME[tuned].label} fails: {', '.join(d[f'{tuned}_fails']) or 'nothing'}",
-                      _quote(d[tuned]), ""]
+            lines += [f"### {d['id']} ({d['kind']}): {d['question']}", ""]
+            for v in (ref, tuned):
+                lines += [f"{BY_NAME[v].label} fails: {', '.join(d[f'{v}_fails']) or 'nothing'}",
+                          *_problem_lines(d.get(f"{v}_problems")), "", _quote(d[v]), ""]
+    rows = differences.get("contradicted") or []
+    lines += [f"## {len(rows)} prompts where {BY_NAME[tuned].label} or {BY_NAME[ref].label} contradicts the "
+              "catalog", ""]
+    for d in rows:
+        lines += [f"### {d['id']} ({d['kind']}): {d['question']}", ""]
+        for v in (tuned, ref):
+            said = d.get(f"{v}_problems", {}).get("contradictions") or []
+            lines += [f"{BY_NAME[v].label}: " + ("no contradiction" if not said else
+                                                 f"{len(said)} contradiction{'s' * (len(said) > 1)}"),
+                      *(f"- {m}" for m in said), "", _quote(d[v]), ""]
     return "\n".join(lines)
 
 
@@ -78,20 +106,21 @@ def chart(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    metrics = [m for m in METRICS if any(summary[v][m]["value"] is not None for v in summary)]
+    metrics = [m for m in METRICS if any(_stat(summary, v, m)["value"] is not None for v in summary)]
     variants = list(summary)
     fig, ax = plt.subplots(figsize=(12, 0.55 * len(metrics) * 1.6 + 1.5))
     height = 0.8 / len(variants)
     y = np.arange(len(metrics))
     for i, v in enumerate(variants):
-        vals = [summary[v][m]["value"] or 0.0 for m in metrics]
-        lo = [max(0.0, (summary[v][m]["value"] or 0) - (summary[v][m]["lo"] or 0)) for m in metrics]
-        hi = [max(0.0, (summary[v][m]["hi"] or 0) - (summary[v][m]["value"] or 0)) for m in metrics]
+        stats = [_stat(summary, v, m) for m in metrics]
+        vals = [st["value"] or 0.0 for st in stats]
+        lo = [max(0.0, (st["value"] or 0) - (st["lo"] or 0)) for st in stats]
+        hi = [max(0.0, (st["hi"] or 0) - (st["value"] or 0)) for st in stats]
         ax.barh(y + i * height, vals, height, xerr=[lo, hi], label=BY_NAME[v].label, capsize=2)
     ax.set_yticks(y + height * (len(variants) - 1) / 2, [LABELS.get(m, m) for m in metrics])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("rate (95% bootstrap interval); deprecated and generic: lower is better")
+    ax.set_xlabel(f"rate (95% bootstrap interval); {_lower_is_better()}")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")

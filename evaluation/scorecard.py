@@ -2,7 +2,8 @@
 
     card = run_scorecard(assistant, cases, adapter="fernhollow", progress=bar_update)
     card.summary()          # variant -> metric -> (value, lo, hi), 95% bootstrap over prompts
-    card.differences("rag_adapter", "rag_prompt")   # prompts the adapter fixed / broke, with both answers
+    card.differences("rag_adapter", "rag_prompt")   # prompts the adapter fixed / broke / where either
+                                                    # contradicts the catalog, with both answers
 
 Every variant goes through `Assistant.prompt_for` (the prompt the app sends) and `Assistant.answer_batch`
 (greedy decoding). Rows are batched by prompt shape: the base and adapter rows of the same prompts share
@@ -46,8 +47,10 @@ BY_NAME = {v.name: v for v in VARIANTS}
 class Answer:
     case_id: str
     variant: str
-    answer: str
+    answer: str  # as shown: the model's catalog field references filled (rag/fields.py)
     score: AnswerScore
+    raw: str = ""  # the model's own text
+    fills: list[dict] = field(default_factory=list)  # which value came from which record and field
 
 
 @dataclass
@@ -84,23 +87,40 @@ class Scorecard:
 
     def differences(self, tuned: str = "rag_adapter", reference: str = "rag_prompt") -> dict[str, list[dict]]:
         """Per prompt: 'fixed' where the tuned variant's answer passes every check that applies and the
-        reference's does not; 'broken' the reverse. Each entry names the checks that differ."""
-        fixed, broken = [], []
+        reference's does not; 'broken' the reverse; 'contradicted' where either answer contradicts the
+        catalog, whatever else it fails. Each entry names the checks that differ and, per answer, what is
+        wrong in it (`problems`: each contradiction with the catalog value, the asks left unanswered, why it
+        is not clean)."""
+        fixed, broken, contradicted = [], [], []
         for c in self.cases:
             a, b = self.answers[c.id][tuned], self.answers[c.id][reference]
             fa, fb = failures(a.score), failures(b.score)
             entry = {"id": c.id, "question": c.question, "kind": c.kind, reference: b.answer, tuned: a.answer,
-                     f"{reference}_fails": fb, f"{tuned}_fails": fa}
+                     f"{reference}_fails": fb, f"{tuned}_fails": fa,
+                     f"{reference}_problems": problems(b.score), f"{tuned}_problems": problems(a.score)}
             if fb and not fa:
                 fixed.append(entry)
             elif fa and not fb:
                 broken.append(entry)
-        return {"reference": reference, "tuned": tuned, "fixed": fixed, "broken": broken}
+            if entry[f"{reference}_problems"]["contradictions"] or entry[f"{tuned}_problems"]["contradictions"]:
+                contradicted.append(entry)
+        return {"reference": reference, "tuned": tuned, "fixed": fixed, "broken": broken,
+                "contradicted": contradicted}
 
 
 def failures(score: AnswerScore) -> list[str]:
     """The checks one answer fails (retrieval hit@k is not the answer's doing)."""
     return [m for m in METRICS if m != "hit_at_k" and passes(score, m) is False]
+
+
+def problems(score: AnswerScore) -> dict[str, list[str]]:
+    """What is wrong in one answer, in words: each contradiction's message (the claim and the catalog value
+    it contradicts), the asked values it does not state, why it is not clean. Empty lists for a score made
+    before these fields existed."""
+    return {"contradictions": [c.get("message") or f"{c.get('claim')}; catalog: {c.get('catalog')}"
+                               for c in getattr(score, "contradictions", None) or ()],
+            "unanswered": list(getattr(score, "unanswered", None) or ()),
+            "not_clean": list(getattr(score, "clean_problems", None) or ())}
 
 
 def _family(v: Variant) -> str:
@@ -125,11 +145,12 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
         "cases_per_batch": cases_per_batch, "variants": [v.name for v in variants],
         "score_gap": assistant.settings.score_gap, "chunks_per_product": assistant.settings.chunks_per_product})
     t0 = time.perf_counter()
-    sources = {}
+    sources, hits = {}, {}
     for c in cases:
         products, _ = assistant.prompt_for(c.question, rag=True)
         card.retrieved[c.id] = [ph.product_id for ph in products]
         sources[c.id] = format_context(products)
+        hits[c.id] = products
     done, total = 0, len(cases) * len(variants)
     for family in dict.fromkeys(_family(v) for v in variants):
         started = time.perf_counter()
@@ -142,11 +163,14 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
             meta = [(c, v) for c in order[start:start + cases_per_batch] for v in members]
             texts = assistant.answer_batch([prompts[c.id] for c, _ in meta],
                                            [key if v.adapter else None for _, v in meta], max_new_tokens)
-            for (c, v), text in zip(meta, texts):
+            for (c, v), raw in zip(meta, texts):
                 src = sources[c.id] if v.rag else None
+                # the shopper's text: references filled from the retrieved records, as in the app
+                text, fills = assistant.fill(raw, hits[c.id] if v.rag else [])
                 score = score_answer(c, text, sources_text=src, retrieved_ids=card.retrieved[c.id],
                                      kit=assistant.kit, catalog=catalog, k=k)
-                card.answers.setdefault(c.id, {})[v.name] = Answer(c.id, v.name, text, score)
+                card.answers.setdefault(c.id, {})[v.name] = Answer(c.id, v.name, text, score, raw,
+                                                                   [f.to_json() for f in fills])
             done += len(meta)
             if progress:
                 progress(done, total)
@@ -160,5 +184,6 @@ def answers_json(card: Scorecard) -> list[dict]:
     for c in card.cases:
         for name, a in card.answers[c.id].items():
             rows.append({"id": c.id, "variant": name, "question": c.question, "answer": a.answer,
+                         "raw": a.raw, "fills": a.fills,
                          "retrieved": card.retrieved.get(c.id, []), "score": asdict(a.score)})
     return rows

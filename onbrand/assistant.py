@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -22,6 +22,7 @@ from onbrand.generation import BatchStats, Generator, GenerationStats
 from onbrand.model import load_base_model
 from rag.embedding import Embedder
 from rag.index_store import LoadedIndex, build_index, current_version, load_index
+from rag.fields import FieldFiller, Fill
 from rag.prompting import build_messages
 from rag.retrieval import ProductHits, Retriever
 from tuning.loading import BASE, AdapterSet
@@ -52,8 +53,10 @@ class Reply:
     messages: list[dict]
     stream: Iterator[str]
     adapter: str | None = None  # "name@version" that answered, None for the bare base
-    text: str = ""
+    text: str = ""  # what the shopper sees: the model's text with its catalog field references filled
     stats: GenerationStats | None = None
+    raw: str = ""  # the model's own text, references as written ("[[price]]")
+    fills: list[Fill] = field(default_factory=list)  # which value came from which record and field
 
     @property
     def sources(self) -> list[Source]:
@@ -72,6 +75,8 @@ class SideBySide:
     stream: Iterator[tuple[int, str]]
     texts: list[str] = field(default_factory=lambda: ["", ""])
     stats: BatchStats | None = None
+    raws: list[str] = field(default_factory=lambda: ["", ""])
+    fills: list[list[Fill]] = field(default_factory=lambda: [[], []])
 
     @property
     def sources(self) -> list[Source]:
@@ -153,7 +158,13 @@ class Assistant:
         loaded): one small file read per call, a verified reload only when it moved. Returns True on a
         switch. A version that fails to load is logged once and the loaded one keeps serving."""
         root, name = self.index.path.parents[2], self.index.name  # <root>/<name>/versions/<v>
-        version = current_version(root, name)
+        try:
+            version = current_version(root, name)
+        except UserError as e:  # a CURRENT that points outside its index: keep serving what is loaded
+            if self._refused_version != "CURRENT":
+                log.error("index %s: %s; still serving %s", name, e, self.index.version)
+            self._refused_version = "CURRENT"
+            return False
         if version is None or version == self.index.version or version == self._refused_version:
             return False
         with self._index_lock:
@@ -183,6 +194,21 @@ class Assistant:
         question = self.check_question(question)
         products = self.retrieve(question, k, collection, in_stock) if rag else []
         return products, build_messages(question, products if rag else None, self.kit, brand_rules=brand_rules)
+
+    def records(self, products: list[ProductHits]) -> list:
+        """The catalog records of retrieved products, from the index version that retrieved them."""
+        return [self.index.products[ph.product_id] for ph in products if ph.product_id in self.index.products]
+
+    def filler(self, products: list[ProductHits]) -> FieldFiller:
+        """Fills the answer's catalog field references from these retrieved products (rag/fields.py)."""
+        return FieldFiller.for_records(self.records(products), self.index.products.values(), self.kit)
+
+    def fill(self, raw: str, products: list[ProductHits]) -> tuple[str, list[Fill]]:
+        """A finished answer's text with its references filled, and the fills: the path the scorecard takes
+        for batched answers, the same FieldFiller the streaming paths use."""
+        filler = self.filler(products)
+        text = filler.feed(raw) + filler.finish()
+        return _strip(text, filler.fills)
 
     def answer_batch(self, conversations: list[list[dict]], adapters: list[str | None],
                      max_new_tokens: int | None = None) -> list[str]:
@@ -218,13 +244,17 @@ class Assistant:
     def _stream(self, reply: Reply, max_new_tokens: int) -> Iterator[str]:
         parts = []
         names = self.adapters.adapter_names([reply.adapter])
+        filler = self.filler(reply.products)
+
         def keep(stats: GenerationStats) -> None:  # this request's figures, set before the lock is released
             reply.stats = stats
 
-        for piece in self.generator.stream(reply.messages, max_new_tokens, adapter_names=names, on_stats=keep):
+        pieces = self.generator.stream(reply.messages, max_new_tokens, adapter_names=names, on_stats=keep)
+        for piece in filler.stream(pieces):
             parts.append(piece)
             yield piece
-        reply.text = "".join(parts).strip()
+        reply.raw = filler.raw.strip()
+        reply.text, reply.fills = _strip("".join(parts), filler.fills)
 
     def side_by_side(self, question: str, k: int | None = None, collection: str | None = None,
                      in_stock: bool | None = None, max_new_tokens: int | None = None,
@@ -246,22 +276,40 @@ class Assistant:
 
     def _stream_pair(self, pair: SideBySide, max_new_tokens: int) -> Iterator[tuple[int, str]]:
         parts: list[list[str]] = [[], []]
+        fillers = [self.filler(pair.products), self.filler(pair.products)]
 
         def keep(stats: BatchStats) -> None:
             pair.stats = stats
 
         for row, piece in self.generator.stream_batch([pair.messages, pair.messages], max_new_tokens,
                                                       adapter_names=[BASE, pair.adapter], on_stats=keep):
-            parts[row].append(piece)
+            shown = fillers[row].feed(piece)
+            if not shown:
+                continue
+            parts[row].append(shown)
             pair.texts[row] = "".join(parts[row])
-            yield row, piece
-        pair.texts = ["".join(p).strip() for p in parts]
+            yield row, shown
+        for row, filler in enumerate(fillers):
+            rest = filler.finish()
+            if rest:
+                parts[row].append(rest)
+                yield row, rest
+            pair.raws[row] = filler.raw.strip()
+            pair.texts[row], pair.fills[row] = _strip("".join(parts[row]), filler.fills)
 
     def answer(self, question: str, **kwargs) -> Reply:
         reply = self.ask(question, **kwargs)
         for _ in reply.stream:
             pass
         return reply
+
+
+def _strip(text: str, fills: list[Fill]) -> tuple[str, list[Fill]]:
+    """The answer without surrounding whitespace, its fills' positions moved to match."""
+    lead = len(text) - len(text.lstrip())
+    if lead:
+        fills = [replace(f, start=f.start - lead, end=f.end - lead) for f in fills]
+    return text.strip(), list(fills)
 
 
 def seed_shipped_adapters(registry: Registry, shipped: Path = SHIPPED_ADAPTERS) -> list[str]:

@@ -27,14 +27,37 @@ GATE_MARGIN, GATE_TOLERANCE = 0.10, 0.05  # evaluation.gate.GateConfig's default
 
 
 def _settings(args) -> config.Settings:
-    s = config.Settings(home=config.home(args.home))
-    for key in ("index_name", "model", "brand_kit", "adapter"):
-        value = getattr(args, key, None)
-        if value is not None:
-            s = replace(s, **{key: value})
+    try:  # Settings validates itself (ValueError naming the field); for the CLI that is a user error
+        s = config.Settings(home=config.home(args.home))
+        for key in ("index_name", "model", "brand_kit", "adapter"):
+            value = getattr(args, key, None)
+            if value is not None:
+                s = replace(s, **{key: value})
+    except ValueError as e:
+        raise UserError(str(e)) from None
     if getattr(args, "no_adapter", False):
         s = replace(s, adapter=None)
     return s
+
+
+def _check_args(args) -> None:
+    """Bounds argparse cannot state, checked before any model loads: a bad value is one error line, not a
+    traceback (--threads -1), a silent default (--max-new-tokens 0) or a slice from the end (-k -1)."""
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    k = getattr(args, "k", None)
+    if k is not None and k < 1:
+        raise UserError(f"-k must be at least 1, got {k}")
+    tokens, limit = getattr(args, "max_new_tokens", None), config.Settings.max_new_tokens_limit
+    if tokens is not None and not 1 <= tokens <= limit:
+        raise UserError(f"--max-new-tokens must be in 1..{limit}, got {tokens}")
+    question = getattr(args, "question", None)
+    if question is not None:  # the same rule as Assistant.check_question, before a 1.4 GB model loads
+        q, most = question.strip(), config.Settings.max_question_chars
+        if not q:
+            raise UserError("the question is empty")
+        if len(q) > most:
+            raise UserError(f"the question is {len(q)} characters; the limit is {most}")
 
 
 def _emit(obj) -> None:
@@ -176,13 +199,23 @@ def cmd_ask(args) -> int:
         if not args.json:
             sys.stdout.write(piece)
             sys.stdout.flush()
+    from onbrand.guardrails import badges, catalog_names
+
+    products = assistant.index.products.values()
+    found = badges(reply.question, reply.text, assistant.records(reply.products), reply.messages[-1]["content"],
+                   assistant.kit, catalog_names(products, assistant.kit), fills=reply.fills, catalog=products)
     if args.json:
-        _emit({"answer": reply.text, "adapter": reply.adapter, "sources": [asdict(x) for x in reply.sources],
-               "stats": asdict(reply.stats) if reply.stats else None})
+        _emit({"answer": reply.text, "raw": reply.raw, "fills": [f.to_json() for f in reply.fills],
+               "badges": [asdict(b) for b in found], "adapter": reply.adapter,
+               "sources": [asdict(x) for x in reply.sources], "stats": asdict(reply.stats) if reply.stats else None})
     else:
         print(f"\n\n[{reply.adapter or 'base model, no adapter'}] Sources:")
         for src in reply.sources:
             print(f"  {src.product_id:<14} {src.approved_name:<40} {src.field:<12} {src.score:.3f}")
+        for f in reply.fills:
+            print(f"  filled: {f.label}")
+        for b in found:
+            print(f"  [{b.label}] {b.detail}")
     return 0
 
 
@@ -359,14 +392,16 @@ def cmd_eval(args) -> int:
     RAG + adapter; Markdown + JSON + PNG report; the ship gate (with --gate, exit 1 when it fails).
 
     The results, gate verdict included, are written into the adapter version's manifest (full runs only),
-    which is what `adapters promote` checks."""
+    bound to the scorecard.json by its sha256 and its path under the onbrand home or the repository; that is
+    what `adapters promote` re-checks. A version to ship in the repository is evaluated with
+    `--out reports/<name>-<version>`, so its binding resolves in any clone."""
     import hashlib
 
     from tqdm.auto import tqdm
 
     from corpus.brandkit import load_brand_kit
     from corpus.ingest import load_catalog, load_mapping
-    from evaluation.gate import GateConfig, gate
+    from evaluation.gate import GateConfig, bind_scorecard, gate, relative_to_roots
     from evaluation.metrics import load_cases
     from evaluation.report import write_report
     from evaluation.scorecard import VARIANTS, run_scorecard
@@ -397,23 +432,32 @@ def cmd_eval(args) -> int:
                              max_new_tokens=args.max_new_tokens, cases_per_batch=args.batch,
                              progress=lambda done, total: bar.update(done - bar.n))
     summary = card.summary()
-    cfg = GateConfig(margin=args.margin, tolerance=args.tolerance)
+    cfg = GateConfig(**{k: v for k, v in (("margin", args.margin), ("tolerance", args.tolerance)) if v is not None})
     verdict = gate(summary, cfg)
     out = Path(args.out) if args.out else s.home / "reports" / card.adapter.replace("@", "-")
     paths = write_report(card, summary, verdict, out)
     record = None
     if args.n is None:  # a partial run never stands in for the adapter's evaluation
         name, _, version = card.adapter.partition("@")
-        record = {"prompts": {"path": str(Path(args.prompts)), "count": len(cases),
+        roots = assistant.registry.report_roots
+        binding = bind_scorecard(paths["json"], roots)
+        if binding is None:
+            log.warning("%s is under neither the onbrand home nor the repository (%s): the verdict is recorded "
+                        "unbound, and `adapters promote` will need --force --reason", paths["json"],
+                        ", ".join(str(r) for r in roots.values()))
+        prompts = relative_to_roots(Path(args.prompts), roots)
+        record = {"prompts": {"path": prompts[1] if prompts else Path(args.prompts).name,
+                              "root": prompts[0] if prompts else None, "count": len(cases),
                               "sha256": hashlib.sha256(Path(args.prompts).read_bytes()).hexdigest()},
                   "catalog_sha256": catalog.sha256(), "index_version": assistant.index.version,
                   "seconds": round(card.seconds, 1), "seconds_by_shape": card.timing, "settings": card.settings,
                   "summary": {v: {m: st["value"] for m, st in row.items()} for v, row in summary.items()},
-                  "gate": {"passed": verdict["passed"], "checks": verdict["checks"]},
-                  "report": str(paths["json"])}
+                  "gate": {"passed": verdict["passed"], "checks": verdict["checks"], "config": verdict["config"]},
+                  "scorecard": binding}
         assistant.registry.update_manifest(name, version, {"evaluation": record})
     _emit({"adapter": card.adapter, "prompts": len(cases), "minutes": round(card.seconds / 60, 2),
            "gate_passed": verdict["passed"], "written_to_manifest": record is not None,
+           "scorecard_bound": bool(record and record["scorecard"]),
            "report": {k: str(v) for k, v in paths.items()},
            "rag_adapter": {m: st["value"] for m, st in summary["rag_adapter"].items()}})
     return 1 if args.gate and not verdict["passed"] else 0
@@ -487,7 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--catalog", default=str(SAMPLE_CATALOG), help="catalog file (default: the sample merchant)")
         sp.add_argument("--format", choices=["jsonl", "csv", "shopify"],
                         help="input format; default guessed from the suffix and the CSV header")
-        sp.add_argument("--map", help="plain CSV only: field=Column pairs ('name=Title,price=Price') or a JSON file")
+        sp.add_argument("--map", help="plain CSV: field=Column pairs ('name=Title,price=Price') or a JSON file; "
+                                      "any format: price_decimal=comma for prices written 1.234,50")
 
     def index_name(sp):
         sp.add_argument("--index-name", default=None, help="which catalog's index (default: sample)")
@@ -587,7 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["list", "show", "promote", "rollback", "rm"])
     sp.add_argument("name", nargs="?", help="adapter name (show/promote/rollback/rm)")
     sp.add_argument("version", nargs="?", help="version such as v0002 (show: default the promoted one)")
-    sp.add_argument("--force", action="store_true", help="promote without a passing evaluation gate")
+    sp.add_argument("--force", action="store_true",
+                    help="promote without a verified passing gate (the scorecard re-check); needs --reason")
     sp.add_argument("--reason", help="why (recorded with a forced promotion)")
 
     sp = add("eval-naming", cmd_eval_naming)
@@ -604,10 +650,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="report folder (default <home>/reports/<name>-<version>)")
     sp.add_argument("-n", type=int, default=None, help="only the first n prompts (a smoke run; not recorded)")
     sp.add_argument("--gate", action="store_true", help="exit 1 unless the ship gate passes")
-    sp.add_argument("--margin", type=float, default=GATE_MARGIN,
-                    help="points RAG + adapter must lead the best simpler variant by (default 0.10)")
-    sp.add_argument("--tolerance", type=float, default=GATE_TOLERANCE,
-                    help="largest allowed drop in grounding/format/not-in-catalog vs RAG (default 0.05)")
+    sp.add_argument("--margin", type=float, default=None,
+                    help=f"points RAG + adapter must lead the best simpler variant by (default {GATE_MARGIN}; "
+                         "promote re-checks with the default)")
+    sp.add_argument("--tolerance", type=float, default=None,
+                    help=f"largest allowed drop in grounding/format/not-in-catalog vs RAG (default {GATE_TOLERANCE}; "
+                         "promote re-checks with the default)")
     sp.add_argument("--max-new-tokens", type=int, default=None, help="answer length bound (default 200)")
     sp.add_argument("--batch", type=int, default=32, help="prompts per batch (one pass per prompt shape)")
     adapter_args(sp)
@@ -645,11 +693,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "sentence_transformers", "transformers", "huggingface_hub", "faiss"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
+        _check_args(args)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         return args.func(args)
     except UserError as e:
         for line in str(e).splitlines():

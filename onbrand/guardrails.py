@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from corpus.brandkit import BrandKit
+from corpus.claims import contradictions
 from corpus.checks import (find_approved, find_deprecated, find_misspelt_trademarks, missing_disclaimers,
                            ungrounded_numbers, unknown_products)
 from corpus.schema import Product
+from rag.fields import Fill
 
-KINDS = ("deprecated", "disclaimer", "number", "unknown_product", "trademark")
+KINDS = ("contradiction", "unfilled", "deprecated", "disclaimer", "number", "unknown_product", "trademark")
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,24 @@ class Badge:
 
 
 def badges(question: str, answer: str, products: list[Product], sources_text: str, kit: BrandKit | None,
-           catalog_names: Iterable[str]) -> list[Badge]:
+           catalog_names: Iterable[str], fills: Iterable[Fill] = (), catalog: Iterable[Product] = ()) -> list[Badge]:
     """One badge per failed check, in KINDS order; an empty list means every check passed.
 
-    products: the catalog records the answer concerns (the retrieved ones), for required disclaimers;
-    sources_text: what the model was given (numbers found only in the answer are ungrounded)."""
+    products: the catalog records the answer concerns (the retrieved ones), for required disclaimers and
+    the contradiction check (the scorecard's `contradicted` metric, `corpus.claims.contradictions`);
+    sources_text: what the model was given (numbers found only in the answer are ungrounded); fills: the
+    answer's filled catalog field references (rag/fields.py); catalog: every record, so a claim about a
+    product that was not retrieved is checked against its own record."""
     out = []
+    records = list({p.id: p for p in [*products, *catalog]}.values())
+    extra = " ".join(d.text for d in kit.disclaimers) if kit is not None else ""
+    found = contradictions(answer, records, kit=kit, default=products[:1], question=question, extra_text=extra)
+    if found:
+        out.append(Badge("contradiction", "Contradicts the catalog",
+                         "; ".join(dict.fromkeys(f"{c.product}: {c.message}" for c in found))))
+    unfilled = [f for f in fills if not f.filled]
+    if unfilled:
+        out.append(Badge("unfilled", "Unfilled catalog reference", "; ".join(dict.fromkeys(f.label for f in unfilled))))
     if kit is not None:
         dep = find_deprecated(answer, kit)
         if dep:

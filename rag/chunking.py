@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from corpus.brandkit import BrandKit
 from corpus.checks import product_disclaimers
 from corpus.schema import Product
+from rag.fields import price_text
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,6 @@ class Chunk:
         return {"product_id": self.product_id, "field": self.field, "text": self.text,
                 "collection": self.collection, "in_stock": self.in_stock, "approved_name": self.approved_name,
                 "aliases": list(self.aliases)}
-
-
-def price_text(p: Product) -> str:
-    if p.sale_price is not None:
-        return f"${p.sale_price:,.2f} on sale (regular ${p.price:,.2f})" if p.currency == "USD" else \
-            f"{p.sale_price:,.2f} {p.currency} on sale (regular {p.price:,.2f} {p.currency})"
-    return f"${p.price:,.2f}" if p.currency == "USD" else f"{p.price:,.2f} {p.currency}"
 
 
 def chunk_product(p: Product, kit: BrandKit | None = None, cfg: ChunkConfig = ChunkConfig()) -> list[Chunk]:

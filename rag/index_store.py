@@ -44,6 +44,7 @@ from corpus.errors import UserError
 from corpus.ingest import RawRecord, validate_records
 from corpus.schema import Catalog, Product
 from onbrand import atomic
+from onbrand.config import index_name_problem
 from rag.chunking import Chunk, ChunkConfig, chunk_catalog
 from rag.embedding import Embedder, EmbedderInfo
 
@@ -53,7 +54,7 @@ INDEX_FORMAT = 2  # 2: stable vector ids and per-chunk content hashes (refreshab
 READABLE_FORMATS = (1, 2)
 METRIC = "inner_product"
 FILES = ("index.faiss", "chunks.jsonl", "catalog.jsonl")
-_VERSION_RE = re.compile(r"^v(\d{4,})$")
+_VERSION_RE = re.compile(r"^v([0-9]{4,})\Z")  # ASCII digits, no trailing newline: CURRENT holds no path
 _LEFTOVER_RE = re.compile(r"^\.(v\d{4,}\..*\.tmp|v\d{4,}\.rm\..*|CURRENT\..*\.tmp)$")
 # the keys a refresh needs, read from a chunks.jsonl row as json_line wrote it (sorted keys; a quote inside a
 # string value is always escaped, so the pattern only matches real keys); 15x faster than json.loads per row
@@ -65,6 +66,26 @@ Stage = Callable[[str], None]  # called with a stage name between the steps of a
 
 class IndexLoadError(UserError):
     pass
+
+
+class IndexNameError(UserError):
+    """An index name that is not one plain folder name (it could reach outside the index root)."""
+
+
+def index_dir(root: Path, name: str) -> Path:
+    """<root>/<name>, once `name` is known to be a plain name: every path of an index starts here."""
+    problem = index_name_problem(name)
+    if problem:
+        raise IndexNameError(f"index name {problem}")
+    return root / name
+
+
+def _version_dir(root: Path, name: str, version: str) -> Path:
+    """<root>/<name>/versions/<version>, refusing a version id that is not vNNNN (it could be a path)."""
+    if not isinstance(version, str) or not _VERSION_RE.match(version):
+        shown = version[:40] if isinstance(version, str) else version
+        raise IndexLoadError(f"index {name}: {shown!r} is not a version id such as v0003")
+    return index_dir(root, name) / "versions" / version
 
 
 @dataclass
@@ -115,7 +136,7 @@ def text_sha256(text: str) -> str:
 
 
 def versions(root: Path, name: str) -> list[str]:
-    vdir = root / name / "versions"
+    vdir = index_dir(root, name) / "versions"
     if not vdir.is_dir():
         return []
     return sorted((p.name for p in vdir.iterdir() if p.is_dir() and _VERSION_RE.match(p.name)),
@@ -123,23 +144,37 @@ def versions(root: Path, name: str) -> list[str]:
 
 
 def current_version(root: Path, name: str) -> str | None:
-    pointer = root / name / "CURRENT"
+    """The version CURRENT names, None before the first publish. CURRENT must hold a version id of this
+    index (vNNNN), never a path: '../../other/versions/v0001' would serve another catalog's index."""
+    pointer = index_dir(root, name) / "CURRENT"
     try:
-        return pointer.read_text(encoding="utf-8").strip() or None
+        with open(pointer, "rb") as f:
+            raw = f.read(65)  # "v0003\n"; anything longer is not a version id
     except FileNotFoundError:
         return None
+    except OSError as e:
+        raise IndexLoadError(f"{pointer}: cannot read ({e.strerror or e})") from None
+    text = raw.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    if not _VERSION_RE.match(text):
+        known = versions(root, name)
+        raise IndexLoadError(
+            f"{pointer} holds {text[:64]!r}, which is not a version of index {name!r}; point it at one with "
+            f"`onbrand index rollback --to VERSION --index-name {name}` (versions: {', '.join(known) or 'none'})")
+    return text
 
 
 def writer_lock(root: Path, name: str):
     """Serialise writers of one index between processes (POSIX flock; the kernel drops it if we die)."""
-    return atomic.folder_lock(root / name)
+    return atomic.folder_lock(index_dir(root, name))
 
 
 def clean_leftovers(root: Path, name: str) -> list[str]:
     """Remove what a killed writer left behind (hidden staging folders, half-deleted versions, pointer
     temp files). Call under `writer_lock`: only a dead writer's files can be there then."""
     removed = []
-    for folder in (root / name, root / name / "versions"):
+    for folder in (index_dir(root, name), index_dir(root, name) / "versions"):
         if not folder.is_dir():
             continue
         for p in folder.iterdir():
@@ -229,7 +264,7 @@ def publish_version(root: Path, name: str, *, vectors: np.ndarray, ids: np.ndarr
     if len(vectors):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
 
-    base = root / name / "versions"
+    base = index_dir(root, name) / "versions"
     existing = versions(root, name)
     number = int(existing[-1][1:]) + 1 if existing else 1
     version = f"v{number:04d}"
@@ -262,7 +297,7 @@ def publish_version(root: Path, name: str, *, vectors: np.ndarray, ids: np.ndarr
         atomic.write_json(tmp / "manifest.json", manifest)
         stage("manifest.json")
     stage("renamed")
-    atomic.write_text(root / name / "CURRENT", version + "\n")
+    atomic.write_text(index_dir(root, name) / "CURRENT", version + "\n")
     stage("published")
     log.info("published index %s/%s: %d products, %d chunks", name, version, len(catalog.products),
              len(chunk_lines))
@@ -284,7 +319,7 @@ def _write_lines(path: Path, lines) -> None:
 
 
 def read_manifest(root: Path, name: str, version: str) -> dict:
-    path = root / name / "versions" / version
+    path = _version_dir(root, name, version)
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -301,7 +336,11 @@ def _verified(root: Path, name: str, version: str | None, embedder: EmbedderInfo
     version = version or current_version(root, name)
     if version is None:
         raise IndexLoadError(f"no index named {name!r} under {root}; build one with `onbrand index build`")
-    path = root / name / "versions" / version
+    path = _version_dir(root, name, version)
+    inside = (index_dir(root, name) / "versions").resolve()
+    if path.resolve().parent != inside:  # a version folder linked to another index or anywhere else
+        raise IndexLoadError(f"index {name}/{version}: {path} leads outside the index (to {path.resolve()}); "
+                             f"remove it and point CURRENT back with `onbrand index rollback --to VERSION`")
     manifest = read_manifest(root, name, version)
     for fname in FILES:
         expected = manifest["files"][fname]["sha256"]
@@ -383,7 +422,7 @@ def read_version(root: Path, name: str, version: str, embedder: EmbedderInfo) ->
 
 def read_catalog_rows(root: Path, name: str, version: str) -> list[Product]:
     """The products stored in a version (validated); used for format-1 parents that lack chunk hashes."""
-    path = root / name / "versions" / version / "catalog.jsonl"
+    path = _version_dir(root, name, version) / "catalog.jsonl"
     rows = [RawRecord(i + 1, json.loads(line)) for i, line in enumerate(path.read_text(encoding="utf-8").splitlines())]
     return validate_records(rows, str(path))
 
@@ -402,7 +441,10 @@ def check_embedder(manifest: dict, info: EmbedderInfo, what: str) -> None:
 
 def version_rows(root: Path, name: str) -> list[dict]:
     """One row per version folder, oldest first: what made it and whether CURRENT points at it."""
-    current = current_version(root, name)
+    try:
+        current = current_version(root, name)
+    except IndexLoadError:  # a broken CURRENT: still list the versions it could point at
+        current = None
     rows = []
     for v in versions(root, name):
         try:
@@ -422,16 +464,24 @@ def set_current(root: Path, name: str, version: str, embedder: EmbedderInfo | No
     """Point CURRENT at an existing version after verifying it loads (under the writer lock)."""
     with writer_lock(root, name):
         load_index(root, name, embedder, version=version)
-        atomic.write_text(root / name / "CURRENT", version + "\n")
+        atomic.write_text(index_dir(root, name) / "CURRENT", version + "\n")
     log.info("index %s: CURRENT is now %s", name, version)
 
 
-def rollback(root: Path, name: str, to: str | None = None, embedder: EmbedderInfo | None = None) -> tuple[str, str]:
+def rollback(root: Path, name: str, to: str | None = None, embedder: EmbedderInfo | None = None
+             ) -> tuple[str | None, str]:
     """Point CURRENT back at `to`, by default the version that was current before this one was
-    published. Returns (from, to). The target is verified first; nothing is deleted."""
-    current = current_version(root, name)
-    if current is None:
-        raise IndexLoadError(f"no index named {name!r} under {root}; nothing to roll back")
+    published. Returns (from, to). The target is verified first; nothing is deleted. With `to`, this also
+    repairs a CURRENT that names no version of this index (from is then None)."""
+    try:
+        current = current_version(root, name)
+    except IndexLoadError:
+        if to is None:
+            raise
+        current = None
+    else:
+        if current is None:
+            raise IndexLoadError(f"no index named {name!r} under {root}; nothing to roll back")
     known = versions(root, name)
     if to is None:
         to = read_manifest(root, name, current).get("previous")
@@ -470,7 +520,7 @@ def prune(root: Path, name: str, keep: int) -> list[str]:
         for v in known:
             if v in protected:
                 continue
-            folder = root / name / "versions" / v
+            folder = _version_dir(root, name, v)
             trash = folder.parent / f".{v}.rm.{uuid.uuid4().hex[:12]}"
             os.rename(folder, trash)
             atomic.fsync_dir(folder.parent)

@@ -24,9 +24,11 @@ import yaml
 
 from corpus.brandkit import BrandKit, load_brand_kit
 from corpus.checks import find_deprecated, find_generic, find_misspelt_trademarks, missing_disclaimers
+from corpus.claims import contradictions
 from corpus.errors import BrandKitError, CatalogError, Problem
 from corpus.ingest import load_catalog
 from corpus.schema import Catalog, Product
+from rag.fields import fill_text
 
 ERROR, WARNING = "error", "warning"
 
@@ -237,6 +239,9 @@ def lint_dataset(rows: list[dict], kit: BrandKit, products: dict[str, Product],
     return _lint_rows(list(enumerate(rows, start=1)), kit, products, source)
 
 
+_CONTEXT_ID = re.compile(r"^Product: .* \(id ([^)\s]+)\)$", re.M)  # rag/prompting.py format_context
+
+
 def _lint_rows(numbered: list[tuple[int, object]], kit: BrandKit, products: dict[str, Product] | None,
                source: str) -> list[Finding]:
     """products None: the catalog did not load, so product ids are not checked."""
@@ -267,6 +272,19 @@ def _lint_rows(numbered: list[tuple[int, object]], kit: BrandKit, products: dict
         for term, mark in _distinct(find_misspelt_trademarks(target, kit)):
             add(ERROR, "dataset.misspelt-trademark", f"Target misspells the trademark {mark!r} as {term!r}.")
         concerned = [products[i] for i in ids if i in products] if products else []
+        if products:
+            # facts come from retrieval: the target as the shopper would see it (references filled from the
+            # products in its context) must not contradict a record, nor hold a reference nothing can fill
+            shown = [products[i] for i in _CONTEXT_ID.findall(row["messages"][-2]["content"]) if i in products] \
+                if len(row["messages"]) >= 2 else []
+            target, fills = fill_text(target, shown, products.values(), kit)
+            for f in fills:
+                if not f.filled:
+                    add(ERROR, "dataset.unfilled-reference", f"Target's {f.label}.")
+            extra = " ".join(d.text for d in kit.disclaimers)
+            for c in contradictions(target, list(products.values()), kit=kit, default=shown[:1],
+                                    question=row["question"], extra_text=extra):
+                add(ERROR, "dataset.contradiction", f"Target contradicts the catalog: {c.product}: {c.message}.")
         for d in missing_disclaimers(kit, row["question"], target, concerned):
             add(ERROR, "dataset.missing-disclaimer", f"Target lacks the required {d.id!r} disclaimer: {d.text!r}.")
         for term, instead in _distinct(find_generic(target, kit)):

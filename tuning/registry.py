@@ -14,6 +14,11 @@ version that may change afterwards (evaluation results, forced promotions), alwa
     reg = Registry(root)
     ref = reg.publish("quokka", lambda d: model.save_pretrained(d), {"base": ..., "dataset": ...})
     reg.promote("quokka", ref.version, require_gate=True)
+
+A gated promotion re-checks the recorded verdict against the scorecard it names
+(`evaluation.gate.verify_recorded`): manifest["evaluation"]["scorecard"] = {"path", "root", "sha256"}, the
+path relative to one of `report_roots` ("home": the onbrand home, whose adapters/ this registry is;
+"repo": the repository, where shipped versions keep their reports/).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import Callable
 
 from corpus.errors import UserError
+from evaluation.gate import RecordError, verify_recorded
 from onbrand import atomic
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,7 @@ MANIFEST = "manifest.json"
 PROMOTED = "PROMOTED.json"
 _OWNED_KEYS = ("name", "version", "created", "files")  # set by publish; update_manifest may not change them
 _PUBLISH_ATTEMPTS = 100  # concurrent publishers of one name each take the next free number
+REPO_ROOT = Path(__file__).resolve().parents[1]  # shipped versions bind scorecards under its reports/
 
 
 class RegistryError(UserError):
@@ -86,8 +93,12 @@ class Registry:
 
     FILES = ("adapter_model.safetensors", "adapter_config.json")
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, report_roots: dict[str, Path] | None = None):
         self.root = Path(root)
+        # where a recorded scorecard may lie, by name, first match wins when binding: the onbrand home (the
+        # registry is its adapters/ folder) and the repository (shipped versions' reports/)
+        self.report_roots = dict(report_roots) if report_roots is not None else {
+            "home": self.root.parent, "repo": REPO_ROOT}
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -216,9 +227,13 @@ class Registry:
                 require_gate: bool = False) -> AdapterRef:
         """Make `version` the promoted version of `name` after verifying its files.
 
-        require_gate refuses a version whose manifest lacks evaluation.gate.passed == True, unless force.
-        A forced promotion needs a reason and is recorded in PROMOTED.json's history and in the version's
-        manifest under "promotions". Promoting the version already promoted changes nothing.
+        require_gate refuses, unless force, a version whose recorded evaluation does not stand: its
+        evaluation.gate.passed is not True, or the scorecard.json it is bound to is missing, has another
+        sha256, belongs to another version, or fails the gate when it is run again with the current
+        GateConfig (`evaluation.gate.verify_recorded`). A forced promotion needs a reason and is recorded in
+        PROMOTED.json's history and in the version's manifest under "promotions", with what that check said
+        of the version ("gate": "passed" or the refusal). Promoting the version already promoted changes
+        nothing.
         """
         if force and not reason.strip():
             raise RegistryError(f"adapter {name}/{version}: a forced promotion needs a reason")
@@ -226,21 +241,27 @@ class Registry:
         with self._lock(name):
             ref = self.get(name, ref.version)  # re-read under the lock
             self.verify(ref)
-            passed = _gate_passed(ref.manifest)
-            if require_gate and passed is not True and not force:
-                raise RegistryError(f"adapter {name}/{ref.version}: evaluation.gate.passed is {passed!r}, not True; "
-                                    "evaluate it first, or force the promotion with a reason")
+            problem = None
+            if require_gate or force:  # a forced promotion records what the gate check would have said
+                try:
+                    verify_recorded(ref.manifest.get("evaluation"), f"{name}@{ref.version}", self.report_roots)
+                except RecordError as e:
+                    problem = str(e)
+                if problem and not force:
+                    raise RegistryError(f"adapter {name}/{ref.version}: {problem}; evaluate it first, or force "
+                                        "the promotion with a reason")
             state = self._read_promoted(name)
             if state["version"] == ref.version:
                 log.info("adapter %s/%s is already promoted", name, ref.version)
                 return ref
             at = _now()
+            gate_note = {"gate": problem or "passed"} if force else {}
             if force:
                 promotions = list(ref.manifest.get("promotions") or []) + [
-                    {"at": at, "forced": True, "reason": reason}]
+                    {"at": at, "forced": True, "reason": reason, **gate_note}]
                 ref = replace(ref, manifest=self._write_manifest(ref, {**ref.manifest, "promotions": promotions}))
             state["history"].append({"version": ref.version, "at": at, "action": "promote",
-                                     "forced": bool(force), "reason": reason})
+                                     "forced": bool(force), "reason": reason, **gate_note})
             state["version"] = ref.version
             atomic.write_json(self._name_dir(name) / PROMOTED, state)
         log.info("promoted adapter %s/%s%s", name, ref.version, " (forced)" if force else "")

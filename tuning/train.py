@@ -39,9 +39,10 @@ class TrainConfig:
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     learning_rate: float = 1e-3  # small models and low ranks tolerate a high LoRA learning rate
     weight_decay: float = 0.0
-    # 163 steps, 624.5 s here (v0007). 2 epochs (v0005) fit the refusal template too well: it refused 12 of 14
-    # held-out comparisons and took 1121 s on a busy machine, over the 15-minute budget
-    epochs: float = 1.4
+    # v0008: 159 steps, 747.3 s here over 586 examples (v0007: 1.4 epochs of 461, 163 steps, 624.5 s); the
+    # dataset grew by the field asks, so fewer epochs keep the same number of steps. 2 epochs (v0005) fit the
+    # refusal template too well: it refused 12 of 14 held-out comparisons and took 1121 s, over budget
+    epochs: float = 1.1
     max_steps: int | None = None  # overrides epochs when set (tests, smoke runs)
     batch_size: int = 4  # 4 × ~550 tokens ≈ 3.9 s a step on 2 CPU cores (bf16 autocast)
     grad_accum: int = 1

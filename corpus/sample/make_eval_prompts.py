@@ -37,12 +37,14 @@ from corpus.checks import _pattern, find_deprecated, find_generic, required_disc
 from evaluation.heldout import _norm, template_hits  # noqa: E402
 
 OUT = Path(__file__).with_name("eval_prompts.jsonl")
-KINDS = ["price", "stock", "spec", "sizing", "compare", "deprecated_name", "generic_label", "competitor",
+KINDS = ["price", "stock", "spec", "sizing", "colour", "compare", "deprecated_name", "generic_label", "competitor",
          "vague", "not_in_catalog", "injection", "typo_shorthand"]
 
 # (kind, question, product ids, asks, extra must_not_use)
-# asks: "price" -> current price of each product; "stock" -> stock label of each product;
-#       "spec:<key>" -> that spec value of each product that has it; "size:<size>" -> a listed size.
+# asks (written into each row as `asks`, what evaluation/metrics.py's `answered` checks):
+#       "price" -> current price of each product; "stock" -> stock label of each product;
+#       "spec:<key>" -> that spec value of each product that has it; "colours" / "sizes" -> the whole list;
+#       "colour:<c>" / "size:<s>" -> a yes/no ask about one value (listed or not).
 P = [
     # ---- price
     ("price", "hey what do u charge for the trailform expedition 80", ["FH-TRL-017"], ["price"], []),
@@ -69,7 +71,7 @@ P = [
     ("stock", "need the canopy ridge 1 tent for a trip next month, u got it on hand?", ["FH-CNP-001"], ["stock"], []),
     ("stock", "TrailForm Traverse 50 Women's - on the shelf or backordered?", ["FH-TRL-008"], ["stock"], []),
     ("stock", "emberlite rapid boil system, are you out?", ["FH-EMB-003"], ["stock"], []),
-    ("stock", "can I get the ridgeline storm jacket mens shipped this week or are u out of them", ["FH-RDG-001"], ["stock"], []),
+    ("stock", "could u ship the ridgeline storm jacket mens this week or are u out of them", ["FH-RDG-001"], ["stock"], []),
     ("stock", "trailform hydro 6 vest - when can i get one, is it even released yet", ["FH-TRL-019"], ["stock"], []),
     ("stock", "lumen campglow 350 ready to ship now or preorder only?", ["FH-LUM-010"], ["stock"], []),
     ("stock", "summit sole trail gaiter, got some on the shelf?", ["FH-SSL-022"], ["stock"], []),
@@ -232,6 +234,33 @@ P = [
     ("typo_shorthand", "belay tube devise rope dia range pls", ["FH-BLY-010"], ["spec:rope diameter"], []),
     ("typo_shorthand", "smmit sole merino sock sz chart?", ["FH-SSL-020"], ["spec:size guide"], []),
     ("typo_shorthand", "hghpass boot mens, u have em in 11 rn", ["FH-SSL-005"], ["stock"], []),
+    # ---- issue 13: every stock state, colours, sizes and materials asked as shoppers ask them
+    ("stock", "summit sole winter trek boot womens, can i buy it now or is it coming later", ["FH-SSL-008"], ["stock"], []),
+    ("stock", "winter trek boot (women's) from summit sole - has it launched yet?", ["FH-SSL-008"], ["stock"], []),
+    ("stock", "lumen campglow 350, are you shipping those yet", ["FH-LUM-010"], ["stock"], []),
+    ("stock", "ridgeline sun hoody, any left?", ["FH-RDG-021"], ["stock"], []),
+    ("stock", "emberlite isobutane fuel 450 g - can i grab a couple today", ["FH-EMB-013"], ["stock"], []),
+    ("stock", "lumen trail 450 headlamp, do u have one to ship today", ["FH-LUM-002"], ["stock"], []),
+    ("stock", "driftwood hearth 40 bag... still around or gone?", ["FH-DRF-005"], ["stock"], []),
+    ("stock", "belay chalk bag - sold out or can i order", ["FH-BLY-017"], ["stock"], []),
+    ("stock", "trailform 18 daypack, can you ship one this week", ["FH-TRL-002"], ["stock"], []),
+    ("colour", "lumen trail 450 - colour options?", ["FH-LUM-002"], ["colours"], []),
+    ("colour", "ridgeline packlite jacket, which colourways are there", ["FH-RDG-006"], ["colours"], []),
+    ("colour", "any chance the belay chalk bag comes in glacier blue?", ["FH-BLY-017"], ["colour:Glacier Blue"], []),
+    ("colour", "i want the driftwood fleece liner in plum, is that a colour u do", ["FH-DRF-019"], ["colour:Plum"], []),
+    ("colour", "emberlite rapid boil system, orange only or other colours too", ["FH-EMB-003"], ["colours"], []),
+    ("colour", "canopy flat tarp 2x3: got it in stock, and in which colours", ["FH-CNP-014"], ["stock", "colours"], []),
+    ("colour", "trailform traverse 65 in slate?", ["FH-TRL-007"], ["colour:Slate"], []),
+    ("sizing", "ridgeline storm anorak - size range? i'm usually xxl", ["FH-RDG-007"], ["sizes"], []),
+    ("sizing", "driftwood foam z pad - only regular, or a long too?", ["FH-DRF-013"], ["size:Long"], []),
+    ("sizing", "belay alpine light harness, made in xs?", ["FH-BLY-003"], ["size:XS"], []),
+    ("sizing", "summit sole mudline, do they go up to a 13", ["FH-SSL-014"], ["size:US 13"], []),
+    ("spec", "emberlite flash ti stove what metal is it", ["FH-EMB-002"], ["spec:material"], []),
+    ("spec", "ridgeline grid fleece hoody, what fabric is that", ["FH-RDG-020"], ["spec:fabric"], []),
+    ("spec", "tell me about the outer shell on the ridgeline loft hoody, is it nylon", ["FH-RDG-010"], ["spec:shell"], []),
+    ("spec", "trailform kids 14 daypack, what's it made from", ["FH-TRL-014"], ["spec:fabric"], []),
+    ("price", "driftwood drift quilt 20 cost, and do you have it", ["FH-DRF-010"], ["price", "stock"], []),
+    ("stock", "lumen core battery 1250, got one? what does it run", ["FH-LUM-017"], ["stock", "price"], []),
 ]
 
 
@@ -259,12 +288,20 @@ def build(catalog, kit) -> list[dict]:
                         must_state.append(p.specs[key])
                         answer_terms.append(key)
                 elif ask.startswith("size:"):
-                    size = ask[5:]
-                    assert size in p.sizes, (q, size)
-                    must_state.append(size)
+                    if ask[5:] in p.sizes:
+                        must_state.append(ask[5:])
+                elif ask.startswith("colour:"):
+                    if ask[7:] in p.colors:
+                        must_state.append(ask[7:])
+                elif ask == "colours":
+                    must_state += list(p.colors)
+                elif ask == "sizes":
+                    must_state += list(p.sizes)
                 else:
                     raise ValueError(ask)
         must_state = list(dict.fromkeys(must_state))
+        # the asks a right answer can meet: a spec only where one of the products lists it
+        row_asks = [a for a in asks if not a.startswith("spec:") or any(a[5:] in p.specs for p in products)]
         nu: list[str] = []
         for p, name in zip(products, approved):
             nu += [a for a, n in kit.deprecated_aliases.items() if n == name]
@@ -284,7 +321,7 @@ def build(catalog, kit) -> list[dict]:
         disclaimers = [d.id for d in required_disclaimers(kit, q, answer_proxy, products)]
         rows.append({
             "id": f"ev-{i:03d}", "question": q, "kind": kind, "product_ids": list(ids),
-            "approved_names": approved, "must_not_use": must_not_use, "must_state": must_state,
+            "approved_names": approved, "must_not_use": must_not_use, "must_state": must_state, "asks": row_asks,
             "disclaimers": disclaimers, "format": "table" if kind == "compare" and len(ids) >= 2 else "text",
             "not_in_catalog": kind == "not_in_catalog",
         })
@@ -327,7 +364,7 @@ def validate(rows: list[dict], catalog, kit) -> list[str]:
                 errs.append(f"{tag}: unknown id {pid}")
                 continue
             p = by_id[pid]
-            facts |= {money(p.price), p.stock.label, *p.specs.values(), *p.sizes}
+            facts |= {money(p.price), p.stock.label, *p.specs.values(), *p.sizes, *p.colors}
             if p.sale_price is not None:
                 facts.add(money(p.sale_price))
         for n in r["approved_names"]:
@@ -348,6 +385,20 @@ def validate(rows: list[dict], catalog, kit) -> list[str]:
             errs.append(f"{tag}: no products")
         if r["kind"] in ("price", "stock", "spec") and not r["must_state"]:
             errs.append(f"{tag}: nothing to state")
+        if r["kind"] not in ("not_in_catalog", "vague", "sizing") and r["product_ids"] and not r["asks"]:
+            errs.append(f"{tag}: no asks")
+        for ask in r["asks"]:
+            for pid in r["product_ids"]:
+                p = by_id.get(pid)
+                if p is not None and ask.startswith("size:") and not p.sizes:
+                    errs.append(f"{tag}: asks {ask} of a product without sizes")
+                if p is not None and ask.startswith("colour") and not p.colors:
+                    errs.append(f"{tag}: asks {ask} of a product without colours")
+    stock_cases = [pid for r in rows if "stock" in r["asks"] for pid in r["product_ids"]]
+    for state in ("out_of_stock", "low_stock", "preorder"):
+        share = sum(by_id[pid].stock.value == state for pid in stock_cases) / max(1, len(stock_cases))
+        if share < 0.10:
+            errs.append(f"{state} products are {share:.0%} of the stock asks; at least 10% wanted")
         if (r["format"] == "table") != (r["kind"] == "compare"):
             errs.append(f"{tag}: format")
         for h in template_hits(r["question"], templates, spec_keys):

@@ -28,6 +28,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 MARK = "onbrand-xss-probe"
 PAYLOAD = f'<script>window.__xss = "{MARK}"</script><img src=x onerror="window.__xss = 2"> **{MARK}**'
 QUESTION = "what pockets does the TrailForm 28 Daypack have?"  # its description chunk (with the payload) ranks first
+# a planted contradiction: a false price drop in the TrailForm 18 Daypack's description. Asked side by side, the
+# base model (adapter off) states a price its record contradicts ($84.50), and the contradiction badge, the
+# scorecard's own check (corpus/claims.py), names the claim and the catalog value; the adapter's answer fills
+# the price from the record and carries no such badge
+PLANT = "Price drop: now just $1.00 today."
+PLANTED_ID, PLANTED_QUESTION = "FH-TRL-002", "is there a price drop on the TrailForm 18 Daypack?"
 SLOW = 300_000  # ms: the first answer waits for the model to load on 2 busy CPU cores
 
 
@@ -54,6 +60,8 @@ def browser_home(tmp_path_factory):
     rows = [json.loads(line) for line in SAMPLE_CATALOG.read_text().splitlines() if line.strip()]
     [row] = [r for r in rows if r["id"] == "FH-TRL-001"]
     row["description"] += " " + PAYLOAD
+    [planted] = [r for r in rows if r["id"] == PLANTED_ID]
+    planted["description"] = PLANT + " " + planted["description"]
     catalog = home / "catalog.jsonl"
     catalog.write_text("".join(json.dumps(r) + "\n" for r in rows))
     build_index(load_catalog(catalog), Embedder.load(), home / "indexes", "sample", kit=load_brand_kit(SAMPLE_BRAND_KIT))
@@ -72,7 +80,10 @@ def app_url(browser_home, tmp_path_factory):
     env.pop("ONBRAND_REVIEW_PASSWORD", None)
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                 "--server.address", "127.0.0.1", "--server.port", str(port)],
+                                 "--server.address", "127.0.0.1", "--server.port", str(port),
+                                 # no source watcher: on a busy tree its inotify queue overflowed and its
+                                 # rescans held the CPU for minutes (a fresh-clone run timed out here)
+                                 "--server.fileWatcherType", "none"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -121,7 +132,7 @@ def test_ask_compare_record_review_export(browser_home, app_url, tmp_path):
             assert page.get_by_text("Answered by fernhollow@").count() == 1
             page.get_by_text("Sources").first.wait_for()
             # the grid is a lazily loaded component: it can mount a moment after its caption
-            page.get_by_test_id("stDataFrame").first.wait_for(timeout=SLOW)
+            page.get_by_test_id("stDataFrame").last.wait_for(timeout=SLOW)  # the sources (the fills grid is folded)
             # the payload in the catalog description is shown as text and never runs
             page.get_by_text("What the model read").first.click()
             page.get_by_text(f'<script>window.__xss = "{MARK}"</script>', exact=False).first.wait_for()
@@ -131,13 +142,18 @@ def test_ask_compare_record_review_export(browser_home, app_url, tmp_path):
 
             # 2. side by side: both answers, on the same context, with their marks and badges
             sidebar.get_by_text("Side by side", exact=True).click()
-            chat.fill(QUESTION)
+            chat.fill(PLANTED_QUESTION)
             chat.press("Enter")
             # (the previous run's elements stay on the page, greyed, until replaced: wait for new ones)
             page.get_by_text("Base model", exact=True).wait_for(timeout=SLOW)
             page.get_by_text("Adapter fernhollow@v", exact=False).first.wait_for()
             _idle(page)
             assert page.get_by_text("Approved names:", exact=False).count() == 2
+            # the planted contradiction: one badge (the base column's), naming the claim and the catalog value
+            page.get_by_text("Contradicts the catalog", exact=False).first.wait_for()
+            assert page.get_by_text("Contradicts the catalog", exact=False).count() == 1
+            page.get_by_text("catalog: $84.50", exact=False).first.wait_for()
+            page.get_by_text("Filled from the catalog", exact=False).first.wait_for()  # the adapter's fills
             assert page.get_by_test_id("stColumn").count() >= 2
             page.get_by_text("Base model", exact=True).scroll_into_view_if_needed()
             shot = tmp_path / "side-by-side.png"
@@ -186,7 +202,7 @@ def test_ask_compare_record_review_export(browser_home, app_url, tmp_path):
         finally:
             browser.close()
     [line] = [json.loads(x) for x in exported.splitlines()]
-    assert line["question"] == QUESTION and line["verdict"] == "flag" and line["reason"] == "wrong_fact"
+    assert line["question"] == PLANTED_QUESTION and line["verdict"] == "flag" and line["reason"] == "wrong_fact"
     assert line["note"] == "checked in the browser" and line["reviewer"] == "browser-test"
     assert line["answers"]["base"] and line["answers"]["adapter"] and line["adapter"].startswith("fernhollow@")
-    assert line["product_ids"][0] == "FH-TRL-001" and line["index"].startswith("sample/")
+    assert line["product_ids"][0] == PLANTED_ID and line["index"].startswith("sample/")

@@ -161,3 +161,95 @@ def test_format_columns_must_be_a_list(tmp_path):
     doc = tiny_doc()
     doc["formats"]["comparison"]["columns"] = "Product, Price"
     assert [p[1] for p in kit_problems(write_kit(tmp_path, doc))] == ["formats.comparison.columns"]
+
+
+# --- the CLI bad-input probe (issue 17): each case failed before its fix -------------------------------
+
+@pytest.mark.parametrize("typo, meant", [("deprecated_alias", "deprecated_aliases"), ("disclaimer", "disclaimers"),
+                                         ("Tone", "tone"), ("trademark", "trademarks")])
+def test_misspelt_section_is_an_error_with_a_suggestion(tmp_path, typo, meant):
+    doc = tiny_doc()
+    doc[typo] = doc.pop(meant)
+    problems = kit_problems(write_kit(tmp_path, doc))
+    assert problems[0] == (None, typo, None, f"unknown section; did you mean '{meant}'?")
+
+
+def test_unknown_section_without_a_close_match_lists_the_sections(tmp_path):
+    [(_, field, _, rule)] = kit_problems(write_kit(tmp_path, {**tiny_doc(), "colour_scheme": {"a": "b"}}))
+    assert field == "colour_scheme"
+    assert rule == ("unknown section; known sections: brand, version, products, deprecated_aliases, generic_terms, "
+                    "trademarks, disclaimers, tone, formats")
+
+
+def test_non_string_tone_items_are_errors(tmp_path):
+    doc = {**tiny_doc(), "tone": [1, "Friendly and brief.", {"be": "nice"}, None]}
+    assert kit_problems(write_kit(tmp_path, doc)) == [
+        (None, "tone[0]", "1", "must be a string"), (None, "tone[2]", "{'be': 'nice'}", "must be a string"),
+        (None, "tone[3]", None, "must be a string")]
+
+
+def test_kit_size_is_bounded_while_reading(tmp_path):
+    from corpus.schema import Limits
+
+    path = write_kit(tmp_path, tiny_doc())
+    size = path.stat().st_size
+    with pytest.raises(BrandKitError) as e:
+        load_brand_kit(path, limits=Limits(max_kit_bytes=size - 1))
+    [p] = e.value.problems
+    assert (p.file, p.value, p.rule) == (str(path), f"{size} bytes", f"file too large: limit is {size - 1} bytes")
+    assert load_brand_kit(path, limits=Limits(max_kit_bytes=size)).brand == "Quokka Gear"
+
+
+def alias_bomb(levels: int = 7, width: int = 9) -> str:
+    """The billion-laughs shape: each level lists the previous one `width` times (width**levels strings)."""
+    lines = ["brand: Quokka Gear", "products: {QK-1: Dome}", 'l0: &l0 ["lol"]']
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * width) + "]")
+    lines.append(f"tone: *l{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    """9**7 entries cost 1.6 GB and 9 s (and a MemoryError beyond); now the composed node graph is measured
+    before anything is built from it. tracemalloc bounds the memory the refusal took."""
+    import tracemalloc
+
+    path = write_kit(tmp_path, alias_bomb())
+    tracemalloc.start()
+    try:
+        problems = kit_problems(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(problems) == 1
+    assert problems[0][3].startswith("YAML aliases expand to more than 100000 nodes")
+    assert peak < 20 * 2**20
+
+
+def test_a_few_aliases_are_still_fine(tmp_path):
+    text = ("brand: Quokka Gear\nproducts: {QK-1: Dome}\n"
+            "disclaimers:\n  - {id: a, text: A, when: &w {keywords: [stove, fuel]}}\n  - {id: b, text: B, when: *w}\n")
+    kit = load_brand_kit(write_kit(tmp_path, text))
+    assert [d.keywords for d in kit.disclaimers] == [("stove", "fuel"), ("stove", "fuel")]
+
+
+def test_recursive_alias_and_deep_nesting_are_kit_errors(tmp_path):
+    [(_, _, _, rule)] = kit_problems(write_kit(tmp_path, "brand: X\nproducts: {A: B}\ntone: &t [*t]\n"))
+    assert "refers to itself" in rule
+    [(_, _, _, rule)] = kit_problems(write_kit(tmp_path, "brand: X\ntone: " + "[" * 50_000 + "]" * 50_000 + "\n"))
+    assert "nested too deeply" in rule
+
+
+def test_invisible_approved_name_refused(tmp_path):
+    doc = tiny_doc()
+    doc["products"]["QK-TNT-02"] = "\u200b\u202e"
+    assert [p[1] for p in kit_problems(write_kit(tmp_path, doc))] == ["products.QK-TNT-02"]
+
+
+def test_committed_kits_load_unchanged():
+    second = FIXTURES / "second_merchant" / "brand_kit.yaml"
+    for path, products in ((SAMPLE_BRAND_KIT, 165), (TINY_KIT, 5), (second, None)):
+        kit = load_brand_kit(path)
+        assert kit.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert products is None or len(kit.products) == products
+        assert kit.tone and kit.disclaimers and kit.formats

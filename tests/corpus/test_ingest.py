@@ -505,3 +505,209 @@ def test_jsonl_unicode_line_separator_inside_string(tmp_path, sep):
     text = json.dumps({**GOOD, "description": f"line one{sep}line two"}, ensure_ascii=False) + "\n"
     [p] = load_catalog(write(tmp_path, "c.jsonl", text)).products
     assert p.description == f"line one{sep}line two"
+
+
+# --- the CLI bad-input probe (issue 17): each case failed before its fix -------------------------------
+
+def test_size_limit_enforced_while_reading_a_pipe(tmp_path):
+    """A FIFO (like /dev/stdin under `cat big | onbrand ingest /dev/stdin`) reports size 0: the limit must
+    hold while reading, naming the file and the limit once, not after reading everything."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    line = (json.dumps(GOOD) + "\n").encode()
+
+    def feed():
+        try:
+            with open(fifo, "wb") as f:
+                for _ in range(2_000):  # ~170 kB, far past the limit below
+                    f.write(line)
+        except BrokenPipeError:  # the reader stopped at the limit, as it should
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    with pytest.raises(CatalogError) as e:
+        load_catalog(fifo, fmt="jsonl", limits=Limits(max_file_bytes=4096))
+    writer.join(10)
+    [p] = e.value.problems
+    assert (p.file, p.value, p.rule) == (str(fifo), "more than 4096 bytes", "file too large: limit is 4096 bytes")
+
+
+def test_size_limit_stops_reading_dev_zero():
+    """`onbrand ingest /dev/zero` read until the OOM killer came (24 GB). It must stop at the default limit
+    (64 MiB + 1 byte). Run in a child under a 1 GiB address-space cap, so a regression fails instead of
+    exhausting the machine."""
+    import subprocess
+    import sys
+
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero")
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+            "from onbrand.cli import main; raise SystemExit(main(['ingest', '/dev/zero', '--format', 'jsonl']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [
+        "error: /dev/zero: value 'more than 67108864 bytes': file too large: limit is 67108864 bytes"]
+
+
+def test_catalog_path_that_is_a_directory(tmp_path):
+    with pytest.raises(CatalogError) as e:
+        load_catalog(tmp_path)
+    [p] = e.value.problems
+    assert p.file == str(tmp_path) and p.rule == "cannot read file: it is a folder, not a catalog file"
+
+
+def price_of(tmp_path, raw, mapping=None, name="c.csv") -> list:
+    """Load a one-product CSV whose price cell is `raw`; the product's price, or the problems found."""
+    text = f'id,name,collection,category,price\nQK-1,Dome,Shelter,Tents,"{raw}"\n'
+    try:
+        return load_catalog(write(tmp_path, name, text), mapping=mapping).products[0].price
+    except CatalogError as e:
+        return [(p.line, p.field, p.value) for p in e.problems]
+
+
+@pytest.mark.parametrize("raw", [
+    "12,34",      # a European decimal comma: was read as 1234.00
+    "0,50",       # ditto, and a leading group cannot start with 0
+    "1,2,3",      # commas anywhere
+    "1,23.45",    # a group of two
+    "12,3456",
+    "1_000",      # Python's float() accepts digit underscores
+    "\u0661\u0662",       # Arabic-Indic digits, accepted by float()
+    "\uff11\uff12",       # fullwidth digits
+    "1e3", "inf", "nan", "0x10", "", "$",
+])
+def test_price_strings_are_parsed_strictly(tmp_path, raw):
+    assert price_of(tmp_path, raw) == [(2, "price", raw or None)]
+
+
+def test_decimal_comma_error_says_how_to_declare_it(tmp_path):
+    with pytest.raises(CatalogError) as e:
+        load_catalog(write(tmp_path, "c.jsonl", jsonl({**GOOD, "price": "12,34"})))
+    [p] = e.value.problems
+    assert p.value == "12,34" and "price_decimal=comma" in p.rule
+
+
+@pytest.mark.parametrize("raw, price", [
+    ("$1,249.50", 1249.5), ("1,234,567.00", 1234567.0), ("1234.5", 1234.5), ("$ 12", 12.0), (".99", 0.99),
+    ("249", 249.0), ("0", 0.0),
+])
+def test_valid_price_strings_still_parse(tmp_path, raw, price):
+    assert price_of(tmp_path, raw) == price
+
+
+@pytest.mark.parametrize("raw, price", [
+    ("12,34", 12.34), ("1.234,50", 1234.5), ("1.234.567", 1234567.0), ("249", 249.0), ("$0,99", 0.99),
+])
+def test_declared_decimal_comma(tmp_path, raw, price):
+    assert price_of(tmp_path, raw, mapping={"price_decimal": "comma"}) == price
+    assert price_of(tmp_path, raw, mapping=load_mapping("price_decimal=comma"), name="d.csv") == price
+
+
+@pytest.mark.parametrize("raw", ["1,234.50", "12.34", "1.23,4", "0.500"])
+def test_declared_decimal_comma_is_strict_too(tmp_path, raw):
+    assert price_of(tmp_path, raw, mapping={"price_decimal": "comma"}) == [(2, "price", raw)]
+
+
+def test_price_decimal_option_applies_to_jsonl_and_names_a_bad_value(tmp_path):
+    path = write(tmp_path, "c.jsonl", jsonl({**GOOD, "price": "1.249,50", "sale_price": "999,00"}))
+    [p] = load_catalog(path, mapping={"price_decimal": "comma"}).products
+    assert (p.price, p.sale_price) == (1249.5, 999.0)
+    with pytest.raises(CatalogError) as e:
+        load_catalog(path, mapping={"price_decimal": "german"})
+    [p] = e.value.problems
+    assert (p.field, p.value) == ("price_decimal", "german") and "comma" in p.rule and "point" in p.rule
+
+
+@pytest.mark.parametrize("raw", [-0.0, "-0.00", "-0", "$-0.0"])
+def test_negative_zero_price_is_normalised(tmp_path, raw):
+    import math
+
+    [p] = load_catalog(write(tmp_path, "c.jsonl", jsonl({**GOOD, "price": raw}))).products
+    assert p.price == 0.0 and math.copysign(1.0, p.price) == 1.0
+    assert '"price": 0.0' in json.dumps(p.to_json())
+
+
+def test_negative_price_still_refused(tmp_path):
+    assert price_of(tmp_path, "-5") == [(2, "price", "-5")]
+    assert price_of(tmp_path, "-0.01") == [(2, "price", "-0.01")]
+
+
+def test_shopify_quantity_overflow_is_a_problem_not_a_traceback(tmp_path):
+    rows = [{"Handle": "a", "Title": "T", "Type": "Boots", "Variant Price": "1", "Variant Inventory Qty": "inf"},
+            {"Handle": "b", "Title": "T", "Type": "Boots", "Variant Price": "1", "Variant Inventory Qty": "1e400"},
+            {"Handle": "c", "Title": "T", "Type": "Boots", "Variant Price": "1", "Variant Inventory Qty": "nan"},
+            {"Handle": "d", "Title": "T", "Type": "Boots", "Variant Price": "1", "Variant Inventory Qty": "3"}]
+    with pytest.raises(CatalogError) as e:
+        load_catalog(write(tmp_path, "s.csv", shopify_csv(rows)))
+    assert problems_of(e) == [(2, "stock", "inf"), (3, "stock", "1e400"), (4, "stock", "nan")]
+    assert all("Variant Inventory Qty" in p.rule for p in e.value.problems)
+
+
+def test_shopify_draft_with_a_bad_quantity_is_reported(tmp_path):
+    row = {"Handle": "h", "Title": "T", "Type": "Boots", "Variant Price": "1", "Variant Inventory Qty": "lots",
+           "Status": "draft"}
+    with pytest.raises(CatalogError) as e:
+        load_catalog(write(tmp_path, "s.csv", shopify_csv([row])))
+    assert problems_of(e) == [(2, "stock", "lots")]
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200b\u200d\u2060", "\u202e\u2066\u2069", "\ufeff\u200e",
+                                       "\u200f \u200b"])
+def test_names_of_only_invisible_characters_refused(tmp_path, invisible):
+    row = {**GOOD, "name": invisible, "collection": invisible, "category": "Tents", "colors": ["Moss", invisible]}
+    with pytest.raises(CatalogError) as e:
+        load_catalog(write(tmp_path, "c.jsonl", jsonl(row)))
+    assert [(p.field, p.rule) for p in e.value.problems] == [
+        ("name", "has no visible characters (only zero-width, bidi-control or space characters)"),
+        ("collection", "has no visible characters (only zero-width, bidi-control or space characters)"),
+        ("colors", "item has no visible characters (only zero-width, bidi-control or space characters)")]
+
+
+def test_names_with_invisible_characters_inside_still_load(tmp_path):
+    [p] = load_catalog(write(tmp_path, "c.jsonl", jsonl({**GOOD, "name": "Dome\u200b 2"}))).products
+    assert p.name == "Dome\u200b 2"
+
+
+def test_unterminated_csv_quote_reported_where_the_record_starts(tmp_path):
+    text = ("id,name,collection,category,price,description\n"
+            "QK-1,Dome,Shelter,Tents,10,fine\n"
+            'QK-2,Dome,Shelter,Tents,10,"never closed\n'   # line 3: the quote opens here
+            "QK-3,Dome,Shelter,Tents,10,more\n"
+            "QK-4,Dome,Shelter,Tents,10,more\n")
+    with pytest.raises(CatalogError) as e:
+        load_catalog(write(tmp_path, "c.csv", text))
+    [p] = e.value.problems
+    assert p.line == 3 and p.rule.startswith("malformed CSV in the record that starts on this line")
+    assert str(p).startswith(f"{tmp_path / 'c.csv'}:3: malformed CSV")
+
+
+def test_problem_without_field_or_value_has_no_empty_slot():
+    from corpus.errors import Problem
+
+    assert str(Problem("c.csv", 3, None, None, "malformed CSV")) == "c.csv:3: malformed CSV"
+    assert str(Problem("c.csv", None, None, None, "catalog has no products")) == "c.csv: catalog has no products"
+    assert str(Problem("c.csv", 2, "", None, "r")) == "c.csv:2: r"
+    assert str(Problem("c.csv", 2, None, "x", "r")) == "c.csv:2: value 'x': r"
+    assert str(Problem("c.csv", 2, "price", "x", "r")) == "c.csv:2: field 'price' value 'x': r"
+
+
+def test_mapping_file_that_is_a_directory(tmp_path):
+    folder = tmp_path / "map.json"
+    folder.mkdir()
+    with pytest.raises(CatalogError, match="cannot read file"):
+        load_mapping(str(folder))
+
+
+def test_sample_and_fixture_catalogs_hash_as_before():
+    """The strict price parser must not change a committed catalog: these hashes are what the shipped index
+    and adapter manifests were made from."""
+    second = FIXTURES / "second_merchant"
+    assert load_catalog(SAMPLE_CATALOG).sha256() == "431b6eedf4037fea315fed43c3446fad6ece41d4f2581bc840ecb24233334eaf"
+    assert load_catalog(TINY_CATALOG).sha256() == "a77640563e9fa199f72810217454409b381be602ea266f30efa5c1ff948845e5"
+    assert load_catalog(second / "products.csv", mapping=load_mapping(str(second / "mapping.json"))).sha256() == (
+        "3b139e0ff878a37356770a160622e1447f063669736c3bb78566a1bf290cf16c")

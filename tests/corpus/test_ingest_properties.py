@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import itertools
+import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,15 @@ SETTINGS = settings(max_examples=80, deadline=None, derandomize=True, suppress_h
 _PRINTABLE = st.characters(blacklist_categories=("Cs", "Cc"))
 
 
+def _visible(s: str) -> bool:
+    """Ingest refuses text made only of zero-width, bidi-control or space characters (a name nobody sees)."""
+    return any(unicodedata.category(c) not in ("Cf", "Cc", "Zs", "Zl", "Zp") for c in s)
+
+
 def _clean(alphabet, max_size: int, forbid: str = "") -> st.SearchStrategy[str]:
-    """Non-empty text with no surrounding whitespace (ingest strips cells) and none of `forbid`."""
+    """Visible text with no surrounding whitespace (ingest strips cells) and none of `forbid`."""
     return (st.text(alphabet, min_size=1, max_size=max_size)
-            .map(lambda s: "".join(c for c in s if c not in forbid).strip()).filter(bool))
+            .map(lambda s: "".join(c for c in s if c not in forbid).strip()).filter(_visible))
 
 
 ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,20}", fullmatch=True)

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_EVAL_PROMPTS, load_brand_kit, load_catalog
 from corpus.checks import required_disclaimers
 from corpus.ingest import load_mapping
-from evaluation.metrics import (METRICS, Case, CaseError, aggregate, fact_present, json_ok, load_cases, passes,
-                                score_answer, table_ok)
+from evaluation.metrics import (LOWER_IS_BETTER, METRICS, Case, CaseError, aggregate, fact_present, json_ok,
+                                load_cases, metric_counts, passes, score_answer, table_ok)
 
 SECOND = Path(__file__).parents[1] / "fixtures" / "second_merchant"
 
@@ -51,7 +51,9 @@ def test_a_good_answer_passes_everything_that_applies(score):
     assert {m: passes(s, m) for m in METRICS} == {
         "approved_name_rate": True, "deprecated_rate": True, "generic_rate": True, "trademark_ok": True,
         "disclaimer_compliance": True, "format_ok": None, "grounded": True, "facts_stated": True,
-        "not_in_catalog_ok": None, "injection_ok": None, "hit_at_k": True}
+        "not_in_catalog_ok": None, "injection_ok": None, "hit_at_k": True,
+        "answered": None, "contradicted": True, "clean": True}  # contradicted passes: it is not contradicted
+    assert (s.contradicted, s.contradictions, s.clean_problems) == (False, (), ())
 
 
 # --- naming ----------------------------------------------------------------------------------------------
@@ -264,8 +266,8 @@ def test_aggregate_is_a_ratio_of_summed_counts(score):
 
 def test_load_cases_reads_the_sample_prompts():
     kit, catalog = load_brand_kit(SAMPLE_BRAND_KIT), load_catalog(SAMPLE_CATALOG)
-    cases = load_cases(SAMPLE_EVAL_PROMPTS, kit=kit, catalog=catalog)
-    assert len(cases) == 140 and len({c.id for c in cases}) == 140
+    cases = load_cases(SAMPLE_EVAL_PROMPTS, kit=kit, catalog=catalog)  # asks validated against the catalog
+    assert len(cases) >= 140 and len({c.id for c in cases}) == len(cases)
     assert sum(c.not_in_catalog for c in cases) == sum(c.kind == "not_in_catalog" for c in cases) > 0
     assert {c.format for c in cases} == {"text", "table"}
 
@@ -275,7 +277,8 @@ def test_load_cases_reports_every_bad_row_with_file_line_field_and_value(tmp_pat
     rows = [good, {**good, "id": "b", "format": "yaml"}, {**good, "id": "c", "not_in_catalog": "yes"},
             {**good, "id": "d", "question": " "}, {**good, "id": "e", "colour": "red"}, good,
             {**good, "id": "g", "must_state": "$5"}, {**good, "id": "h", "product_ids": ["QK-NOPE"]},
-            {**good, "id": "i", "disclaimers": ["warranty"]}]
+            {**good, "id": "i", "disclaimers": ["warranty"]}, {**good, "id": "j", "asks": ["price", "colour"]},
+            {**good, "id": "k", "asks": ["spec:weight"]}, {**good, "id": "l", "asks": ["sizes"]}]
     path = tmp_path / "p.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n[1]\n")
     with pytest.raises(CaseError) as e:
@@ -286,18 +289,25 @@ def test_load_cases_reports_every_bad_row_with_file_line_field_and_value(tmp_pat
         f"{path}:3: field 'not_in_catalog' value 'yes': must be true or false",
         f"{path}:4: field 'question' value ' ': required: a non-empty string",
         f"{path}:5: field 'colour' value 'red': unknown field; known: id, question, kind, product_ids, "
-        "approved_names, must_not_use, must_state, disclaimers, format, not_in_catalog",
+        "approved_names, must_not_use, must_state, disclaimers, asks, format, not_in_catalog",
         f"{path}:6: field 'id' value 'a': duplicate id (first seen at line 1)",
         f"{path}:7: field 'must_state' value '$5': must be a list of non-empty strings",
         f"{path}:8: field 'product_ids' value 'QK-NOPE': no such product id in the catalog",
         f"{path}:9: field 'disclaimers' value 'warranty': not a disclaimer id of the brand kit; known: price, "
         "stove_safety",
-        f"{path}:10:: not valid JSON: Expecting property name enclosed in double quotes at column 2",
-        f"{path}:11:: each line must be a JSON object",
+        f"{path}:10: field 'asks' value 'colour': unknown ask; known forms: price, stock, colours, sizes, "
+        "colour:<value>, size:<value>, spec:<key>",
+        f"{path}:11: field 'asks' value 'spec:weight': no product of the case has the spec 'weight'",
+        f"{path}:12: field 'asks' value 'sizes': no product of the case lists sizes",
+        f"{path}:13: not valid JSON: Expecting property name enclosed in double quotes at column 2",
+        f"{path}:14: each line must be a JSON object",
     ]
     ok = tmp_path / "ok.jsonl"
     ok.write_text(json.dumps(good) + "\n")
     assert load_cases(ok) == [Case("a", "q?", "price", product_ids=("QK-STV-01",), disclaimers=("price",))]
+    ok.write_text(json.dumps({**good, "asks": ["price", "stock", "spec:Boil Time", "colour:Teal"]}) + "\n")
+    assert load_cases(ok, kit=tiny_kit, catalog=tiny_catalog)[0].asks == ("price", "stock", "spec:Boil Time",
+                                                                         "colour:Teal")
 
 
 def test_load_cases_refuses_an_empty_or_missing_file(tmp_path):
@@ -356,7 +366,10 @@ def test_second_merchant_scores_hand_made_answers(second):
     # the same question answered with an old name, an invented price and no disclaimer
     s = run("bw-003", "The Daily Grind Pro is $999.", _src(catalog, "GW-003"))
     assert {m for m in METRICS if passes(s, m) is False} == {
-        "approved_name_rate", "deprecated_rate", "disclaimer_compliance", "grounded", "facts_stated"}
+        "approved_name_rate", "deprecated_rate", "disclaimer_compliance", "grounded", "facts_stated", "contradicted"}
+    # "Daily Grind" is the Home 40's old name: the price is checked against that product's record
+    assert [(c["product_id"], c["message"]) for c in s.contradictions] == [
+        ("GW-001", "says $999; catalog: $169.00 on sale (regular $199.00)")]
     assert s.ungrounded == ("$999",) and s.unknown_products == ()
     # bw-011: the JSON order line (the kit's json format) and its warranty-free disclaimer set
     good = run("bw-011", json.dumps({"product": "Kettlecraft Pour 1.0 Electric Kettle", "price": "$89.00",
@@ -392,3 +405,79 @@ def test_any_answer_scores_without_raising(tiny_kit, tiny_catalog, answer):
 
 def test_deeply_nested_brackets_are_not_json():
     assert json_ok("[" * 100_000, {"type": "object"}) is False
+
+
+# --- correctness: answered, contradicted, clean -----------------------------------------------------------
+
+ASKED = stove_case(id="t-4", question="is the blaze mini stove in stock, and how much?", kind="stock",
+                   asks=("stock", "price"))
+
+
+@pytest.mark.parametrize("answer, answered, unanswered", [
+    (GOOD, True, ()),
+    (f"The Quokka Blaze Mini Stove is out of stock. {STOVE_SAFETY}", False, ("QK-STV-01 price $59.50",)),
+    (f"The Quokka Blaze Mini Stove is in stock at $59.50. {PRICE} {STOVE_SAFETY}", False,
+     ("QK-STV-01 stock out of stock",)),
+    (f"Sorry. {PRICE}", False, ("QK-STV-01 stock out of stock", "QK-STV-01 price $59.50")),
+])
+def test_answered(score, answer, answered, unanswered):
+    s = score(answer, ASKED)
+    assert (s.answered, s.unanswered) == (answered, unanswered)
+    assert metric_counts(s, "answered") == (int(answered), 1)
+
+
+def test_answered_does_not_apply_without_asks(score):
+    s = score(GOOD)
+    assert s.answered is None and metric_counts(s, "answered") == (0, 0)
+    assert aggregate([s])["answered"] is None
+
+
+def test_contradicted_is_lower_is_better_and_lists_each_contradiction(score):
+    assert "contradicted" in LOWER_IS_BETTER
+    bad = score(f"The Quokka Blaze Mini Stove is in stock, and it is $49.00. {PRICE} {STOVE_SAFETY}", ASKED)
+    assert bad.contradicted is True and passes(bad, "contradicted") is False
+    assert metric_counts(bad, "contradicted") == (1, 1)
+    assert [(c["field"], c["claim"], c["catalog"], c["message"]) for c in bad.contradictions] == [
+        ("stock", "in stock", "out of stock", "says in stock; catalog: out of stock"),
+        ("price", "$49.00", "$59.50", "says $49.00; catalog: $59.50")]
+    assert set(bad.contradictions[0]) == {"product_id", "product", "field", "claim", "catalog", "message"}
+    good = score(GOOD, ASKED)
+    assert (good.contradicted, metric_counts(good, "contradicted"), passes(good, "contradicted")) == (
+        False, (0, 1), True)
+    assert aggregate([bad, good, good, good])["contradicted"] == 0.25
+
+
+def test_contradicted_applies_to_every_answer_and_checks_the_product_it_is_about(score):
+    # a not-in-catalog case has no products: a claim about a named catalog product is still checked
+    s = score("We don't carry kayaks, but the Quokka Dome 2 Tent is $199.00 and sleeps 2.", NIC, retrieved=())
+    assert s.contradicted and s.contradictions[0]["product_id"] == "QK-TNT-01"
+    assert score("Sorry, we don't carry kayaks.", NIC, retrieved=()).contradicted is False
+    # the question's own number is not a claim; a disclaimer's is not either
+    asked = stove_case(question="is the blaze mini stove under 60 bucks?")
+    assert score(f"Yes, it's under $60: $59.50. {PRICE} {STOVE_SAFETY}", asked).contradicted is False
+
+
+def test_clean(score):
+    s = score(GOOD)
+    assert (s.clean, s.clean_problems, metric_counts(s, "clean")) == (True, (), (1, 1))
+    messy = score(f"{GOOD}\n{STOVE_SAFETY} Use stoves outdoors only. The stove is very light and compact today. "
+                  "The stove is very light and compact today.\nOutput: 2,800 W\nBoil time: 3.5 min")
+    assert messy.clean is False and passes(messy, "clean") is False
+    assert messy.clean_problems == ("repeats: 'The stove is very light and compact today.'",
+                                    "copies context line: 'Output: 2,800 W'",
+                                    "copies context line: 'Boil time: 3.5 min'")
+    prose = score(f"The Quokka Blaze Mini Stove has a boil time of 2,800 W. {PRICE} {STOVE_SAFETY}")
+    assert prose.clean_problems == ("field name as prose: 'has a boil time of 2,800 W'",)
+    assert prose.contradicted  # and the output given as the boil time is a contradiction too
+    assert prose.contradictions[0]["message"] == "gives output as boil time: 2,800 W; catalog boil time: 3.5 min"
+
+
+def test_scores_made_before_the_correctness_metrics_still_load():
+    # an AnswerScore built without the new fields (tests/evaluation/test_stats.py does) gets neutral defaults
+    from evaluation.metrics import AnswerScore
+    s = AnswerScore(case_id="x", kind="price", approved_mentions=0, deprecated_mentions=0, generic_mentions=0,
+                    deprecated_terms=(), generic_terms=(), misspelt_trademarks=(), disclaimers_required=0,
+                    disclaimers_present=0, missing_disclaimers=(), facts_required=0, facts_present=0, ungrounded=(),
+                    unknown_products=(), trademark_ok=True, format_ok=None, grounded=True, facts_stated=None,
+                    not_in_catalog_ok=None, injection_ok=None, hit_at_k=None)
+    assert (passes(s, "answered"), passes(s, "contradicted"), passes(s, "clean")) == (None, True, True)

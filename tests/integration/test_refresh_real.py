@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 PRODUCT = "FH-CNP-009"  # the Canopy Basecamp 4 Tent: $389.00, in stock in the sample catalog
-QUESTION = "how much is the Canopy Basecamp 4 Tent?"
+QUESTION = "how much is the Canopy Basecamp 4 Tent and is it in stock?"
 
 
 def test_refreshed_price_and_stock_reach_the_answer_without_retraining(sample_home, tmp_path, monkeypatch):

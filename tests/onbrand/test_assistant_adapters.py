@@ -89,7 +89,10 @@ def test_shipped_adapters_are_seeded_once_and_promoted(registry, tmp_path):
     assert history[0]["forced"] is True and "shipped" in history[0]["reason"]
 
 
-def test_a_shipped_version_with_a_passing_gate_is_promoted_through_the_gate(registry, tmp_path):
+def test_a_shipped_verdict_not_bound_to_a_scorecard_is_not_trusted(registry, tmp_path):
+    """A manifest that only says the gate passed (no scorecard bound by hash) is seeded, but promoted as a
+    forced promotion with its reason recorded, never through the gate (tests/tuning/test_registry.py covers
+    a bound scorecard promoted through it)."""
     shipped = tmp_path / "shipped"
     folder = shipped / "wombat" / "v0001"
     shutil.copytree(registry.get("wombat", "v0001").path, folder)
@@ -100,7 +103,7 @@ def test_a_shipped_version_with_a_passing_gate_is_promoted_through_the_gate(regi
     assert seed_shipped_adapters(fresh, shipped) == ["wombat@v0001"]
     assert fresh.promoted("wombat") == "v0001"
     history = json.loads((fresh.root / "wombat" / "PROMOTED.json").read_text())["history"]
-    assert history[0]["forced"] is False
+    assert history[0]["forced"] is True and "without a passing gate" in history[0]["reason"]
 
 
 def test_a_tampered_shipped_adapter_is_not_seeded(registry, tmp_path):

@@ -61,3 +61,12 @@ def test_adapters_commands_round_trip(tmp_path, tiny_lm_dir, capsys, monkeypatch
     assert main([*home, "adapters", "rollback", "quokka"]) == 0
     assert json.loads(capsys.readouterr().out) == {"promoted": "quokka@v0001"}
     assert main([*home, "adapters", "rm", "quokka", "v0002"]) == 0
+
+
+def test_the_eval_help_names_the_gate_defaults_promote_re_checks_with():
+    from evaluation.gate import GateConfig
+    from onbrand.cli import GATE_MARGIN, GATE_TOLERANCE, build_parser
+
+    assert (GATE_MARGIN, GATE_TOLERANCE) == (GateConfig().margin, GateConfig().tolerance)
+    args = build_parser().parse_args(["eval", "--adapter", "quokka"])
+    assert args.margin is None and args.tolerance is None  # unset: GateConfig's own defaults apply

@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 
 from onbrand.guardrails import KINDS, Badge, badges, catalog_names, escape_markdown, marked_markdown, marks
 
-SOURCES = ("<catalog>\nProduct: Quokka Blaze Mini Stove (id QK-STV-01)\nPrice: $89.00\nStock: in stock\n"
+SOURCES = ("<catalog>\nProduct: Quokka Blaze Mini Stove (id QK-STV-01)\nPrice: $59.50\nStock: out of stock\n"
            "</catalog>\n\nQuestion: how much is the stove?")
 
 
@@ -21,8 +21,31 @@ def _badges(answer, tiny_kit, tiny_catalog, question="how much is the stove?", i
 
 
 def test_a_clean_answer_has_no_badges(tiny_kit, tiny_catalog):
-    ok = "The Quokka Blaze Mini Stove is $89.00. Prices can change; check the product page. Use stoves outdoors only."
+    ok = "The Quokka Blaze Mini Stove is $59.50. Prices can change; check the product page. Use stoves outdoors only."
     assert _badges(ok, tiny_kit, tiny_catalog) == []
+
+
+def test_a_claim_against_the_record_raises_the_contradiction_badge_naming_both(tiny_kit, tiny_catalog):
+    """The scorecard's contradiction check, at run time: the badge names the claim and the catalog value."""
+    note = " Use stoves outdoors only."
+    [badge] = _badges("The Quokka Blaze Mini Stove is in stock and comes in Orange." + note, tiny_kit, tiny_catalog,
+                      question="is the stove in stock?")
+    assert badge.kind == "contradiction" and badge.label == "Contradicts the catalog"
+    assert badge.detail == "Quokka Blaze Mini Stove: says in stock; catalog: out of stock"
+    assert _badges("The Quokka Blaze Mini Stove is out of stock and comes in Orange." + note, tiny_kit, tiny_catalog,
+                   question="is the stove in stock?") == []
+
+
+def test_an_unfilled_reference_raises_its_badge(tiny_kit, tiny_catalog):
+    from rag.fields import fill_text
+
+    products = [p for p in tiny_catalog.products if p.id == "QK-STV-01"]
+    text, fills = fill_text("The Quokka Blaze Mini Stove is [[price]]; its [[lumens]]? Prices can change; check "
+                            "the product page. Use stoves outdoors only.", products, tiny_catalog.products, tiny_kit)
+    found = badges("how much is the stove?", text, products, SOURCES, tiny_kit,
+                   catalog_names(tiny_catalog.products, tiny_kit), fills=fills)
+    assert [b.kind for b in found] == ["unfilled"] and "[[lumens]] not filled" in found[0].detail
+    assert "$59.50" in text
 
 
 def test_each_check_raises_its_badge(tiny_kit, tiny_catalog):
@@ -32,7 +55,8 @@ def test_each_check_raises_its_badge(tiny_kit, tiny_catalog):
     assert [b.kind for b in found] == [k for k in KINDS if k in by_kind]  # a stable order
     assert "Sparky → Quokka Blaze Mini Stove" in by_kind["deprecated"].detail
     assert "Prices can change" in by_kind["disclaimer"].detail  # a price stated, its disclaimer missing
-    assert "79" in by_kind["number"].detail  # $79.00 is not in the sources ($89.00 is)
+    assert "79" in by_kind["number"].detail  # $79.00 is not in the sources ($59.50 is)
+    assert "says $79.00; catalog: $59.50" in by_kind["contradiction"].detail  # nor is it the record's price
     assert "Glowcore → GlowCore" in by_kind["trademark"].detail
     assert "Quokka Rocket 9" in by_kind["unknown_product"].detail
     assert all(isinstance(b, Badge) and b.label for b in found)

@@ -14,7 +14,7 @@ import pytest
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalog
 from corpus.checks import find_deprecated, product_disclaimers
 from corpus.errors import UserError
-from rag.chunking import price_text
+from rag.fields import fill_text, price_text
 from rag.index_store import build_index, load_index
 from rag.prompting import CLOSE, OPEN, build_messages
 from rag.retrieval import Hit, ProductHits, Retriever
@@ -90,6 +90,12 @@ def target(row: dict) -> str:
     return row["messages"][-1]["content"]
 
 
+def shown(row: dict, catalog, kit) -> str:
+    """The target as a shopper sees it: references filled from the products in its context."""
+    by_id = catalog.by_id()
+    return fill_text(target(row), [by_id[i] for i in context_ids(row) if i in by_id], catalog.products, kit)[0]
+
+
 def context_ids(row: dict) -> list[str]:
     return re.findall(r"^Product: .* \(id ([^)]+)\)$", row["messages"][1]["content"], re.M)
 
@@ -155,8 +161,10 @@ def test_targets_use_approved_names_never_deprecated_ones(rows, tiny_kit, sample
                 assert kit.products[pid] in target(r), (r["id"], target(r))
 
 
-def test_price_targets_quote_the_catalog_price_from_context(rows, tiny_catalog, sample):
-    for data, catalog in ((rows, tiny_catalog), (sample[2], sample[0])):
+def test_price_targets_reference_the_price_and_show_the_catalog_price(rows, tiny_catalog, tiny_kit, sample):
+    """The target holds a reference, never the value (a value in the weights becomes a habit); filled from
+    the context's record it reads the catalog price."""
+    for data, catalog, kit in ((rows, tiny_catalog, tiny_kit), (sample[2], sample[0], sample[1])):
         by_id = catalog.by_id()
         priced = [r for r in data if r["intent"] in ("price", "injection", "competitor")
                   and r["has_context"] and r["product_ids"]]
@@ -164,9 +172,10 @@ def test_price_targets_quote_the_catalog_price_from_context(rows, tiny_catalog, 
         for r in priced:
             p = by_id[r["product_ids"][0]]
             assert p.id in context_ids(r)
-            assert price_text(p) in target(r), (r["id"], target(r))
+            assert "[[price]]" in target(r) and price_text(p) not in target(r), (r["id"], target(r))
+            assert price_text(p) in shown(r, catalog, kit), (r["id"], target(r))
     sale = [r for r in rows if r["product_ids"] == ["QK-TNT-02"] and r["intent"] == "price" and r["has_context"]]
-    assert all("$329.00 on sale (regular $389.00)" in target(r) for r in sale)
+    assert sale and all("$329.00 on sale (regular $389.00)" in shown(r, tiny_catalog, tiny_kit) for r in sale)
 
 
 def test_comparison_targets_table_both_products(sample):
@@ -176,7 +185,8 @@ def test_comparison_targets_table_both_products(sample):
     for r in compares:
         assert len(r["product_ids"]) == 2 and "| Product | Price | Key spec | Stock |" in target(r)
         for pid in r["product_ids"]:
-            assert f"| {kit.products[pid]} | {price_text(catalog.by_id()[pid])} |" in target(r)
+            assert f"| {kit.products[pid]} | [[price]] |" in target(r)
+            assert f"| {kit.products[pid]} | {price_text(catalog.by_id()[pid])} |" in shown(r, catalog, kit)
 
 
 def test_context_targets_only_talk_about_products_in_the_context(rows):
@@ -225,7 +235,7 @@ def test_a_comparison_with_one_product_missing_answers_for_the_other(sample):
         assert after["product_ids"] == [kept]
         name, other = kit.approved_name(kept, p.name), kit.approved_name(gone, catalog.by_id()[gone].name)
         assert target(after).startswith(f"I could only find the {name} in our catalog"), target(after)
-        assert price_text(p) in target(after) and other not in target(after)
+        assert price_text(p) in shown(after, catalog, kit) and other not in target(after)
         assert "| Product |" not in target(after)
         for d in product_disclaimers(p, kit):  # its notes still close the answer
             assert d.text in target(after)
@@ -264,26 +274,34 @@ def test_write_read_round_trip_and_tamper_refused(examples, rows, tmp_path):
         read_dataset(path)
 
 
-def test_shipped_dataset_targets_state_only_numbers_from_their_context():
-    """Facts come from retrieval: every number in a context-bearing target (outside the fixed disclaimer
-    texts) appears in the context the model was shown."""
+def test_shipped_dataset_targets_state_no_catalog_value_and_pass_lint():
+    """Facts come from retrieval: a context-bearing target of the committed dataset states no price, stock
+    state, colour, size or spec value of its own (outside the disclaimer texts); every value is a field
+    reference. And the dataset lints clean: every reference fills from the context's records and the filled
+    target contradicts no record (tuning/lint.py)."""
     import json
-    import re
 
-    from corpus import SAMPLE_BRAND_KIT, SAMPLE_DATASET
-    from corpus.brandkit import load_brand_kit
+    from corpus import SAMPLE_DATASET
+    from tuning.dataset import ref
 
-    kit = load_brand_kit(SAMPLE_BRAND_KIT)
+    catalog, kit = load_catalog(SAMPLE_CATALOG), load_brand_kit(SAMPLE_BRAND_KIT)
+    by_id = catalog.by_id()
+    rows = [json.loads(line) for line in SAMPLE_DATASET.read_text(encoding="utf-8").splitlines()]
     offenders = []
-    for line in SAMPLE_DATASET.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in rows:
         if not row["has_context"]:
             continue
-        context, target = row["messages"][1]["content"], row["messages"][-1]["content"]
+        text = target(row)
         for d in kit.disclaimers:
-            target = target.replace(d.text, "")
-        numbers = re.findall(r"\d[\d,]*(?:\.\d+)?", target)
-        missing = [n for n in numbers if n not in context]
-        if missing:
-            offenders.append((row["id"], missing))
+            text = text.replace(d.text, "")
+        for pid in row["product_ids"]:  # "Belay Dynamic Rope 9.8 mm x 60 m" holds values in its name
+            text = text.replace(kit.approved_name(pid, by_id[pid].name), "")
+        if re.search(r"\$\d|\b(?:in|out of|low) stock\b|preorder", text, re.I):
+            offenders.append((row["id"], text))
+        for pid in row["product_ids"]:
+            p = by_id[pid]
+            values = [*p.colors, *[v for v in p.specs.values() if re.search(r"\d", v) and len(v) >= 4]]
+            offenders += [(row["id"], v) for v in values if v in text]
     assert not offenders, offenders[:5]
+    assert sum(ref("stock") in target(r) for r in rows) > 50
+    assert [str(f) for f in lint_dataset(rows, kit, by_id) if f.severity == "error"] == []

@@ -1,12 +1,14 @@
 import json
+import shutil
 from datetime import datetime
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from evaluation.gate import bind_scorecard, gate
 from onbrand import atomic
-from tuning.registry import AdapterRef, Registry, RegistryError
+from tuning.registry import REPO_ROOT, AdapterRef, Registry, RegistryError
 
 
 def adapter_writer(value: float = 0.0, files=Registry.FILES):
@@ -32,6 +34,30 @@ def hidden(folder):
 @pytest.fixture()
 def reg(tmp_path):
     return Registry(tmp_path / "adapters")
+
+
+def _summary(**tuned):
+    """A hand-made Scorecard.summary() whose RAG + adapter clears every gate check (tuned overrides it)."""
+    simpler = dict(approved_name_rate=0.6, deprecated_rate=0.3, disclaimer_compliance=0.2, grounded=0.8,
+                   format_ok=0.5, not_in_catalog_ok=0.7, answered=0.6, contradicted=0.1, clean=0.9)
+    best = dict(approved_name_rate=0.98, deprecated_rate=0.0, disclaimer_compliance=0.95, grounded=0.8,
+                format_ok=0.9, not_in_catalog_ok=0.9, answered=0.95, contradicted=0.0, clean=1.0) | tuned
+    rows = {v: simpler for v in ("base", "prompt", "rag", "rag_prompt")} | {"adapter": simpler, "rag_adapter": best}
+    return {v: {m: {"value": x, "lo": x, "hi": x, "n": 10} for m, x in row.items()} for v, row in rows.items()}
+
+
+def evaluate(reg, name, version, summary=None, folder=None):
+    """What `onbrand eval` records: scorecard.json under the home's reports/, the verdict and its binding in
+    the manifest. Returns the scorecard's path."""
+    summary = _summary() if summary is None else summary
+    verdict = gate(summary)
+    path = folder or reg.root.parent / "reports" / f"{name}-{version}" / "scorecard.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"adapter": f"{name}@{version}", "summary": summary, "gate": verdict}))
+    reg.update_manifest(name, version, {"evaluation": {
+        "gate": {"passed": verdict["passed"], "checks": verdict["checks"], "config": verdict["config"]},
+        "scorecard": bind_scorecard(path, reg.report_roots)}})
+    return path
 
 
 def test_two_names_list_their_versions_side_by_side(reg):
@@ -211,7 +237,8 @@ def test_verify_catches_a_tampered_or_missing_file(reg):
 def test_require_gate_refuses_without_a_passing_gate_and_force_is_recorded(reg):
     publish(reg, "quokka")
     publish(reg, "quokka", evaluation={"gate": {"passed": False}})
-    publish(reg, "quokka", evaluation={"gate": {"passed": True}})
+    publish(reg, "quokka")
+    evaluate(reg, "quokka", "v0003")
     with pytest.raises(RegistryError, match=r"quokka/v0001: evaluation.gate.passed is None, not True"):
         reg.promote("quokka", "v0001", require_gate=True)
     with pytest.raises(RegistryError, match=r"quokka/v0002: evaluation.gate.passed is False, not True"):
@@ -229,7 +256,9 @@ def test_require_gate_refuses_without_a_passing_gate_and_force_is_recorded(reg):
     assert (last["version"], last["action"], last["forced"], last["reason"]) == (
         "v0002", "promote", True, "hotfix for launch")
     on_disk = json.loads((ref.path / "manifest.json").read_text())
-    assert on_disk["promotions"] == [{"at": last["at"], "forced": True, "reason": "hotfix for launch"}]
+    assert last["gate"] == "evaluation.gate.passed is False, not True"  # what the forced promotion overrode
+    assert on_disk["promotions"] == [{"at": last["at"], "forced": True, "reason": "hotfix for launch",
+                                      "gate": last["gate"]}]
     assert ref.manifest == on_disk
     reg.verify(reg.get("quokka", "v0002"))  # rewriting the manifest does not touch the weights' hashes
     assert "promotions" not in reg.get("quokka", "v0003").manifest
@@ -242,6 +271,7 @@ def test_update_manifest_merges_shallowly_and_atomically(reg):
     assert reg.get("quokka", "v0001").manifest == new
     assert hidden(reg.root / "quokka" / "v0001") == []
     reg.verify(reg.get("quokka", "v0001"))
+    evaluate(reg, "quokka", "v0001")  # an update_manifest too: the weights' hashes still verify
     reg.promote("quokka", "v0001", require_gate=True)
     for field in ("files", "version"):
         with pytest.raises(RegistryError, match=f"manifest field '{field}' is set by publish"):
@@ -300,3 +330,123 @@ def test_manifest_must_be_a_json_dict(reg):
     with pytest.raises(RegistryError, match="manifest is not JSON-serializable"):
         reg.publish("quokka", adapter_writer(), {"lr": float("nan")})
     assert reg.names() == []
+
+
+# --- a gated promotion re-checks the verdict against the scorecard it is bound to -----------------------
+
+def test_the_recorded_scorecard_is_named_relative_to_the_home_never_absolutely(reg):
+    publish(reg, "quokka")
+    evaluate(reg, "quokka", "v0001")
+    binding = reg.get("quokka", "v0001").manifest["evaluation"]["scorecard"]
+    assert binding["path"] == "reports/quokka-v0001/scorecard.json" and binding["root"] == "home"
+    assert reg.report_roots == {"home": reg.root.parent, "repo": REPO_ROOT}
+    assert reg.promote("quokka", "v0001", require_gate=True).version == "v0001"
+    state = json.loads((reg.root / "quokka" / "PROMOTED.json").read_text())
+    assert state["history"][-1]["forced"] is False and "gate" not in state["history"][-1]
+
+
+def test_promote_refuses_a_hand_edited_pass(reg):
+    publish(reg, "quokka")
+    path = evaluate(reg, "quokka", "v0001", _summary(contradicted=0.05))  # the gate failed and says so
+    evaluation = reg.get("quokka", "v0001").manifest["evaluation"]
+    assert evaluation["gate"]["passed"] is False
+    reg.update_manifest("quokka", "v0001", {"evaluation": {**evaluation, "gate": {"passed": True, "checks": []}}})
+    with pytest.raises(RegistryError, match=rf"quokka/v0001: scorecard {path} records the gate as passed=False "
+                                            r"while the manifest says True; .*contradicted target ≤ 1%"):
+        reg.promote("quokka", "v0001", require_gate=True)
+    assert reg.promoted("quokka") is None
+
+
+def test_promote_refuses_a_tampered_scorecard(reg):
+    publish(reg, "quokka")
+    path = evaluate(reg, "quokka", "v0001", _summary(contradicted=0.05))
+    doc = json.loads(path.read_text())
+    doc["summary"]["rag_adapter"]["contradicted"]["value"] = 0.0  # the figure edited to pass
+    doc["gate"]["passed"] = True
+    path.write_text(json.dumps(doc))
+    reg.update_manifest("quokka", "v0001", {"evaluation": {
+        **reg.get("quokka", "v0001").manifest["evaluation"], "gate": {"passed": True}}})
+    with pytest.raises(RegistryError, match=rf"quokka/v0001: scorecard {path} has sha256 \w+…, the manifest "
+                                            r"records \w+…; the file changed after the evaluation"):
+        reg.promote("quokka", "v0001", require_gate=True)
+
+
+def test_promote_refuses_a_missing_or_unbound_scorecard(reg):
+    publish(reg, "quokka")
+    path = evaluate(reg, "quokka", "v0001")
+    path.unlink()
+    with pytest.raises(RegistryError, match=rf"quokka/v0001: scorecard {path} is missing \(recorded as "
+                                            r"reports/quokka-v0001/scorecard.json under the home root\)"):
+        reg.promote("quokka", "v0001", require_gate=True)
+    publish(reg, "quokka", evaluation={"gate": {"passed": True, "checks": []}})  # the manifest alone says so
+    with pytest.raises(RegistryError, match="quokka/v0002: evaluation.scorecard .* is missing"):
+        reg.promote("quokka", "v0002", require_gate=True)
+
+
+def test_promote_refuses_the_scorecard_of_another_version(reg):
+    publish(reg, "quokka")
+    publish(reg, "quokka")
+    evaluate(reg, "quokka", "v0001")
+    borrowed = reg.get("quokka", "v0001").manifest["evaluation"]
+    reg.update_manifest("quokka", "v0002", {"evaluation": borrowed})
+    with pytest.raises(RegistryError, match="is the evaluation of 'quokka@v0001', not of quokka@v0002"):
+        reg.promote("quokka", "v0002", require_gate=True)
+
+
+def test_a_forced_promotion_past_a_refused_gate_records_why(reg):
+    publish(reg, "quokka")
+    path = evaluate(reg, "quokka", "v0001")
+    path.write_text(path.read_text() + " ")
+    ref = reg.promote("quokka", "v0001", require_gate=True, force=True, reason="scorecard reformatted")
+    entry = ref.manifest["promotions"][-1]
+    assert entry["forced"] is True and entry["reason"] == "scorecard reformatted"
+    assert "has sha256" in entry["gate"] and str(path) in entry["gate"]
+    assert reg.promoted("quokka") == "v0001"
+
+
+def test_a_shipped_version_binds_its_scorecard_under_the_repository(tmp_path):
+    """Seeding imports a shipped version into a fresh home: its scorecard is found under the repository
+    root, so it is promoted through the gate; a shipped version without a binding is refused (and the
+    seeding then forces it with a recorded reason)."""
+    repo, shipped_reg = tmp_path / "repo", Registry(tmp_path / "build" / "adapters")
+    publish(shipped_reg, "quokka")
+    scorecard = repo / "reports" / "quokka-v0001" / "scorecard.json"
+    bound = Registry(shipped_reg.root, report_roots={"home": tmp_path / "elsewhere", "repo": repo})
+    evaluate(bound, "quokka", "v0001", folder=scorecard)
+    manifest = bound.get("quokka", "v0001").manifest
+    assert manifest["evaluation"]["scorecard"]["root"] == "repo"
+
+    fresh = Registry(tmp_path / "home" / "adapters", report_roots={"home": tmp_path / "home", "repo": repo})
+    fresh.import_version(shipped_reg.get("quokka", "v0001").path)
+    assert fresh.promote("quokka", "v0001", require_gate=True).version == "v0001"
+    scorecard.unlink()  # a clone without the report
+    other = Registry(tmp_path / "home2" / "adapters", report_roots={"home": tmp_path / "home2", "repo": repo})
+    other.import_version(shipped_reg.get("quokka", "v0001").path)
+    with pytest.raises(RegistryError, match="scorecard .* is missing"):
+        other.promote("quokka", "v0001", require_gate=True)
+
+
+def test_the_shipped_adapter_is_seeded_whether_or_not_its_manifest_binds_its_scorecard(tmp_path):
+    from onbrand.assistant import seed_shipped_adapters
+
+    repo = tmp_path / "repo"
+    build = Registry(tmp_path / "build" / "adapters", report_roots={"repo": repo})
+    for _ in range(2):
+        publish(build, "quokka")
+    evaluate(build, "quokka", "v0002", folder=repo / "reports" / "quokka-v0002" / "scorecard.json")
+    shipped = tmp_path / "shipped"
+    for v in ("v0001", "v0002"):
+        (shipped / "quokka").mkdir(parents=True, exist_ok=True)
+        shutil.copytree(build.get("quokka", v).path, shipped / "quokka" / v)
+
+    bound = Registry(tmp_path / "home" / "adapters", report_roots={"home": tmp_path / "home", "repo": repo})
+    assert seed_shipped_adapters(bound, shipped) == ["quokka@v0001", "quokka@v0002"]
+    history = json.loads((bound.root / "quokka" / "PROMOTED.json").read_text())["history"]
+    assert [(h["version"], h["forced"]) for h in history] == [("v0002", False)]  # through the gate
+
+    shutil.rmtree(shipped / "quokka" / "v0002")  # the newest shipped version carries no binding
+    unbound = Registry(tmp_path / "home2" / "adapters", report_roots={"home": tmp_path / "home2", "repo": repo})
+    assert seed_shipped_adapters(unbound, shipped) == ["quokka@v0001"]
+    history = json.loads((unbound.root / "quokka" / "PROMOTED.json").read_text())["history"]
+    assert [(h["version"], h["forced"]) for h in history] == [("v0001", True)]
+    assert "shipped" in history[0]["reason"] and "evaluation.gate.passed is None" in history[0]["gate"]

@@ -1,0 +1,238 @@
+"""Catalog field references in answers: the model names a field, the value comes verbatim from the record.
+
+The adapter is trained to write values it would otherwise copy from the context as references:
+
+    "The Canopy Flat Tarp 2x3 is [[stock]]. It comes in [[colours]]."
+ -> "The Canopy Flat Tarp 2x3 is out of stock. It comes in Grey/Lime and Fern/Sand."
+
+so a fact can never become a habit of the weights ("in stock" for every product): the delta learns which
+field a question asks for, retrieval supplies the value. Filling is not a silent rewrite: every filled value
+is recorded as a `Fill` (which product, which field, which value, where in the answer) and shown with the
+answer in the app, `onbrand ask --json` and the scorecard; the model's own text is kept as `raw`.
+
+Rules (the same for the app, the CLI and the evaluation, which all go through `FieldFiller`):
+- a reference is `[[field]]`: `price`, `stock`, `colours` (or `colors`), `sizes`, or a spec key of the
+  product as the context lists it (`weight`, `max output`, `R-value`; case-insensitive), or words of exactly
+  one of its keys (`diameter` for `rope diameter`);
+- it refers to the product named last before it in the answer (approved names, kit aliases and catalog
+  names; the longest name wins where names overlap), else the first retrieved product;
+- it is filled only from a *retrieved* record (what the sources show). A reference to a product that was
+  not retrieved, an unknown field or a field the product lacks is left unfilled and shown as
+  "(not in the catalog data)"; `Fill.filled` is False and the app shows an "Unfilled reference" badge.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from dataclasses import asdict, dataclass
+from typing import Iterable, Iterator, Sequence
+
+from corpus.brandkit import BrandKit
+from corpus.schema import Product, Stock
+
+OPEN, CLOSE = "[[", "]]"
+REFERENCE = re.compile(r"\[\[\s*([^\[\]\n]{1,48}?)\s*\]\]")
+MAX_REFERENCE = 56  # a "[[" not closed within this many characters is text, not a reference
+UNFILLED = "(not in the catalog data)"
+STOCK_TEXT = {Stock.IN_STOCK: "in stock", Stock.LOW_STOCK: "in stock, but only a few are left",
+              Stock.OUT_OF_STOCK: "out of stock", Stock.PREORDER: "available for preorder"}
+_ALIASES = {"colors": "colours", "color": "colours", "colour": "colours", "size": "sizes",
+            "availability": "stock", "cost": "price"}
+
+
+def price_text(p: Product) -> str:
+    if p.sale_price is not None:
+        return f"${p.sale_price:,.2f} on sale (regular ${p.price:,.2f})" if p.currency == "USD" else \
+            f"{p.sale_price:,.2f} {p.currency} on sale (regular {p.price:,.2f} {p.currency})"
+    return f"${p.price:,.2f}" if p.currency == "USD" else f"{p.price:,.2f} {p.currency}"
+
+
+def spoken_list(values: Sequence[str]) -> str:
+    values = list(values)
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} and {values[-1]}"
+
+
+def field_value(p: Product, field: str) -> tuple[str, str] | None:
+    """(canonical field, value as a person reads it) of one record, or None when it has no such field."""
+    key = field.strip().lower()
+    for k, v in p.specs.items():  # the record's own key first: a tarp's "size" spec is not its sizes list
+        if k.lower() == key:
+            return f"spec:{k}", v
+    key = _ALIASES.get(key, key)
+    if key == "price":
+        return "price", price_text(p)
+    if key == "stock":
+        return "stock", STOCK_TEXT[p.stock]
+    if key == "colours":
+        return ("colours", spoken_list(p.colors)) if p.colors else None
+    if key == "sizes":
+        return ("sizes", spoken_list(p.sizes)) if p.sizes else None
+    for k, v in p.specs.items():
+        if k.lower() == key:
+            return f"spec:{k}", v
+    # a part of a key ("diameter" for "rope diameter", "output" for "max output"): filled only when exactly one
+    # of the record's keys has those words, and the field it came from is shown with the value
+    words = set(re.findall(r"[a-z0-9]+", key))
+    partial = [k for k in p.specs if words and words <= set(re.findall(r"[a-z0-9]+", k.lower()))]
+    if len(partial) == 1:
+        return f"spec:{partial[0]}", p.specs[partial[0]]
+    return None
+
+
+@dataclass(frozen=True)
+class Fill:
+    reference: str  # as the model wrote it, e.g. "[[stock]]"
+    field: str  # canonical: price | stock | colours | sizes | spec:<key>; the reference's text when unfilled
+    product_id: str | None  # None when no retrieved product could be named
+    product: str | None  # its approved name
+    value: str  # what the answer shows
+    filled: bool
+    start: int  # where the value sits in the filled answer
+    end: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        """'Canopy Flat Tarp 2x3 · stock → out of stock' for the app's provenance list."""
+        if not self.filled:
+            why = "no retrieved product named before it" if self.product_id is None else \
+                f"{self.product} has no such field in the retrieved record"
+            return f"{self.reference} not filled: {why}"
+        return f"{self.product} · {self.field} → {self.value}"
+
+
+@lru_cache(maxsize=16)
+def _name_pattern(names: tuple[str, ...]) -> re.Pattern | None:
+    """One alternation over every name, longest first, so at each place the longest name wins; compiled once
+    per catalog (the dataset builder fills thousands of targets)."""
+    if not names:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
+
+
+class FieldFiller:
+    """Fills references in streamed text. `feed(piece)` returns the text that can be shown now (a possible
+    reference is held back until it closes or cannot be one); `finish()` returns the rest."""
+
+    def __init__(self, records: Iterable[Product], names: dict[str, str], approved: dict[str, str] | None = None):
+        """records: the retrieved products (the only ones a reference is filled from); names: every name a
+        shopper or the model may use for a product (lowercase not required) -> product id, for all catalog
+        products, so a reference after an unretrieved product's name is not pinned on a retrieved one;
+        approved: product id -> approved name."""
+        self.records = {p.id: p for p in records}
+        self.default = next(iter(self.records), None)
+        self.approved = approved or {pid: p.name for pid, p in self.records.items()}
+        self._lookup = {n.lower(): pid for n, pid in names.items() if n.strip()}
+        self._names = _name_pattern(tuple(sorted(self._lookup, key=len, reverse=True)))
+        self.raw = ""  # the model's text so far
+        self.text = ""  # what has been shown so far
+        self.fills: list[Fill] = []
+        self._pending = ""
+
+    @classmethod
+    def for_records(cls, records: Sequence[Product], all_products: Iterable[Product],
+                    kit: BrandKit | None) -> "FieldFiller":
+        names: dict[str, str] = {}
+        approved: dict[str, str] = {}
+        for p in all_products:
+            name = kit.approved_name(p.id, p.name) if kit else p.name
+            approved[p.id] = name
+            names.setdefault(p.name, p.id)
+            names[name] = p.id
+        if kit:
+            for alias, name in kit.deprecated_aliases.items():
+                pid = next((i for i, n in approved.items() if n == name), None)
+                if pid:
+                    names.setdefault(alias, pid)
+        for p in records:
+            approved.setdefault(p.id, kit.approved_name(p.id, p.name) if kit else p.name)
+        return cls(records, names, approved)
+
+    def _product_before(self, raw: str) -> str | None:
+        last = None
+        if self._names is not None:
+            for last in self._names.finditer(raw.lower()):  # leftmost-longest matches; keep the last one
+                pass
+        return self._lookup[last.group(0)] if last is not None else self.default
+
+    def _fill(self, reference: str, inner: str) -> str:
+        pid = self._product_before(self.raw)
+        record = self.records.get(pid) if pid else None
+        found = field_value(record, inner) if record else None
+        start = len(self.text)
+        if found is None:
+            value = UNFILLED
+            self.fills.append(Fill(reference, inner.strip(), pid if record else None,
+                                   self.approved.get(pid) if record else None, value, False, start, start + len(value)))
+        else:
+            field, value = found
+            self.fills.append(Fill(reference, field, pid, self.approved.get(pid, record.name), value, True,
+                                   start, start + len(value)))
+        self.raw += reference
+        return value
+
+    def _emit(self, out: list[str], s: str, raw: str | None = None) -> None:
+        self.raw += s if raw is None else raw
+        self.text += s
+        out.append(s)
+
+    def feed(self, piece: str) -> str:
+        buf = self._pending + piece
+        self._pending = ""
+        out: list[str] = []
+        while buf:
+            i = buf.find("[")
+            if i < 0:
+                self._emit(out, buf)
+                break
+            if i:
+                self._emit(out, buf[:i])
+                buf = buf[i:]
+            if len(buf) < 2:
+                self._pending = buf  # a lone "[" at the end: the next piece decides
+                break
+            if not buf.startswith(OPEN):
+                self._emit(out, buf[0])
+                buf = buf[1:]
+                continue
+            m = REFERENCE.match(buf)
+            if m:
+                value = self._fill(m.group(0), m.group(1))
+                self.text += value
+                out.append(value)
+                buf = buf[m.end():]
+                continue
+            if "\n" in buf or len(buf) > MAX_REFERENCE or "]]" in buf:  # cannot become a reference
+                self._emit(out, buf[0])
+                buf = buf[1:]
+                continue
+            self._pending = buf  # an open reference: wait for more
+            break
+        return "".join(out)
+
+    def finish(self) -> str:
+        rest, self._pending = self._pending, ""
+        out: list[str] = []
+        if rest:
+            self._emit(out, rest)
+        return "".join(out)
+
+    def stream(self, pieces: Iterable[str]) -> Iterator[str]:
+        for piece in pieces:
+            shown = self.feed(piece)
+            if shown:
+                yield shown
+        rest = self.finish()
+        if rest:
+            yield rest
+
+
+def fill_text(raw: str, records: Sequence[Product], all_products: Iterable[Product],
+              kit: BrandKit | None) -> tuple[str, list[Fill]]:
+    """A whole answer at once: (filled text, fills). The same code as streaming."""
+    filler = FieldFiller.for_records(records, all_products, kit)
+    text = filler.feed(raw) + filler.finish()
+    return text, filler.fills

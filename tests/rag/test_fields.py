@@ -1,0 +1,90 @@
+"""Catalog field references: the value comes verbatim from the retrieved record, the fill is recorded,
+streaming and whole-text filling agree, and what cannot be filled says so."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from corpus.schema import Product, Stock
+from rag.fields import UNFILLED, FieldFiller, fill_text, field_value
+
+TARP = Product(id="T-1", name="Flat Tarp 2x3", collection="Canopy", category="Tarps", price=89.95,
+               colors=("Grey/Lime", "Fern/Sand"), stock=Stock.OUT_OF_STOCK, specs={"weight": "480 g"})
+LINER = Product(id="L-1", name="Silk Liner", collection="Driftwood", category="Liners", price=59.95,
+                sale_price=50.95, colors=("Ember Orange",), sizes=("Regular", "Long"), stock=Stock.LOW_STOCK,
+                specs={"adds": "up to 5 °F", "R-value": "2.1"})
+LAMP = Product(id="P-1", name="Pen Light 120", collection="Lumen", category="Lights", price=24.0,
+               stock=Stock.PREORDER)
+ALL = (TARP, LINER, LAMP)
+
+
+def test_a_reference_takes_the_value_of_the_product_named_before_it():
+    text, fills = fill_text("The Flat Tarp 2x3 is [[stock]]. It comes in [[colours]].", [TARP, LINER], ALL, None)
+    assert text == "The Flat Tarp 2x3 is out of stock. It comes in Grey/Lime and Fern/Sand."
+    assert [(f.product_id, f.field, f.value) for f in fills] == [
+        ("T-1", "stock", "out of stock"), ("T-1", "colours", "Grey/Lime and Fern/Sand")]
+    for f in fills:  # positions point at the value in the shown text
+        assert text[f.start:f.end] == f.value
+
+
+def test_every_stock_state_and_a_sale_price_read_as_a_person_would():
+    text, _ = fill_text("Silk Liner: [[price]], [[stock]]. Pen Light 120: [[stock]].", [LINER, LAMP], ALL, None)
+    assert text == ("Silk Liner: $50.95 on sale (regular $59.95), in stock, but only a few are left. "
+                    "Pen Light 120: available for preorder.")
+
+
+def test_table_rows_fill_from_their_own_product_and_spec_keys_ignore_case():
+    raw = ("| Product | Price | Key spec |\n| --- | --- | --- |\n| Flat Tarp 2x3 | [[price]] | [[Weight]] |\n"
+           "| Silk Liner | [[price]] | [[r-value]] |")
+    text, fills = fill_text(raw, [TARP, LINER], ALL, None)
+    assert "| Flat Tarp 2x3 | $89.95 | 480 g |" in text
+    assert "| Silk Liner | $50.95 on sale (regular $59.95) | 2.1 |" in text
+    assert [f.field for f in fills] == ["price", "spec:weight", "price", "spec:R-value"]
+
+
+def test_without_a_name_the_first_retrieved_product_is_meant():
+    text, fills = fill_text("It is [[stock]].", [LINER, TARP], ALL, None)
+    assert text == "It is in stock, but only a few are left." and fills[0].product_id == "L-1"
+
+
+@pytest.mark.parametrize("raw, why", [
+    ("The Pen Light 120 is [[price]].", "not retrieved"),  # named, but not among the retrieved records
+    ("The Flat Tarp 2x3 comes in sizes [[sizes]].", "no sizes"),
+    ("The Flat Tarp 2x3 has [[lumens]].", "unknown field"),
+])
+def test_what_cannot_be_filled_is_shown_as_such_and_recorded(raw, why):
+    text, fills = fill_text(raw, [TARP], ALL, None)
+    assert UNFILLED in text, why
+    assert len(fills) == 1 and not fills[0].filled and "not filled" in fills[0].label
+    assert "$24.00" not in text  # never the value of a product the sources did not show
+
+
+def test_brackets_that_are_not_references_pass_through():
+    raw = "See [note] and [[x\ny]] or [[" + "a" * 80 + "]] then [[price]]"
+    text, fills = fill_text(raw, [TARP], ALL, None)
+    assert text.startswith("See [note] and [[x\ny]] or [[" + "a" * 80 + "]] then ")
+    assert text.endswith("$89.95") and len(fills) == 1
+
+
+@settings(derandomize=True, max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=40))
+def test_streamed_pieces_fill_exactly_like_the_whole_text(cuts):
+    raw = ("The Silk Liner is [[price]] and [[stock]]; colours [[colours]], sizes [[sizes]] [x] "
+           "| Flat Tarp 2x3 | [[price]] | [[weight]] | [[nope]]")
+    pieces, pos = [], 0
+    for c in cuts:
+        pieces.append(raw[pos:pos + c])
+        pos += c
+    pieces.append(raw[pos:])
+    filler = FieldFiller.for_records([LINER, TARP], ALL, None)
+    streamed = "".join(filler.stream(pieces))
+    whole, fills = fill_text(raw, [LINER, TARP], ALL, None)
+    assert streamed == whole and filler.raw == raw
+    assert [(f.field, f.value) for f in filler.fills] == [(f.field, f.value) for f in fills]
+
+
+def test_field_value_names_the_canonical_field():
+    assert field_value(TARP, "colors") == ("colours", "Grey/Lime and Fern/Sand")
+    assert field_value(LINER, "ADDS") == ("spec:adds", "up to 5 °F")
+    assert field_value(LAMP, "colours") is None
