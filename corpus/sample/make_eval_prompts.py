@@ -394,11 +394,6 @@ def validate(rows: list[dict], catalog, kit) -> list[str]:
                     errs.append(f"{tag}: asks {ask} of a product without sizes")
                 if p is not None and ask.startswith("colour") and not p.colors:
                     errs.append(f"{tag}: asks {ask} of a product without colours")
-    stock_cases = [pid for r in rows if "stock" in r["asks"] for pid in r["product_ids"]]
-    for state in ("out_of_stock", "low_stock", "preorder"):
-        share = sum(by_id[pid].stock.value == state for pid in stock_cases) / max(1, len(stock_cases))
-        if share < 0.10:
-            errs.append(f"{state} products are {share:.0%} of the stock asks; at least 10% wanted")
         if (r["format"] == "table") != (r["kind"] == "compare"):
             errs.append(f"{tag}: format")
         for h in template_hits(r["question"], templates, spec_keys):
@@ -407,6 +402,11 @@ def validate(rows: list[dict], catalog, kit) -> list[str]:
                      "Merrell", "Nemo", "Big Agnes", "Therm-a-Rest", "The North Face", "Mammut", "Garmin"):
             if _pattern(comp).search(r["question"]):
                 errs.append(f"{tag}: real brand {comp}")
+    stock_cases = [pid for r in rows if "stock" in r["asks"] for pid in r["product_ids"]]
+    for state in ("out_of_stock", "low_stock", "preorder"):
+        share = sum(by_id[pid].stock.value == state for pid in stock_cases) / max(1, len(stock_cases))
+        if share < 0.10:
+            errs.append(f"{state} products are {share:.0%} of the stock asks; at least 10% wanted")
     return errs
 
 
