@@ -174,8 +174,18 @@ def test_price_targets_reference_the_price_and_show_the_catalog_price(rows, tiny
             assert p.id in context_ids(r)
             assert "[[price]]" in target(r) and price_text(p) not in target(r), (r["id"], target(r))
             assert price_text(p) in shown(r, catalog, kit), (r["id"], target(r))
-    sale = [r for r in rows if r["product_ids"] == ["QK-TNT-02"] and r["intent"] == "price" and r["has_context"]]
-    assert sale and all("$329.00 on sale (regular $389.00)" in shown(r, tiny_catalog, tiny_kit) for r in sale)
+    # a product on sale reads its sale price and the regular one (the tiny tent: $329.00 on sale from $389.00)
+    catalog, kit, data = sample
+    by_id = catalog.by_id()
+    sale = [r for r in data if r["intent"] == "price" and r["has_context"] and r["product_ids"]
+            and by_id[r["product_ids"][0]].sale_price is not None]
+    assert sale
+    for r in sale:
+        p = by_id[r["product_ids"][0]]
+        assert f"${p.sale_price:,.2f} on sale (regular ${p.price:,.2f})" in shown(r, catalog, kit), r["id"]
+    tent = next(p for p in tiny_catalog.products if p.id == "QK-TNT-02")
+    assert fill_text("The Quokka tent is [[price]].", [tent], tiny_catalog.products, tiny_kit)[0] == \
+        "The Quokka tent is $329.00 on sale (regular $389.00)."
 
 
 def test_comparison_targets_table_both_products(sample):
