@@ -179,6 +179,17 @@ def missing_disclaimers(kit: BrandKit, question: str, answer: str, products: lis
     return [d for d in required_disclaimers(kit, question, answer, products) if not disclaimer_present(d, answer)]
 
 
+def unneeded_disclaimers(kit: BrandKit, question: str, answer: str, products: list[Product]) -> list[Disclaimer]:
+    """Kit disclaimers the answer carries although their condition does not hold for it: a climbing note on a
+    rain jacket. The condition is judged on the answer without the kit's disclaimer texts (the sizing note's
+    own word "size" does not make it required)."""
+    present = [d for d in kit.disclaimers if disclaimer_present(d, answer)]
+    body = answer
+    for d in kit.disclaimers:
+        body = re.sub(re.escape(d.text), " ", body, flags=re.I)
+    return [d for d in present if not disclaimer_required(d, question, body, products)]
+
+
 # --- grounding: stated numbers against the retrieved sources, product names against the catalog ---------
 
 # unit as written (lowercase) -> one spelling; only these count as a number's unit. Left out on purpose: "in"

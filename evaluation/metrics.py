@@ -71,8 +71,10 @@ Correctness (the checks are `corpus.claims`, which the app's contradiction badge
   every answer; aggregated as the share of answers with at least one contradiction.
 - clean: no sentence or disclaimer repeated (nor a decoding loop), no raw context line pasted in ("Fuel:
   propane (16 oz cylinder)", "Climbing: 2"), no field name used as prose ("has a length of 330 g", "has a
-  material of 100%") (`corpus.claims.clean_problems`, against the retrieved context). `clean_problems`
-  lists them. Applies to every answer.
+  material of 100%") (`corpus.claims.clean_problems`, against the retrieved context), no kit disclaimer
+  whose condition holds neither for the case's products nor for a product the answer names (a climbing note
+  on a rain jacket; `corpus.checks.unneeded_disclaimers`). `clean_problems` lists them. Applies to every
+  answer.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.brandkit import BrandKit, FormatRule
-from corpus.checks import (_RENAMED, _pattern, find_approved, find_deprecated, find_generic,
+from corpus.checks import (_RENAMED, unneeded_disclaimers, _pattern, find_approved, find_deprecated, find_generic,
                            find_misspelt_trademarks, required_disclaimers, disclaimer_present,
                            ungrounded_numbers, unknown_products)
 from corpus.claims import ASK_FORMS, answered, ask_ok, clean_problems, contradictions, fact_present
@@ -498,6 +500,10 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
                            extra_text="\n".join(d.text for d in kit.disclaimers))
     is_answered, unanswered = answered(answer, case.asks, products, kit=kit) if case.asks else (None, [])
     untidy = clean_problems(answer, sources_text or "", kit)
+    # a kit disclaimer that does not apply to the case's products nor to any product the answer names
+    named = {m.canonical for m in approved}
+    about = products + [p for p in catalog.products if kit.approved_name(p.id, p.name) in named and p not in products]
+    untidy += [f"disclaimer that does not apply: '{d.id}'" for d in unneeded_disclaimers(kit, case.question, answer, about)]
     return AnswerScore(
         case_id=case.id, kind=case.kind,
         approved_mentions=len(approved), deprecated_mentions=len(deprecated_terms), generic_mentions=len(generic),

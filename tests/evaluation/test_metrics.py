@@ -466,7 +466,7 @@ def test_clean(score):
     assert messy.clean_problems == ("repeats: 'The stove is very light and compact today.'",
                                     "copies context line: 'Output: 2,800 W'",
                                     "copies context line: 'Boil time: 3.5 min'")
-    prose = score(f"The Quokka Blaze Mini Stove has a boil time of 2,800 W. {PRICE} {STOVE_SAFETY}")
+    prose = score(f"The Quokka Blaze Mini Stove has a boil time of 2,800 W. {STOVE_SAFETY}")  # no price: no price note
     assert prose.clean_problems == ("field name as prose: 'has a boil time of 2,800 W'",)
     assert prose.contradicted  # and the output given as the boil time is a contradiction too
     assert prose.contradictions[0]["message"] == "gives output as boil time: 2,800 W; catalog boil time: 3.5 min"
@@ -481,3 +481,19 @@ def test_scores_made_before_the_correctness_metrics_still_load():
                     unknown_products=(), trademark_ok=True, format_ok=None, grounded=True, facts_stated=None,
                     not_in_catalog_ok=None, injection_ok=None, hit_at_k=None)
     assert (passes(s, "answered"), passes(s, "contradicted"), passes(s, "clean")) == (None, True, True)
+
+
+def test_a_disclaimer_that_does_not_apply_is_not_clean(score, tiny_kit):
+    """A shopper reading a stove warning under a tent answer sees noise (v0008 put climbing notes on rain
+    jackets); the note is judged on the answer without the kit's own texts."""
+    tent = stove_case(question="how much is the quokka dome 2 tent?", product_ids=("QK-TNT-02",),
+                      approved_names=(tiny_kit.products["QK-TNT-02"],), must_state=(), disclaimers=("price",))
+    name = tiny_kit.products["QK-TNT-02"]
+    assert score(f"The {name} is $329.00. {PRICE}", tent).clean is True
+    stray = score(f"The {name} is $329.00. {PRICE} {STOVE_SAFETY}", tent)
+    assert stray.clean is False and stray.clean_problems == ("disclaimer that does not apply: 'stove_safety'",)
+    no_price = score(f"The {name} is in stock. {PRICE}", tent)  # a price note with no price stated
+    assert no_price.clean_problems == ("disclaimer that does not apply: 'price'",)
+    # a product the answer names brings its own notes: the stove's warning beside the stove is fine
+    both = score(f"The {name} is $329.00; the Quokka Blaze Mini Stove is $59.50. {PRICE} {STOVE_SAFETY}", tent)
+    assert "disclaimer that does not apply: 'stove_safety'" not in both.clean_problems
