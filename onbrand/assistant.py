@@ -22,7 +22,7 @@ from onbrand.generation import BatchStats, Generator, GenerationStats
 from onbrand.model import load_base_model
 from rag.embedding import Embedder
 from rag.index_store import LoadedIndex, build_index, current_version, load_index
-from rag.fields import FieldFiller, Fill
+from rag.fields import FieldFiller, Fill, fill_text
 from rag.prompting import build_messages
 from rag.retrieval import ProductHits, Retriever
 from tuning.loading import BASE, AdapterSet
@@ -206,9 +206,7 @@ class Assistant:
     def fill(self, raw: str, products: list[ProductHits]) -> tuple[str, list[Fill]]:
         """A finished answer's text with its references filled, and the fills: the path the scorecard takes
         for batched answers, the same FieldFiller the streaming paths use."""
-        filler = self.filler(products)
-        text = filler.feed(raw) + filler.finish()
-        return _strip(text, filler.fills)
+        return _strip(*fill_text(raw, self.records(products), self.index.products.values(), self.kit))
 
     def answer_batch(self, conversations: list[list[dict]], adapters: list[str | None],
                      max_new_tokens: int | None = None) -> list[str]:
