@@ -7,7 +7,10 @@ A thin shell: answers come from `Assistant.ask` / `Assistant.side_by_side`, the 
 evaluation use, behind onbrand.serving's bounded queue. The model and index are built once per
 process (st.cache_resource), never per browser session; each request names its own adapter.
 Configured by environment: ONBRAND_HOME, ONBRAND_INDEX, ONBRAND_MODEL, ONBRAND_ADAPTER,
-ONBRAND_BRAND_KIT, ONBRAND_MAX_WAITING, ONBRAND_EVAL_PROMPTS, ONBRAND_REVIEW_PASSWORD.
+ONBRAND_BRAND_KIT, ONBRAND_MAX_WAITING, ONBRAND_EVAL_PROMPTS, ONBRAND_REVIEW_PASSWORD, and ONBRAND_BACKEND=openai
+with ONBRAND_BASE_URL (and ONBRAND_API_KEY) to generate on an OpenAI-compatible server. It listens on
+localhost (.streamlit/config.toml); started on any other address (--server.address 0.0.0.0) it refuses
+to start unless the review pages have a password.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from app_pages import chat, review, spotcheck
-from app_pages.common import Context, get_server, get_store, settings_from_env
+from app_pages.common import Context, check_exposure, get_server, get_store, reviewer_field, settings_from_env
 from corpus.errors import UserError
 from onbrand.assistant import Assistant
 
@@ -53,6 +56,7 @@ def index_card(assistant: Assistant) -> None:
 
 def main() -> None:
     try:
+        check_exposure()  # before anything loads: reachable from other machines only with a review password
         env = settings_from_env()
         server = get_server(**env)
         store = get_store(env["home"])
@@ -69,7 +73,7 @@ def main() -> None:
         adapter = adapter_picker(assistant)
         side_by_side = st.toggle("Side by side", key="side_by_side",
                                  help="Base and adapter answers to the same retrieved context, in one batched pass.")
-        st.text_input("Reviewer", key="reviewer", max_chars=100, help="Your name, stored with each verdict.")
+        reviewer_field()
         st.divider()
     PAGES[page](Context(server, store, adapter, side_by_side))
 

@@ -13,7 +13,7 @@ from corpus.errors import UserError
 from onbrand.guardrails import escape_markdown
 from onbrand.spotchecks import MAX_UPLOAD_BYTES, parse_questions
 from app_pages.chat import ask, show_turn
-from app_pages.common import Context, reviewer_unlocked
+from app_pages.common import Context, reviewer_missing, reviewer_name, reviewer_unlocked
 
 SOURCE_LABELS = {"heldout": "Held-out prompts", "recent": "Recent app questions", "upload": "A JSONL file"}
 
@@ -34,10 +34,10 @@ def start_form(ctx: Context) -> None:
                                     key="round_file", max_upload_size=MAX_UPLOAD_BYTES // (1024 * 1024))
     if not st.button("Start round", key="start_round", type="primary"):
         return
-    reviewer = st.session_state.get("reviewer", "").strip()
+    reviewer = reviewer_name()
     try:
         if not reviewer:
-            raise UserError("Enter your name as reviewer in the sidebar first.")
+            raise UserError(reviewer_missing())
         cases = None
         if source == "upload":
             if uploaded is None:

@@ -1,13 +1,17 @@
 """The brand kit: approved names, deprecated aliases, generic terms, trademarks, disclaimers, tone, formats.
 
 The schema is documented in corpus/README.md; `load_brand_kit` validates it and reports every problem.
+Two shapes real catalogs need: `variants` (one approved name for several ids: colours or sizes sold as
+separate SKUs; `kit.products` maps each id to it, `kit.product_ids(name)` lists them) and an alias that
+stood for several products (`deprecated_aliases: {old: [name, name]}`, kept in `kit.shared_aliases`;
+`kit.alias_targets()` and `kit.aliases_for(name)` cover both kinds of alias).
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -16,8 +20,8 @@ from corpus.errors import BrandKitError, Problem
 from corpus.ingest import has_visible_text, read_limited
 from corpus.schema import DEFAULT_LIMITS, Limits
 
-SECTIONS = ("brand", "version", "products", "deprecated_aliases", "generic_terms", "trademarks", "disclaimers",
-            "tone", "formats")
+SECTIONS = ("brand", "version", "products", "variants", "deprecated_aliases", "generic_terms", "trademarks",
+            "disclaimers", "tone", "formats", "competitors", "occasions", "not_carried")
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,8 @@ class FormatRule:
 class BrandKit:
     brand: str
     version: int
-    products: dict[str, str]  # product id -> approved name
-    deprecated_aliases: dict[str, str]  # alias -> approved name
+    products: dict[str, str]  # product id -> approved name; variants (several ids) share one name
+    deprecated_aliases: dict[str, str]  # alias -> approved name, for an alias that stood for one product
     generic_terms: tuple[GenericTerm, ...] = ()
     trademarks: tuple[Trademark, ...] = ()
     disclaimers: tuple[Disclaimer, ...] = ()
@@ -63,9 +67,30 @@ class BrandKit:
     formats: tuple[FormatRule, ...] = ()
     source: str = ""
     sha256: str = ""
+    # alias -> the approved names (two or more) of an old name that stood for several products; never in
+    # `deprecated_aliases`, so code that maps an alias to one name never picks one of them at random
+    shared_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # optional, for the training-data builder (tuning/dataset.py): other brands shoppers compare with, what
+    # shoppers add about their plans ("for a hut trip"), things the store does not sell
+    competitors: tuple[str, ...] = ()
+    occasions: tuple[str, ...] = ()
+    not_carried: tuple[str, ...] = ()
 
     def approved_name(self, product_id: str, fallback: str = "") -> str:
         return self.products.get(product_id, fallback)
+
+    def product_ids(self, name: str) -> list[str]:
+        """Every product id sold under an approved name (several for variants), in kit order."""
+        return [pid for pid, n in self.products.items() if n == name]
+
+    def alias_targets(self) -> dict[str, tuple[str, ...]]:
+        """Every deprecated alias -> the approved names it can mean: one for `deprecated_aliases`, two or more
+        for `shared_aliases` (single ones first, each in kit order)."""
+        return {**{a: (n,) for a, n in self.deprecated_aliases.items()}, **self.shared_aliases}
+
+    def aliases_for(self, name: str) -> list[str]:
+        """Every deprecated alias that can mean this approved name, single-product aliases first."""
+        return [a for a, names in self.alias_targets().items() if name in names]
 
     def rules_text(self) -> str:
         """The brand rules as plain sentences, for a system prompt."""
@@ -74,6 +99,11 @@ class BrandKit:
         if self.deprecated_aliases:
             pairs = "; ".join(f"say '{new}' not '{old}'" for old, new in list(self.deprecated_aliases.items())[:12])
             lines.append(f"- Use approved product names: {pairs}.")
+        if self.shared_aliases:
+            pairs = "; ".join(f"'{old}' (" + " or ".join(f"'{n}'" for n in names) + ")"
+                              for old, names in list(self.shared_aliases.items())[:12])
+            lines.append(f"- Old names that stood for more than one product; never use them, name the product "
+                         f"meant, or each one: {pairs}.")
         if self.generic_terms:
             lines.append("- Do not use generic labels for branded lines: "
                          + "; ".join(f"'{g.use_instead}' not '{g.term}'" for g in self.generic_terms) + ".")
@@ -223,20 +253,20 @@ def parse_brand_kit(doc: dict, file: str = "<brand kit>", sha256: str = "") -> B
         bad("version", version, "must be an integer")
         version = 0
     products = mapping("products")
-    if not products:
+    variants = _variants(doc.get("variants") or None, products, bad)
+    if not products and not variants:
         bad("products", None, "required: approved name per product id")
-    approved = set(products.values())
     seen: dict[str, str] = {}
+    variant_names = set(variants.values())
     for pid, name in products.items():
-        if name in seen:
-            bad(f"products.{pid}", name, f"approved name already used by {seen[name]}")
+        if name in seen or name in variant_names:
+            owner = seen.get(name) or f"variants.{name}"
+            bad(f"products.{pid}", name, f"approved name already used by {owner}; list the ids sold as variants "
+                                         f"of one product under 'variants'")
         seen[name] = pid
-    aliases = mapping("deprecated_aliases")
-    for old, new in aliases.items():
-        if new not in approved:
-            bad(f"deprecated_aliases.{old}", new, "must map to an approved product name")
-        if old in approved:
-            bad(f"deprecated_aliases.{old}", old, "an alias cannot also be an approved name")
+    products = {**products, **variants}
+    approved = set(products.values())
+    aliases, shared = _aliases(doc.get("deprecated_aliases") or None, approved, bad)
 
     generic = []
     for i, g in enumerate(seq("generic_terms")):
@@ -272,12 +302,17 @@ def parse_brand_kit(doc: dict, file: str = "<brand kit>", sha256: str = "") -> B
                 val = []
             lists[k] = tuple(val)
         disclaimers.append(Disclaimer(d["id"], d["text"].strip(), bool(when.get("mentions_price")), **lists))
-    tone = []
-    for i, t in enumerate(seq("tone")):
-        if not isinstance(t, str):
-            bad(f"tone[{i}]", t, "must be a string")
-            continue
-        tone.append(t)
+    def strings(key: str) -> list[str]:
+        out = []
+        for i, t in enumerate(seq(key)):
+            if not isinstance(t, str) or not t.strip():
+                bad(f"{key}[{i}]", t, "must be a string" if not isinstance(t, str) else "must not be empty")
+                continue
+            out.append(t)
+        return out
+
+    tone = strings("tone")
+    competitors, occasions, not_carried = strings("competitors"), strings("occasions"), strings("not_carried")
     formats = []
     fdoc = doc.get("formats") or {}
     if not isinstance(fdoc, dict):
@@ -296,4 +331,68 @@ def parse_brand_kit(doc: dict, file: str = "<brand kit>", sha256: str = "") -> B
         raise BrandKitError(problems)
     return BrandKit(brand=brand, version=version, products=products, deprecated_aliases=aliases,
                     generic_terms=tuple(generic), trademarks=tuple(marks), disclaimers=tuple(disclaimers),
-                    tone=tuple(tone), formats=tuple(formats), source=file, sha256=sha256)
+                    tone=tuple(tone), formats=tuple(formats), source=file, sha256=sha256, shared_aliases=shared,
+                    competitors=tuple(competitors), occasions=tuple(occasions), not_carried=tuple(not_carried))
+
+
+def _visible(x) -> bool:
+    return isinstance(x, str) and has_visible_text(x)
+
+
+def _variants(vdoc, products: dict[str, str], bad) -> dict[str, str]:
+    """`variants: {approved name: [id, ...]}` -> {id: approved name}: ids sold as separate SKUs (a colour or a
+    size each) under one approved name. An id belongs to one place: `products` or one variant group."""
+    if vdoc is None:
+        return {}
+    if not isinstance(vdoc, dict):
+        bad("variants", vdoc, "must be a mapping of approved name -> list of product ids")
+        return {}
+    out: dict[str, str] = {}
+    for name, ids in vdoc.items():
+        fld = f"variants.{name}"
+        if not _visible(name):
+            bad(fld, ids, "keys must be approved names: non-empty strings with visible characters")
+            continue
+        if not isinstance(ids, list) or not ids or not all(_visible(i) for i in ids):
+            bad(fld, ids, "must be a non-empty list of the product ids sold under this name")
+            continue
+        for pid in (i.strip() for i in ids):
+            if pid in products:
+                bad(fld, pid, f"product id is also listed under products (as {products[pid]!r}); list it once")
+            elif pid in out:
+                bad(fld, pid, f"product id is already listed under variants.{out[pid]}")
+            else:
+                out[pid] = name.strip()
+    return out
+
+
+def _aliases(adoc, approved: set[str], bad) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """`deprecated_aliases: {old: approved name}` or `{old: [approved name, ...]}` for an old name that stood
+    for several products -> (single-product aliases, shared aliases). A one-name list is a single alias."""
+    single: dict[str, str] = {}
+    shared: dict[str, tuple[str, ...]] = {}
+    if adoc is None:
+        return single, shared
+    if not isinstance(adoc, dict):
+        bad("deprecated_aliases", adoc, "must be a mapping")
+        return single, shared
+    for old, new in adoc.items():
+        fld = f"deprecated_aliases.{old}"
+        names = [new] if isinstance(new, str) else new
+        if not _visible(old) or not isinstance(names, list) or not names or not all(_visible(n) for n in names):
+            bad(fld, new, "keys and values must be non-empty strings with visible characters (a value may be a "
+                          "list of the approved names an old name stood for)")
+            continue
+        old, names = old.strip(), [n.strip() for n in names]
+        for n in names:
+            if n not in approved:
+                bad(fld, n, "must map to an approved product name")
+        if len(set(names)) < len(names):
+            bad(fld, new, "lists an approved name twice")
+        if old in approved:
+            bad(fld, old, "an alias cannot also be an approved name")
+        if len(names) == 1:
+            single[old] = names[0]
+        else:
+            shared[old] = tuple(names)
+    return single, shared

@@ -7,7 +7,13 @@ Matching rules:
 - an alias inside an approved name ("Summit 30 Pack" in "TrailForm Summit 30 Pack") is not a hit;
 - "formerly (the) <alias>" / "previously (the) <alias>" is allowed: the kit's tone rules permit naming an
   old name to say the product was renamed;
+- an alias that stood for several products (`kit.shared_aliases`) is a hit like any other; its mention's
+  canonical text names every product it can mean ("A or B");
 - trademark misspellings match case-sensitively ("Hydrolock" is wrong, "HydroLock" is right);
+- the approved name is the truth: a misspelling that is part of an approved name (a legacy spelling kept in a
+  real product name, "Glide Aerospring Classic") is not a hit inside that name, nor in a short form of it
+  made of the misspelling and the name's word right before or after it ("the Aerospring Classic"), both
+  case-sensitive; elsewhere ("an Aerospring midsole") it still is;
 - a generic term is excused only when its branded replacement appears with its capitals ("Belay", not
   "belay loop").
 
@@ -37,7 +43,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from corpus.brandkit import BrandKit, Disclaimer
 from corpus.schema import Product
@@ -72,13 +78,31 @@ def _c(kit: BrandKit) -> dict:
 
 
 def _compile(kit: BrandKit) -> dict:
-    approved = sorted(kit.products.values(), key=len, reverse=True)
+    approved = sorted(dict.fromkeys(kit.products.values()), key=len, reverse=True)  # variants share a name: once
+    aliases = sorted(kit.alias_targets().items(), key=lambda x: -len(x[0]))
+    misspellings = [m for t in kit.trademarks for m in t.misspellings]
     return {
         "approved": [(_pattern(n), n) for n in approved],
-        "aliases": [(_pattern(a), a, n) for a, n in sorted(kit.deprecated_aliases.items(), key=lambda x: -len(x[0]))],
+        "aliases": [(_pattern(a), a, " or ".join(names)) for a, names in aliases],
         "generic": [(_pattern(g.term), g) for g in kit.generic_terms],
         "misspelt": [(_pattern(m, 0), m, t.mark) for t in kit.trademarks for m in t.misspellings],
+        "kept": _kept_forms(approved, misspellings),
     }
+
+
+def _kept_forms(approved: list[str], misspellings: list[str]) -> list[re.Pattern]:
+    """Short forms of approved names that keep a misspelt mark: the misspelling with the name's word right
+    before or after it, case-sensitive ("Aerospring Classic" of "Glide Aerospring Classic")."""
+    out = []
+    for name in approved:
+        for wrong in misspellings:
+            for m in _pattern(wrong, 0).finditer(name):
+                before, after = name[:m.start()].split(), name[m.end():].split()
+                if before:
+                    out.append(_pattern(f"{before[-1]} {wrong}", 0))
+                if after:
+                    out.append(_pattern(f"{wrong} {after[0]}", 0))
+    return out
 
 
 def _spans(pattern: re.Pattern, text: str) -> list[tuple[int, int]]:
@@ -127,9 +151,17 @@ def find_generic(text: str, kit: BrandKit) -> list[Mention]:
 
 
 def find_misspelt_trademarks(text: str, kit: BrandKit) -> list[Mention]:
+    """Misspelt trademarks, except inside an approved name or its short form (see the module notes)."""
+    compiled = _c(kit)
     out = []
-    for pat, wrong, mark in _c(kit)["misspelt"]:
-        out += [Mention(text[s:e], mark, s) for s, e in _spans(pat, text)]
+    kept: list[tuple[int, int]] | None = None
+    for pat, wrong, mark in compiled["misspelt"]:
+        for s, e in _spans(pat, text):
+            if kept is None:  # only where a misspelling occurs at all
+                kept = [(m.start, m.start + len(m.term)) for m in find_approved(text, kit)]
+                kept += [span for p in compiled["kept"] for span in _spans(p, text)]
+            if not any(ks <= s and e <= ke for ks, ke in kept):
+                out.append(Mention(text[s:e], mark, s))
     return sorted(out, key=lambda m: m.start)
 
 
@@ -145,9 +177,22 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def disclaimer_required(d: Disclaimer, question: str, answer: str, products: list[Product]) -> bool:
+def without_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """The text with each (start, end) span blanked (same length, so later offsets still hold)."""
+    chars = list(text)
+    for a, b in spans:
+        chars[a:b] = " " * (min(b, len(chars)) - a)
+    return "".join(chars)
+
+
+def disclaimer_required(d: Disclaimer, question: str, answer: str, products: list[Product],
+                        quoted: Sequence[tuple[int, int]] = ()) -> bool:
     """The disclaimer's `when` is an OR of: a price stated in the answer; a product of a listed
-    category/collection among those the answer concerns; a keyword in the question or the answer."""
+    category/collection among those the answer concerns; a keyword in the question or the answer.
+    quoted: spans of the answer that are catalog spec values filled in verbatim (`rag.fields.quoted_spans`);
+    a keyword there ("size 196 x 66 cm" in a pad's specs) is the record's wording, not sizing advice, and
+    does not require the note: the model cannot see what a `[[specs]]` reference will hold."""
+    answer = without_spans(answer, quoted)
     if d.mentions_price and mentions_price(answer):
         return True
     if any(_bound_to(d, p) for p in products):
@@ -167,24 +212,28 @@ def product_disclaimers(p: Product, kit: BrandKit) -> list[Disclaimer]:
     return [d for d in kit.disclaimers if _bound_to(d, p)]
 
 
-def required_disclaimers(kit: BrandKit, question: str, answer: str, products: list[Product]) -> list[Disclaimer]:
-    return [d for d in kit.disclaimers if disclaimer_required(d, question, answer, products)]
+def required_disclaimers(kit: BrandKit, question: str, answer: str, products: list[Product],
+                         quoted: Sequence[tuple[int, int]] = ()) -> list[Disclaimer]:
+    return [d for d in kit.disclaimers if disclaimer_required(d, question, answer, products, quoted)]
 
 
 def disclaimer_present(d: Disclaimer, answer: str) -> bool:
     return _normalise(d.text) in _normalise(answer)
 
 
-def missing_disclaimers(kit: BrandKit, question: str, answer: str, products: list[Product]) -> list[Disclaimer]:
-    return [d for d in required_disclaimers(kit, question, answer, products) if not disclaimer_present(d, answer)]
+def missing_disclaimers(kit: BrandKit, question: str, answer: str, products: list[Product],
+                        quoted: Sequence[tuple[int, int]] = ()) -> list[Disclaimer]:
+    return [d for d in required_disclaimers(kit, question, answer, products, quoted)
+            if not disclaimer_present(d, answer)]
 
 
-def unneeded_disclaimers(kit: BrandKit, question: str, answer: str, products: list[Product]) -> list[Disclaimer]:
+def unneeded_disclaimers(kit: BrandKit, question: str, answer: str, products: list[Product],
+                         quoted: Sequence[tuple[int, int]] = ()) -> list[Disclaimer]:
     """Kit disclaimers the answer carries although their condition does not hold for it: a climbing note on a
     rain jacket. The condition is judged on the answer without the kit's disclaimer texts (the sizing note's
     own word "size" does not make it required)."""
     present = [d for d in kit.disclaimers if disclaimer_present(d, answer)]
-    body = answer
+    body = without_spans(answer, quoted)
     for d in kit.disclaimers:
         body = re.sub(re.escape(d.text), " ", body, flags=re.I)
     return [d for d in present if not disclaimer_required(d, question, body, products)]
@@ -342,7 +391,7 @@ def _known(tokens: list[str], names: list[frozenset[str]]) -> bool:
 
 
 def _kit_names(kit: BrandKit) -> list[str]:
-    return [*kit.products.values(), *kit.deprecated_aliases]
+    return [*dict.fromkeys(kit.products.values()), *kit.alias_targets()]
 
 
 def unknown_products(answer: str, kit: BrandKit, catalog_names: Iterable[str]) -> list[str]:

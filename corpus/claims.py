@@ -20,7 +20,8 @@ Attribution (which product a claim is about):
   the last product named in the previous unit ("It is out of stock."), else `default`. A table row belongs
   to the product named in it, and a sentence after a table does not inherit its last row;
 - where a claim has several candidate products (a group, a short form that fits two names, several
-  defaults) it is a contradiction only when it contradicts every one of them.
+  defaults) it is a contradiction only when it contradicts every one of them; a colour or size list after a
+  name variants share (the kit's `variants`) is checked against all their colours or sizes together.
 
 Claims (see `contradictions`):
 - stock states (`STOCK_PHRASES`): "in stock, but only a few are left" is low stock; a negation ("not in
@@ -55,7 +56,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Iterable, Sequence
 
@@ -313,10 +314,12 @@ def _build(records: Sequence[Product], kit: BrandKit | None) -> _Index:
         for n in {display[pid], p.name}:
             by_name.setdefault(n.lower(), set()).add(pid)
     if kit is not None:
-        approved_to_id = {n: pid for pid, n in kit.products.items()}
-        for alias, approved in kit.deprecated_aliases.items():
-            pid = approved_to_id.get(approved)
-            by_name.setdefault(alias.lower(), set()).add(pid if pid in by_id else _OTHER)
+        approved_to_ids: dict[str, list[str]] = {}  # variants: several ids under one name
+        for pid, n in kit.products.items():
+            approved_to_ids.setdefault(n, []).append(pid)
+        for alias, names in kit.alias_targets().items():  # a shared alias is a mention of every product it meant
+            for pid in [i for n in names for i in approved_to_ids.get(n, ())] or [None]:
+                by_name.setdefault(alias.lower(), set()).add(pid if pid in by_id else _OTHER)
         for pid, n in kit.products.items():
             if pid not in by_id:
                 by_name.setdefault(n.lower(), set()).add(_OTHER)
@@ -457,14 +460,17 @@ def _piece_pattern(piece: str) -> re.Pattern:
     return rx
 
 
-def _mentions(text: str, masked: str, idx: _Index, chars: list[str]) -> list[tuple[int, int, tuple[str, ...]]]:
-    """(start, end, candidate ids) of each product mention; blanks the names in `chars`."""
+def _mentions(text: str, masked: str, idx: _Index, chars: list[str],
+              quoted: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(start, end, candidate ids) of each product mention; blanks the names in `chars`. A name inside a
+    `quoted` span (a record's value filled verbatim: a battery's "fits: Lumen Trail 450") is blanked but does
+    not change which product the text is about."""
     out = []
     if idx.names is not None:
         for m in idx.names.finditer(masked):
             s, e = m.span()
             _blank(chars, s, e)
-            if _RENAMED.search(text[max(0, s - 40):s]):
+            if _RENAMED.search(text[max(0, s - 40):s]) or any(a <= s < b for a, b in quoted):
                 continue
             out.append((s, e, tuple(sorted(idx.by_name[m.group(0).lower()]))))
     rest = "".join(chars)
@@ -472,7 +478,7 @@ def _mentions(text: str, masked: str, idx: _Index, chars: list[str]) -> list[tup
         toks = {_SEX.get(t, t) for t in toks}
         ids = sorted({pid for names, pid in idx.tokens if toks <= names})
         _blank(chars, s, e)
-        if _RENAMED.search(text[max(0, s - 40):s]):
+        if _RENAMED.search(text[max(0, s - 40):s]) or any(a <= s < b for a, b in quoted):
             continue
         out.append((s, e, tuple(ids) if ids else (_OTHER,)))
     return sorted(out)
@@ -794,12 +800,13 @@ def _record_quantities(p: Product, display: str) -> set[tuple[str | None, Decima
 
 # --- the public checks ----------------------------------------------------------------------------------
 
-def _prepare(answer: str, idx: _Index, default: tuple[str, ...], extra_text: str):
+def _prepare(answer: str, idx: _Index, default: tuple[str, ...], extra_text: str,
+             quoted: Sequence[tuple[int, int]] = ()):
     chars = list(answer.replace("’", "'").replace("_", " "))
     pieces = [*idx.disclaimers, *(p for p in re.split(r"\n+|(?<=[.!?])\s+", extra_text) if p.strip())]
     _mask_disclaimers(answer, chars, pieces)
     masked = "".join(chars)
-    mentions = _mentions(answer, masked, idx, chars)
+    mentions = _mentions(answer, masked, idx, chars, quoted)
     masked = "".join(chars)
     return masked, _segments(answer, masked, mentions, idx, default)
 
@@ -940,15 +947,18 @@ def _number_wrong(c: _Claim, p: Product, idx: _Index, masked: str) -> tuple[str,
 
 
 def contradictions(answer: str, records: Sequence[Product], *, kit: BrandKit | None = None,
-                   default: Sequence[Product] = (), question: str = "", extra_text: str = "") -> list[Contradiction]:
+                   default: Sequence[Product] = (), question: str = "", extra_text: str = "",
+                   quoted: Sequence[tuple[int, int]] = ()) -> list[Contradiction]:
     """Claims in the answer that conflict with the record of the product they are about (see the module
     notes for attribution and for what counts as a claim); one entry per conflicting claim, in answer order.
     records: every product a claim may be about; default: the product(s) a claim is about when no product
-    name precedes it; question, extra_text: their numbers (and extra_text's sentences) are never claims."""
+    name precedes it; question, extra_text: their numbers (and extra_text's sentences) are never claims;
+    quoted: (start, end) spans holding a record's spec values verbatim (`rag.fields.quoted_spans`), where a
+    product name is part of a value and does not change what the text is about."""
     records = list({p.id: p for p in [*records, *default]}.values())
     idx = _index(records, kit)
     default_ids = tuple(p.id for p in default)
-    masked, segs = _prepare(answer, idx, default_ids, extra_text)
+    masked, segs = _prepare(answer, idx, default_ids, extra_text, quoted)
     skip = _given_numbers([question, extra_text, *idx.disclaimers], idx)
     out: list[Contradiction] = []
     for seg in segs:
@@ -957,9 +967,18 @@ def contradictions(answer: str, records: Sequence[Product], *, kit: BrandKit | N
             continue
         for c in _claims(masked, seg, idx, skip):
             found = [_check(c, p, idx, masked, seg) for p in products]
+            if all(found) and c.field in ("colours", "sizes") and len({idx.display[p.id] for p in products}) == 1:
+                found = [_check(c, _variants_of(products), idx, masked, seg)]  # one name: all its variants' values
             if all(found) and found[0] not in out:
                 out.append(found[0])
     return out
+
+
+def _variants_of(products: list[Product]) -> Product:
+    """Variants sold under one approved name (a colour or a size per id) as one record listing every colour and
+    size: "the X comes in Brown and Black" is right when one variant is brown and another black."""
+    return replace(products[0], colors=tuple(dict.fromkeys(c for p in products for c in p.colors)),
+                   sizes=tuple(dict.fromkeys(z for p in products for z in p.sizes)))
 
 
 # --- answered -------------------------------------------------------------------------------------------
@@ -1001,9 +1020,10 @@ def _says_value(value: str, text: str, size: bool) -> tuple[bool, bool]:
 
 
 def answered(answer: str, asks: Sequence[str], products: Sequence[Product], *,
-             kit: BrandKit | None = None) -> tuple[bool, list[str]]:
+             kit: BrandKit | None = None, quoted: Sequence[tuple[int, int]] = ()) -> tuple[bool, list[str]]:
     """Whether the answer states every asked value of every product, in the sentences (or the table row)
-    about that product; and the missing ones, as "<id> <ask> <catalog value>" strings.
+    about that product; and the missing ones, as "<id> <ask> <catalog value>" strings. quoted: as for
+    `contradictions` (a name inside a filled spec value does not change what the text is about).
 
     price: the current price (the sale price when there is one; stating the regular price too is fine).
     stock: the stock state with its usual phrasings (`STOCK_PHRASES`); in stock needs an in-stock phrase,
@@ -1017,7 +1037,7 @@ def answered(answer: str, asks: Sequence[str], products: Sequence[Product], *,
     products = list(products)
     idx = _index(products, kit)
     default = tuple(p.id for p in products) if len(products) == 1 else ()
-    masked, segs = _prepare(answer, idx, default, "")
+    masked, segs = _prepare(answer, idx, default, "", quoted)
     missing: list[str] = []
     for p in products:
         mine = [s for s in segs if p.id in s.products]

@@ -83,10 +83,17 @@ def _at_least(a: float, b: float) -> bool:
     return round(a - b, 9) >= 0
 
 
-def gate(summary: dict[str, dict[str, dict]], cfg: GateConfig = GateConfig()) -> dict:
+def gate(summary: dict[str, dict[str, dict]], cfg: GateConfig = GateConfig(), held_out: dict | None = None) -> dict:
     """summary: Scorecard.summary(). Returns {"passed": bool, "checks": [...], "config": {...}}; every check's
-    "passed" is True or False, and a failed one for want of a figure carries a "detail" saying which."""
+    "passed" is True or False, and a failed one for want of a figure carries a "detail" saying which.
+    held_out: `evaluation.heldout.held_out_from` for the prompts against the adapter's training data; when
+    given and not held out, the gate fails (figures from training prompts say nothing about new shoppers)."""
     checks = []
+    if held_out is not None:
+        checks.append({"check": "prompts held out from the adapter's training data", "metric": "held_out",
+                       "prompt_overlap": held_out.get("prompt_overlap"),
+                       "template_overlap": held_out.get("template_overlap"),
+                       "passed": held_out.get("held_out") is True})
 
     def produced(variant: str, metric: str) -> str | None:
         """Why the summary lacks the figure altogether (a broken summary, not a weak variant), or None."""
@@ -221,7 +228,7 @@ def verify_recorded(evaluation, adapter: str, roots: dict[str, Path], cfg: GateC
         raise RecordError(f"scorecard {path} holds no summary to re-check")
     if doc.get("adapter") != adapter:
         raise RecordError(f"scorecard {path} is the evaluation of {doc.get('adapter')!r}, not of {adapter}")
-    verdict = gate(doc["summary"], cfg)
+    verdict = gate(doc["summary"], cfg, doc.get("held_out"))
     own = doc.get("gate", {}).get("passed") if isinstance(doc.get("gate"), dict) else None
     if own is not True:
         raise RecordError(f"scorecard {path} records the gate as passed={own!r} while the manifest says True"

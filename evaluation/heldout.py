@@ -46,10 +46,24 @@ def template_hits(question: str, templates: list[str], spec_keys: set[str]) -> l
     return hits
 
 
-def training_templates() -> list[str]:
+def training_templates(halves: tuple[int, ...] = (0, 1)) -> list[str]:
+    """The dataset builder's phrasing templates: both halves by default, (0,) for the trained half only."""
     from tuning.dataset import PHRASINGS
 
-    return [t for pair in PHRASINGS.values() for half in pair for t in half]
+    return [t for pair in PHRASINGS.values() for i in halves for t in pair[i]]
+
+
+def held_out_from(questions: list[str], dataset_rows: list[dict], spec_keys: set[str]) -> dict:
+    """Whether a prompts file is held out from what an adapter was TRAINED on: no question is a train-split
+    prompt of its dataset or a rendering of a trained phrasing template. (Prompts made from the dataset's
+    eval split, `evaluation.generated`, pass by construction; the sample's committed prompts are also held
+    out from the eval half, tests/evaluation/test_heldout.py.) The result goes into the scorecard, and the
+    gate fails when `held_out` is False."""
+    train = [r for r in dataset_rows if r.get("split") == "train"]
+    report = overlap_with_training(questions, train, spec_keys, templates=training_templates((0,)))
+    return {"held_out": report["prompt_overlap"] == 0 and report["template_overlap"] == 0,
+            "prompt_overlap": report["prompt_overlap"], "template_overlap": report["template_overlap"],
+            "examples": report["examples"][:5], "checked_against": f"{len(train)} training rows"}
 
 
 def overlap_with_training(questions: list[str], dataset_rows: list[dict], spec_keys: set[str],

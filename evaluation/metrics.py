@@ -82,6 +82,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Sequence
 from pathlib import Path
 
 from corpus.brandkit import BrandKit, FormatRule
@@ -91,6 +92,7 @@ from corpus.checks import (_RENAMED, unneeded_disclaimers, _pattern, find_approv
 from corpus.claims import ASK_FORMS, answered, ask_ok, clean_problems, contradictions, fact_present
 from corpus.errors import InputError, Problem
 from corpus.schema import Catalog
+from rag.fields import UNFILLED
 
 METRICS: tuple[str, ...] = (
     "approved_name_rate", "deprecated_rate", "generic_rate", "trademark_ok", "disclaimer_compliance",
@@ -319,7 +321,7 @@ def _spans_overlap(s: int, e: int, spans: list[tuple[int, int]]) -> bool:
 
 def _must_not_use_hits(answer: str, case: Case, kit: BrandKit, catalog_names: set[str],
                        approved: list[tuple[int, int]], taken: list[tuple[int, int]]) -> list[str]:
-    old_names = {a.lower() for a in kit.deprecated_aliases} | {n.lower() for n in catalog_names}
+    old_names = {a.lower() for a in kit.alias_targets()} | {n.lower() for n in catalog_names}
     hits = []
     for term in sorted(case.must_not_use, key=len, reverse=True):
         for m in _pattern(term).finditer(answer):
@@ -462,8 +464,9 @@ def not_in_catalog_ok(answer: str, kit: BrandKit, catalog: Catalog, unknown: lis
 
 
 def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved_ids: list[str], kit: BrandKit,
-                 catalog: Catalog, k: int) -> AnswerScore:
-    """Score one answer to one case; sources_text is the retrieved context the model saw (None: no retrieval)."""
+                 catalog: Catalog, k: int, quoted: Sequence[tuple[int, int]] = ()) -> AnswerScore:
+    """Score one answer to one case; sources_text is the retrieved context the model saw (None: no retrieval);
+    quoted: where filled spec values sit in the answer (`rag.fields.quoted_spans`)."""
     by_id = catalog.by_id()
     products = [by_id[p] for p in case.product_ids if p in by_id]
     catalog_names = {p.name for p in catalog.products}
@@ -484,7 +487,7 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     # the kit's conditions, on this answer: the case's products (category/collection), a price the answer
     # states, a keyword in the question or answer. `case.disclaimers` lists what a *correct* answer needs;
     # an answer that states no price is not also charged a missing price note (facts_stated counts that).
-    required = [d.id for d in required_disclaimers(kit, case.question, answer, products)]
+    required = [d.id for d in required_disclaimers(kit, case.question, answer, products, quoted)]
     missing = tuple(d for d in required if not disclaimer_present(by_disclaimer[d], answer))
 
     facts = [f for f in case.must_state if fact_present(f, answer)]
@@ -497,13 +500,15 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     # correctness: claims checked against the record of the product each is about (any catalog product;
     # the case's products when none is named), the case's asked values, the answer's form
     found = contradictions(answer, catalog.products, kit=kit, default=products, question=case.question,
-                           extra_text="\n".join(d.text for d in kit.disclaimers))
-    is_answered, unanswered = answered(answer, case.asks, products, kit=kit) if case.asks else (None, [])
+                           extra_text="\n".join(d.text for d in kit.disclaimers), quoted=quoted)
+    is_answered, unanswered = answered(answer, case.asks, products, kit=kit, quoted=quoted) if case.asks else (None, [])
     untidy = clean_problems(answer, sources_text or "", kit)
+    if UNFILLED in answer:  # "comes in sizes (not in the catalog data)": a reference the record cannot fill
+        untidy.append(f"unfilled catalog reference: {UNFILLED!r} shown {answer.count(UNFILLED)}x")
     # a kit disclaimer that does not apply to the case's products nor to any product the answer names
     named = {m.canonical for m in approved}
     about = products + [p for p in catalog.products if kit.approved_name(p.id, p.name) in named and p not in products]
-    untidy += [f"disclaimer that does not apply: '{d.id}'" for d in unneeded_disclaimers(kit, case.question, answer, about)]
+    untidy += [f"disclaimer that does not apply: '{d.id}'" for d in unneeded_disclaimers(kit, case.question, answer, about, quoted)]
     return AnswerScore(
         case_id=case.id, kind=case.kind,
         approved_mentions=len(approved), deprecated_mentions=len(deprecated_terms), generic_mentions=len(generic),

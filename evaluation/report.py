@@ -131,7 +131,10 @@ def chart(summary: dict, path: Path) -> None:
 
 
 def write_report(card: Scorecard, summary: dict, verdict: dict | None, out_dir: Path,
-                 differences: dict | None = None) -> dict[str, Path]:
+                 differences: dict | None = None, held_out: dict | None = None,
+                 prompts_source: str | None = None) -> dict[str, Path]:
+    """scorecard.json/.md/.png; held_out (`evaluation.heldout.held_out_from`) and prompts_source ("file" or
+    "generated" from the dataset's eval split) are recorded in the JSON and stated in the Markdown."""
     out_dir.mkdir(parents=True, exist_ok=True)
     differences = differences or card.differences()
     paths = {"markdown": out_dir / "scorecard.md", "json": out_dir / "scorecard.json",
@@ -140,7 +143,23 @@ def write_report(card: Scorecard, summary: dict, verdict: dict | None, out_dir: 
            "seconds_by_shape": card.timing, "settings": card.settings, "summary": summary, "gate": verdict,
            "differences": {k: (v if isinstance(v, str) else [d["id"] for d in v]) for k, v in differences.items()},
            "answers": answers_json(card)}
+    if held_out is not None:
+        doc["held_out"] = held_out
+    if prompts_source is not None:
+        doc["prompts_source"] = prompts_source
+    text = markdown(card, summary, verdict, differences)
+    notes = []
+    if prompts_source == "generated":
+        notes.append("Prompts: generated from the adapter's dataset eval split (products and phrasings held out "
+                     "from training), not written by the merchant.")
+    if held_out is not None:
+        notes.append("Held out from the adapter's training data: " + ("yes" if held_out.get("held_out") else
+                     f"**no** ({held_out.get('prompt_overlap')} training prompts, {held_out.get('template_overlap')} "
+                     f"renderings of trained templates; the gate fails)"))
+    if notes:
+        first, _, rest = text.partition("\n")
+        text = first + "\n\n" + "\n".join(f"> {n}" for n in notes) + "\n" + rest
     atomic.write_text(paths["json"], json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
-    atomic.write_text(paths["markdown"], markdown(card, summary, verdict, differences) + "\n")
+    atomic.write_text(paths["markdown"], text + "\n")
     chart(summary, paths["chart"])
     return paths

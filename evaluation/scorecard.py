@@ -20,6 +20,7 @@ from typing import Callable
 from corpus.schema import Catalog
 from evaluation.metrics import METRICS, AnswerScore, Case, aggregate, metric_counts, passes, score_answer
 from evaluation.stats import bootstrap_ci
+from rag.fields import quoted_spans
 from rag.prompting import format_context
 
 
@@ -158,7 +159,7 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
         # the members of one shape differ only in the adapter: one prompt per case serves them all
         prompts = {c.id: assistant.prompt_for(c.question, rag=members[0].rag, brand_rules=members[0].rules)[1]
                    for c in cases}
-        order = sorted(cases, key=lambda c: assistant.generator.encode(prompts[c.id]).shape[1])
+        order = sorted(cases, key=lambda c: assistant.prompt_length(prompts[c.id]))  # tokens, or chars over HTTP
         for start in range(0, len(order), cases_per_batch):
             meta = [(c, v) for c in order[start:start + cases_per_batch] for v in members]
             texts = assistant.answer_batch([prompts[c.id] for c, _ in meta],
@@ -168,7 +169,7 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
                 # the shopper's text: references filled from the retrieved records, as in the app
                 text, fills = assistant.fill(raw, hits[c.id] if v.rag else [])
                 score = score_answer(c, text, sources_text=src, retrieved_ids=card.retrieved[c.id],
-                                     kit=assistant.kit, catalog=catalog, k=k)
+                                     kit=assistant.kit, catalog=catalog, k=k, quoted=quoted_spans(fills))
                 card.answers.setdefault(c.id, {})[v.name] = Answer(c.id, v.name, text, score, raw,
                                                                    [f.to_json() for f in fills])
             done += len(meta)

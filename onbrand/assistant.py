@@ -4,6 +4,10 @@
     reply = assistant.ask("how much is the trailform 28?")
     for piece in reply.stream: ...
     reply.sources   # product id, approved name, field, score
+
+Generation goes through a backend (onbrand/backends.py): the base model in this process (the default), or
+an OpenAI-compatible server (Settings.backend = "openai": vLLM serving the adapters, `onbrand serve`).
+Retrieval, prompts, field fills and badges stay here, so both answer through the same pipeline.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Callable, Iterator
 from corpus.brandkit import BrandKit, load_brand_kit
 from corpus.errors import UserError
 from corpus.ingest import load_catalog
+from onbrand.backends import Backend, LocalBackend, OpenAIBackend
 from onbrand.config import Settings
 from onbrand.generation import BatchStats, Generator, GenerationStats
 from onbrand.model import load_base_model
@@ -25,7 +30,7 @@ from rag.index_store import LoadedIndex, build_index, current_version, load_inde
 from rag.fields import FieldFiller, Fill, fill_text
 from rag.prompting import build_messages
 from rag.retrieval import ProductHits, Retriever
-from tuning.loading import BASE, AdapterSet
+from tuning.loading import AdapterSet, portable_base_id
 from tuning.registry import Registry, RegistryError
 
 SHIPPED_ADAPTERS = Path(__file__).resolve().parents[1] / "tuning" / "shipped"
@@ -88,31 +93,39 @@ class Assistant:
     settings: Settings
     index: LoadedIndex
     embedder: Embedder
-    generator: Generator
+    generator: Generator | Backend  # a local Generator (served through LocalBackend) or any Backend
     kit: BrandKit | None
     registry: Registry | None = None
     default_adapter: str | None = None  # AdapterSet key served when a request does not choose
     retriever: Retriever = field(init=False)
-    adapters: AdapterSet = field(init=False)
+    backend: Backend = field(init=False)  # what generates: LocalBackend(generator), or the Backend given
+    adapters: AdapterSet | None = field(init=False)  # the local backend's peft adapters; None for a remote one
     _index_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
     _refused_version: str | None = field(init=False, repr=False, default=None)  # published but failed to load
 
     def __post_init__(self):
         self.retriever = Retriever(self.index, self.embedder)
-        self.adapters = AdapterSet(self.generator.lm)
+        self.backend = LocalBackend(self.generator) if isinstance(self.generator, Generator) else self.generator
+        self.adapters = self.backend.adapters if isinstance(self.backend, LocalBackend) else None
 
     @classmethod
     def load(cls, settings: Settings, progress: Callable[[int, int], None] | None = None,
              show_progress_bar: bool = False) -> "Assistant":
-        """Load embedder, index (building the sample's on first run) and base model, once per process."""
+        """Load embedder, index (building the sample's on first run) and the generation backend, once per
+        process: the base model here, or (settings.backend "openai") a client of the server at base_url,
+        which answers for settings.model by its hub id."""
         embedder = Embedder.load()
         kit = load_brand_kit(settings.brand_kit) if settings.brand_kit else None
         ensure_index(settings, embedder, kit, progress=progress, show_progress_bar=show_progress_bar)
         index = load_index(settings.index_root, settings.index_name, embedder.info)
-        lm = load_base_model(settings.model, settings.model_cache)
+        if settings.backend == "openai":
+            backend: Generator | Backend = OpenAIBackend(settings.base_url, portable_base_id(settings.model),
+                                                         settings.api_key, concurrency=settings.backend_concurrency)
+        else:
+            backend = Generator(load_base_model(settings.model, settings.model_cache))
         registry = Registry(settings.adapter_root)
         seed_shipped_adapters(registry)
-        assistant = cls(settings, index, embedder, Generator(lm), kit, registry)
+        assistant = cls(settings, index, embedder, backend, kit, registry)
         if settings.adapter:
             assistant.default_adapter = assistant.load_adapter(settings.adapter)
         return assistant
@@ -123,17 +136,14 @@ class Assistant:
             raise UserError("no adapter registry configured")
         name, _, version = spec.partition("@")
         ref = self.registry.get(name, version or None)
-        if AdapterSet.key(ref) in self.adapters.loaded:  # attached already: no need to wait for the generator
-            return AdapterSet.key(ref)
-        with self.generator.lock:  # attaching changes the shared model: never during a generation
-            return self.adapters.load(ref, self.registry)
+        return self.backend.attach(ref, self.registry)  # at once when attached already
 
     def resolve_adapter(self, adapter: str | None) -> str | None:
         if adapter == DEFAULT:
             return self.default_adapter
         if adapter is None:
             return None
-        if adapter not in self.adapters.loaded:
+        if adapter not in self.backend.loaded:
             return self.load_adapter(adapter)
         return adapter
 
@@ -215,9 +225,11 @@ class Assistant:
         if len(conversations) != len(adapters):
             raise ValueError(f"{len(conversations)} conversations but {len(adapters)} adapter choices")
         keys = [self.resolve_adapter(a) for a in adapters]
-        names = self.adapters.adapter_names(keys)
-        return self.generator.generate_batch(conversations, max_new_tokens or self.settings.max_new_tokens,
-                                             adapter_names=names)
+        return self.backend.generate_batch(conversations, max_new_tokens or self.settings.max_new_tokens, keys)
+
+    def prompt_length(self, messages: list[dict]) -> int:
+        """A length to order prompts by (tokens on the local backend; the scorecard batches by it)."""
+        return self.backend.prompt_length(messages)
 
     def ask(self, question: str, k: int | None = None, collection: str | None = None,
             in_stock: bool | None = None, max_new_tokens: int | None = None,
@@ -241,13 +253,12 @@ class Assistant:
 
     def _stream(self, reply: Reply, max_new_tokens: int) -> Iterator[str]:
         parts = []
-        names = self.adapters.adapter_names([reply.adapter])
         filler = self.filler(reply.products)
 
         def keep(stats: GenerationStats) -> None:  # this request's figures, set before the lock is released
             reply.stats = stats
 
-        pieces = self.generator.stream(reply.messages, max_new_tokens, adapter_names=names, on_stats=keep)
+        pieces = self.backend.stream(reply.messages, max_new_tokens, reply.adapter, on_stats=keep)
         for piece in filler.stream(pieces):
             parts.append(piece)
             yield piece
@@ -258,7 +269,7 @@ class Assistant:
                      in_stock: bool | None = None, max_new_tokens: int | None = None,
                      brand_rules: bool = False, adapter: str | None = DEFAULT) -> SideBySide:
         """Retrieve once, then stream the base's and the adapter's answers to the identical messages in one
-        batched pass (peft mixed batch: adapter_names [BASE, key]); iterate `result.stream`."""
+        batched pass (locally a peft mixed batch: adapter_names [BASE, key]); iterate `result.stream`."""
         question = self.check_question(question)
         n_new = max_new_tokens or self.settings.max_new_tokens
         if not 1 <= n_new <= self.settings.max_new_tokens_limit:
@@ -279,8 +290,8 @@ class Assistant:
         def keep(stats: BatchStats) -> None:
             pair.stats = stats
 
-        for row, piece in self.generator.stream_batch([pair.messages, pair.messages], max_new_tokens,
-                                                      adapter_names=[BASE, pair.adapter], on_stats=keep):
+        for row, piece in self.backend.stream_batch([pair.messages, pair.messages], max_new_tokens,
+                                                    [None, pair.adapter], on_stats=keep):
             shown = fillers[row].feed(piece)
             if not shown:
                 continue

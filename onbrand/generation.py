@@ -1,32 +1,64 @@
-"""Token-by-token generation from chat messages, serialised by a lock (one model, many callers).
+"""Greedy generation for every caller through one step-wise decoding loop.
 
     gen = Generator(loaded_model)
-    for piece in gen.stream(messages, max_new_tokens=200):
+    for piece in gen.stream(messages, max_new_tokens=200):             # one answer, streamed
         print(piece, end="")
+    gen.generate_batch(conversations, adapter_names=["__base__", "brand@v0001"])   # rows, each its adapter
     gen.last_stats  # prompt tokens, new tokens, time to first token, decode tokens/s
+
+Every call is a job of one or more rows for the generator's one decoding loop (a thread, alive while there
+is work). A job that arrives while others decode joins the running batch at the next step: its prompt is
+prefilled on its own, then its KV cache is left-padded to the batch's width and concatenated, so each row
+keeps its own positions and its own mask. A row leaves the batch as soon as it ends (EOS, its token budget,
+or a consumer that stopped reading). `stream`, `stream_batch`, `generate_batch` and the server's concurrent
+shoppers are all this loop; for each prompt alone, its greedy tokens are those of
+`model.generate(do_sample=False, repetition_penalty=...)` (tests/onbrand/test_generation.py).
+
+Which weights a step runs on (`onbrand bench` times each; README "Speed"):
+- rows that all use the bare base: a plain copy of the model sharing every tensor (no peft wrappers);
+- rows that all use one adapter: a merged copy (the base's linear weights plus that adapter's LoRA delta,
+  rounded once to the base dtype), built from the attached adapter, which `AdapterSet` verified against
+  the registry's hashes, cached per adapter and bounded in bytes (least recently used goes first);
+- rows that mix adapters (side by side, the scorecard's base + adapter batches): peft's `adapter_names`.
+Merged weights give the peft path's greedy tokens on the fp32 test model (tests/onbrand/test_decode_merged.py);
+in bf16 a merged weight is rounded once where peft rounds the base and LoRA outputs apart, so a near-tie can
+go the other way: `merge_adapters=False` keeps peft's arithmetic for every row.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import copy
+import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-from transformers.generation.streamers import BaseStreamer
+import torch.nn.functional as F
+from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 from onbrand.model import LoadedModel
+
+log = logging.getLogger(__name__)
+
+BASE = "__base__"  # peft's adapter_names entry for the bare base
+SPARE_COLUMNS = 64  # KV cache columns allocated ahead: one copy of the cache per 64 steps, not one per step
+TRIM_COLUMNS = 32  # drop left cache columns no row attends to once this many have piled up (rows that left)
+IDLE_EXIT_S = 30.0  # the loop's thread waits this long for new work before it exits
 
 
 @dataclass(frozen=True)
 class GenerationStats:
     prompt_tokens: int
-    new_tokens: int
-    ttft_s: float  # prompt in -> first token out
+    new_tokens: int  # tokens chosen, an EOS included (as `generate` counts them)
+    ttft_s: float  # request in -> first token out (waiting for a place in the batch included)
     total_s: float
+    batch_rows: int = 1  # the most rows that decoded together with this one in a step (itself included)
 
     @property
     def decode_tokens_per_s(self) -> float:
@@ -34,12 +66,876 @@ class GenerationStats:
         return (self.new_tokens - 1) / decode_s if self.new_tokens > 1 and decode_s > 0 else 0.0
 
 
-class _Cancelled(StoppingCriteria):
-    def __init__(self, event: threading.Event):
-        self.event = event
+@dataclass(frozen=True)
+class BatchStats:
+    prompt_tokens: int  # the longest prompt
+    new_tokens: tuple[int, ...]  # per row, up to and excluding its EOS
+    steps: int  # decode steps the rows ran: the longest row's length (+1 for its EOS)
+    ttft_s: float
+    total_s: float
 
-    def __call__(self, input_ids, scores, **kwargs) -> bool:
-        return self.event.is_set()
+
+class StepLock:
+    """threading.Lock's interface; the decoding loop holds it for each step. Anyone else who asks for it
+    (attaching an adapter changes the shared model; a test pausing the loop) gets it before the loop's next
+    step, so a loop that always has work never starves them, and what they do runs between two steps."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._waiting = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        with self._cond:
+            self._waiting += 1
+        try:
+            return self._lock.acquire(blocking, timeout)
+        finally:
+            with self._cond:
+                self._waiting -= 1
+                self._cond.notify_all()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def __enter__(self) -> "StepLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        """The loop's way in: after everyone already waiting."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._waiting == 0)
+        with self._lock:
+            yield
+
+
+# --- the KV cache of a batch whose rows come and go ------------------------------------------------------
+
+class _Layer(DynamicLayer):
+    """A DynamicLayer that writes each step into spare columns instead of concatenating (which copies the
+    layer's whole cache every step), and whose contents the loop can replace when rows join or leave."""
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        self.device = key_states.device
+        self.length = 0
+        self._k = self._v = None
+        self.is_initialized = True
+
+    def set(self, keys: torch.Tensor, values: torch.Tensor, spare: int = SPARE_COLUMNS) -> None:
+        """Replace the contents ([rows, heads, columns, dim]; rows and columns may change)."""
+        b, h, n, d = keys.shape
+        self._k = keys.new_empty((b, h, n + spare, d))
+        self._v = values.new_empty((b, values.shape[1], n + spare, values.shape[3]))
+        self._k[:, :, :n].copy_(keys)
+        self._v[:, :, :n].copy_(values)
+        self.device, self.length, self.is_initialized = keys.device, n, True
+        self.keys, self.values = self._k[:, :, :n], self._v[:, :, :n]
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        n, t = self.length, key_states.shape[-2]
+        if self._k is None:
+            self.set(key_states, value_states)
+        else:
+            if n + t > self._k.shape[-2]:
+                self.set(self.keys, self.values, spare=t + SPARE_COLUMNS)
+            self._k[:, :, n:n + t].copy_(key_states)
+            self._v[:, :, n:n + t].copy_(value_states)
+            self.length = n + t
+            self.keys, self.values = self._k[:, :, :self.length], self._v[:, :, :self.length]
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        return self.length if self.is_initialized else 0
+
+
+class _Cache(DynamicCache):
+    """One _Layer per decoder layer, added as the model first writes to it."""
+
+    def __init__(self):
+        Cache.__init__(self, layer_class_to_replicate=_Layer)
+
+    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        for layer in self.layers:
+            layer.set(fn(layer.keys), fn(layer.values))
+
+    def concat(self, other: "_Cache") -> None:
+        for mine, theirs in zip(self.layers, other.layers):
+            mine.set(torch.cat([mine.keys, theirs.keys]), torch.cat([mine.values, theirs.values]))
+
+
+def _pad_left(t: torch.Tensor, n: int, dim: int) -> torch.Tensor:
+    if n == 0:
+        return t
+    shape = list(t.shape)
+    shape[dim] = n
+    return torch.cat([t.new_zeros(shape), t], dim=dim)
+
+
+# --- requests and rows -----------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Row:
+    job: "_Job"
+    index: int  # row number within its job
+    prompt: torch.Tensor  # this row's prompt tokens after the job's shared prefix
+    name: str | None  # peft adapter name (BASE: the bare base); None: a model without adapters
+    tokens: list[int] = field(default_factory=list)  # new tokens, EOS excluded
+    steps: int = 0  # tokens chosen, EOS included
+    peak: int = 0  # most rows that decoded in one step with this row
+
+
+class _Job:
+    """One call's rows. Its consumer reads `events`: (row, token) per new token, (row, None) when a row
+    ends, (None, None) once every row has left the batch, (None, exception) if the loop failed it."""
+
+    def __init__(self, prompts: list[torch.Tensor], names: list[str] | None, max_new_tokens: int,
+                 min_new_tokens: int = 0, prefix: torch.Tensor | None = None):
+        if names is not None and len(names) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(names)} adapter names")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+        self.rows = [_Row(self, i, p, names[i] if names is not None else None) for i, p in enumerate(prompts)]
+        self.names = list(names) if names is not None else None
+        self.prefix = prefix if prefix is not None and len(prefix) else None
+        self.max_new_tokens, self.min_new_tokens = max_new_tokens, min_new_tokens
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.cancelled = threading.Event()  # the consumer stopped reading
+        self.finished = threading.Event()  # no row of this job takes another step
+        self.open_rows = len(self.rows)
+        self.t_submit = time.perf_counter()
+        self.t_first: float | None = None
+        self.t_end: float | None = None
+
+    def token(self, row: _Row, token: int) -> None:
+        if self.t_first is None:
+            self.t_first = time.perf_counter()
+        self.events.put((row.index, token))
+
+    def end_row(self, row: _Row, finished: list["_Job"]) -> None:
+        self.events.put((row.index, None))
+        self.open_rows -= 1
+        if self.open_rows == 0:
+            self.t_end = time.perf_counter()
+            finished.append(self)
+
+    def close(self, error: BaseException | None = None) -> None:
+        if self.finished.is_set():
+            return
+        if self.t_end is None:
+            self.t_end = time.perf_counter()
+        self.events.put((None, error))
+        self.finished.set()
+
+    @property
+    def ttft_s(self) -> float:
+        return ((self.t_first or self.t_end or time.perf_counter()) - self.t_submit)
+
+    @property
+    def total_s(self) -> float:
+        return (self.t_end or time.perf_counter()) - self.t_submit
+
+
+class _Batch:
+    """The rows decoding together: their KV cache, which cache columns each row attends to (`valid`, left
+    padding and the gaps of rows that joined later are False), the position and token each feeds next, and
+    the tokens each has seen (prompt and answer, for the repetition penalty)."""
+
+    def __init__(self, rows: list[_Row], cache: _Cache, valid: torch.Tensor, pos: torch.Tensor,
+                 seen: torch.Tensor):
+        self.rows, self.cache, self.valid, self.pos, self.seen = rows, cache, valid, pos, seen
+        self.last: torch.Tensor | None = None  # each row's newest token, fed at the next step
+        self.engine = None  # the weights this set of rows runs on; chosen again when the rows change
+
+    @property
+    def names(self) -> list[str] | None:
+        if all(r.name is None for r in self.rows):
+            return None
+        return [r.name or BASE for r in self.rows]
+
+    def select(self, keep: list[int]) -> None:
+        index = torch.tensor(keep, device=self.valid.device)
+        self.cache.apply(lambda t: t[index])
+        self.valid, self.pos, self.seen = self.valid[index], self.pos[index], self.seen[index]
+        self.last = self.last[index] if self.last is not None else None
+        self.rows = [self.rows[j] for j in keep]
+        self.engine = None
+        first = int(self.valid.any(0).int().argmax())  # columns left of this were only used by rows gone
+        if first >= TRIM_COLUMNS:
+            self.cache.apply(lambda t: t[:, :, first:])
+            self.valid = self.valid[:, first:]
+
+    def join(self, other: "_Batch") -> "_Batch":
+        """Rows of `other` decode with these from the next step: caches right-aligned, then stacked."""
+        width = max(self.valid.shape[1], other.valid.shape[1])
+        for b in (self, other):
+            n = width - b.valid.shape[1]
+            if n:
+                b.cache.apply(lambda t: _pad_left(t, n, 2))
+                b.valid = _pad_left(b.valid, n, 1)
+        self.cache.concat(other.cache)
+        self.valid = torch.cat([self.valid, other.valid])
+        self.pos, self.seen = torch.cat([self.pos, other.pos]), torch.cat([self.seen, other.seen])
+        self.last = torch.cat([self.last, other.last])
+        self.rows = self.rows + other.rows
+        self.engine = None
+        return self
+
+    def pick(self, gen: "Generator", logits: torch.Tensor, finished: list[_Job]) -> bool:
+        """Greedy next token per row, with `generate`'s repetition penalty over the row's own prompt and
+        answer; emit it, end the rows that are done and drop them. False when no row is left."""
+        if gen.repetition_penalty != 1.0:
+            penalised = torch.where(logits < 0, logits * gen.repetition_penalty, logits / gen.repetition_penalty)
+            logits = torch.where(self.seen, penalised, logits)
+        young = [b for b, r in enumerate(self.rows) if r.steps < r.job.min_new_tokens]
+        if young and gen._eos_list():
+            logits = logits.clone()
+            rows = torch.tensor(young, device=logits.device)
+            logits[rows[:, None], torch.tensor(gen._eos_list(), device=logits.device)[None, :]] = float("-inf")
+        nxt = logits.argmax(-1)
+        eos, width = gen._eos_ids(), len(self.rows)
+        keep = []
+        for b, (row, token) in enumerate(zip(self.rows, nxt.tolist())):
+            job = row.job
+            if job.cancelled.is_set():
+                job.end_row(row, finished)
+                continue
+            row.steps += 1
+            row.peak = max(row.peak, width)
+            if token in eos:
+                job.end_row(row, finished)
+                continue
+            row.tokens.append(token)
+            job.token(row, token)
+            if row.steps >= job.max_new_tokens:
+                job.end_row(row, finished)
+                continue
+            keep.append(b)
+        self.last = nxt
+        self.seen[torch.arange(width, device=nxt.device), nxt] = True
+        if len(keep) < width and keep:
+            self.select(keep)
+        return bool(keep)
+
+
+# --- the loop ----------------------------------------------------------------------------------------------
+
+class _DecodeLoop:
+    """Admits waiting jobs between steps (up to the generator's `max_rows`; a job larger than that runs
+    alone), prefills each, and steps the batch while it has rows. One thread; it exits when idle."""
+
+    def __init__(self, gen: "Generator"):
+        self.gen = gen
+        self.cond = threading.Condition()
+        self.pending: collections.deque[_Job] = collections.deque()
+        self.batch: _Batch | None = None
+        self.thread: threading.Thread | None = None
+
+    def submit(self, job: _Job) -> None:
+        with self.cond:
+            self.pending.append(job)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="onbrand-decode", daemon=True)
+                self.thread.start()
+            self.cond.notify_all()
+
+    def withdraw(self, job: _Job) -> None:
+        """A consumer stopped before its job was admitted: it never joins."""
+        with self.cond:
+            if job in self.pending:
+                self.pending.remove(job)
+                job.close()
+                self.cond.notify_all()
+
+    def _admit(self) -> list[_Job]:
+        rows = len(self.batch.rows) if self.batch is not None else 0
+        out = []
+        while self.pending:
+            n = len(self.pending[0].rows)
+            if (rows or out) and rows + n > self.gen.max_rows:
+                break
+            out.append(self.pending.popleft())
+            rows += n
+        return out
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                if not self.pending and self.batch is None:
+                    # stay a while for the next job: one long-lived thread keeps its allocator arena (a new
+                    # thread per burst of work grows the process's memory with every arena it touches)
+                    self.cond.wait_for(lambda: self.pending, IDLE_EXIT_S)
+                    if not self.pending:
+                        self.thread = None
+                        self.cond.notify_all()
+                        return
+            finished: list[_Job] = []
+            joining: list[_Job] = []
+            try:
+                with self.gen.lock.step(), torch.inference_mode():
+                    with self.cond:  # admitted only once the step can run: until then they count as waiting
+                        joining = self._admit()
+                    self._step(joining, finished)
+            except BaseException as e:  # never leave a caller waiting on a loop that died
+                log.exception("decoding loop failed")
+                jobs = {r.job for r in self.batch.rows} if self.batch is not None else set()
+                self.batch = None
+                for job in [*joining, *jobs]:
+                    job.close(e)
+            for job in finished:  # after the lock is released: a caller who sees its job end finds it free
+                job.close()
+            with self.cond:
+                self.cond.notify_all()
+
+    def _step(self, joining: list[_Job], finished: list[_Job]) -> None:
+        for job in joining:
+            if job.cancelled.is_set():
+                finished.append(job)
+                continue
+            try:
+                group = self._prefill(job, finished)
+            except Exception as e:  # this job's error (a bad adapter name, a prompt too long): its caller's
+                job.close(e)
+                continue
+            if group is not None:
+                self.batch = group if self.batch is None else self.batch.join(group)
+        batch = self.batch
+        if batch is None:
+            return
+        gone = [b for b, r in enumerate(batch.rows) if r.job.cancelled.is_set()]
+        for b in gone:
+            batch.rows[b].job.end_row(batch.rows[b], finished)
+        if gone:
+            keep = [b for b in range(len(batch.rows)) if b not in gone]
+            if not keep:
+                self.batch = None
+                return
+            batch.select(keep)
+        try:
+            alive = self._decode(batch, finished)
+        except Exception as e:
+            self.batch = None
+            for job in {r.job for r in batch.rows}:
+                job.close(e)
+            return
+        self.batch = batch if alive else None
+
+    def _prefill(self, job: _Job, finished: list[_Job]) -> _Batch | None:
+        gen, rows = self.gen, job.rows
+        n, width = len(rows), max(len(r.prompt) for r in rows)
+        prefix = job.prefix
+        shared = 0 if prefix is None else len(prefix)
+        device = rows[0].prompt.device
+        pad = gen.lm.tokenizer.pad_token_id or 0
+        ids = torch.full((n, width), pad, dtype=torch.long, device=device)
+        valid = torch.zeros((n, shared + width), dtype=torch.bool, device=device)
+        valid[:, :shared] = True
+        for i, r in enumerate(rows):
+            ids[i, width - len(r.prompt):] = r.prompt
+            valid[i, shared + width - len(r.prompt):] = True
+        pos = (valid.long().cumsum(-1) - 1).clamp(min=0)  # each row's positions start at 0 after its padding
+        cache = _Cache()
+        names = job.names
+        if prefix is not None:  # computed once, then copied to every row (they all use one adapter)
+            gen._forward(names[:1] if names else None, input_ids=prefix[None], cache=cache, logits_to_keep=1)
+            cache.apply(lambda t: t.expand(n, -1, -1, -1))
+        out = gen._forward(names, input_ids=ids, attention_mask=valid.long(), position_ids=pos[:, shared:],
+                           cache=cache, logits_to_keep=1)
+        logits = out.logits[:, -1, :].float()
+        seen = torch.zeros((n, logits.shape[-1]), dtype=torch.bool, device=device)
+        for i, r in enumerate(rows):
+            seen[i, r.prompt] = True
+            if prefix is not None:
+                seen[i, prefix] = True
+        batch = _Batch(list(rows), cache, valid, valid.sum(-1), seen)
+        return batch if batch.pick(gen, logits, finished) else None
+
+    def _decode(self, batch: _Batch, finished: list[_Job]) -> bool:
+        gen = self.gen
+        batch.valid = torch.cat([batch.valid, batch.valid.new_ones((len(batch.rows), 1))], dim=1)
+        if batch.engine is None:
+            batch.engine = gen._engine(batch.names)
+        out = gen._call(batch.engine, input_ids=batch.last[:, None], attention_mask=gen._step_mask(batch.valid),
+                        position_ids=batch.pos[:, None], cache=batch.cache, logits_to_keep=1, one_token=True)
+        batch.pos = batch.pos + 1
+        return batch.pick(gen, out.logits[:, -1, :].float(), finished)
+
+
+# --- which weights a forward pass runs on -------------------------------------------------------------------
+
+def _is_peft(model) -> bool:
+    return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
+
+
+def _signature(model) -> tuple:
+    """Changes when any weight of the model is replaced or modified in place, or an adapter is added."""
+    return (id(model), tuple((id(p), p._version) for p in model.parameters()))
+
+
+def plain_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """The peft model's transformers model without peft's wrappers, sharing every weight (no copy)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    base = model.get_base_model()
+    memo = {id(t): t for t in [*base.parameters(), *base.buffers()]}  # deepcopy hands these back as they are
+    clone = copy.deepcopy(base, memo)
+    for name, module in list(clone.named_modules()):
+        if isinstance(module, BaseTunerLayer):
+            clone.set_submodule(name, module.get_base_layer())
+    return clone.eval()
+
+
+def merged_copy(model: torch.nn.Module, adapter: str) -> tuple[torch.nn.Module, int] | None:
+    """A plain copy whose linear weights carry `adapter`'s LoRA delta (summed in fp32, rounded once to the
+    base dtype), and the bytes it adds; None for an adapter merging cannot express (DoRA and other variants,
+    LoRA on embeddings, a LoRA bias, modules_to_save)."""
+    from peft.tuners.lora.layer import Linear as LoraLinear
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    config = model.peft_config.get(adapter)
+    if config is None or getattr(config, "modules_to_save", None) or getattr(config, "trainable_token_indices", None):
+        return None
+    targets = {}
+    for name, module in model.get_base_model().named_modules():
+        if not isinstance(module, BaseTunerLayer):
+            continue
+        holds = any(adapter in getattr(module, attr, {}) for attr in module.adapter_layer_names)
+        if not holds:
+            continue
+        if (type(module) is not LoraLinear or adapter in module.lora_variant
+                or module.lora_bias.get(adapter, False) or getattr(module, "fan_in_fan_out", False)):
+            return None
+        targets[name] = module
+    if not targets:
+        return None
+    clone = plain_copy(model)
+    added = 0
+    with torch.inference_mode(False), torch.no_grad():
+        for name, module in targets.items():
+            weight = module.get_base_layer().weight
+            merged = (weight.float() + module.get_delta_weight(adapter).float()).to(weight.dtype)
+            clone.get_submodule(name).weight = torch.nn.Parameter(merged, requires_grad=False)
+            added += merged.numel() * merged.element_size()
+    return clone, added
+
+
+def lean_supported(model) -> bool:
+    """Whether LeanStep reproduces this model's decoder layers (Llama's, as SmolLM2 has them)."""
+    cfg = model.config
+    rope = getattr(cfg, "rope_parameters", None) or {}
+    return (getattr(cfg, "model_type", None) == "llama" and getattr(cfg, "_attn_implementation", None) == "sdpa"
+            and not getattr(cfg, "attention_bias", False) and not getattr(cfg, "mlp_bias", False)
+            and getattr(cfg, "hidden_act", None) == "silu" and getattr(cfg, "pretraining_tp", 1) == 1
+            and rope.get("rope_type", "default") == "default")
+
+
+def _rms(x: torch.Tensor, norm) -> torch.Tensor:
+    """LlamaRMSNorm.forward, operation for operation."""
+    dtype = x.dtype
+    h = x.to(torch.float32)
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
+    return norm.weight * h.to(dtype)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class LeanStep:
+    """One decode step (one token per row) over a transformers Llama model's own weights without its module
+    machinery (module calls, keyword plumbing, mask building): LlamaDecoderLayer's operations in the same
+    order on the same tensors, so the same numbers (tests/onbrand/test_decode_lean.py), with fewer Python
+    calls per step; with `gemv`, a lone row's projections are matrix-vector products instead. The model may be plain, a merged copy, or wrapped by peft: then each row gets peft's
+    mixed-batch arithmetic for its adapter (the base output plus the row's LoRA delta, cast as peft casts)."""
+
+    def __init__(self, model: torch.nn.Module, gemv: bool = False):
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        # gemv: a lone row's projections as torch.mv (2.3x F.linear's speed for the 49k-row output head and
+        # 1.6x for the MLP on this CPU, one thread), which sums in another order: same answers on the bench's
+        # prompts, not bit for bit transformers' logits
+        self.gemv = gemv
+
+        llama = model.get_base_model() if _is_peft(model) else model
+        cfg = llama.config
+        self.inner, self.lm_head = llama.model, llama.lm_head
+        self.heads, self.kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        self.scaling = self.head_dim ** -0.5
+        self.layers = [(layer.input_layernorm, layer.self_attn.q_proj, layer.self_attn.k_proj,
+                        layer.self_attn.v_proj, layer.self_attn.o_proj, layer.post_attention_layernorm,
+                        layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj)
+                       for layer in self.inner.layers[:cfg.num_hidden_layers]]
+        self._tuner = BaseTunerLayer
+
+    def supports(self, names: list[str] | None) -> bool:
+        """False when a row's adapter reaches what this step does not reproduce: LoRA on the embeddings or the
+        output head, a LoRA variant (DoRA...), merged peft layers."""
+        if not names:
+            return True
+        for m in (self.inner.embed_tokens, self.lm_head):
+            if isinstance(m, self._tuner) and any(n in getattr(m, "lora_embedding_A", {}) or n in getattr(m, "lora_A", {})
+                                                  for n in names):
+                return False
+        for layer in self.layers:
+            for m in layer[1:5] + layer[6:]:
+                if isinstance(m, self._tuner) and (m.merged or any(n in getattr(m, "lora_variant", {}) for n in names)):
+                    return False
+        return True
+
+    def _dense(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.gemv and x.shape[0] == 1:  # one row: a matrix-vector product (see `gemv`)
+            y = torch.mv(weight, x.reshape(-1))
+            return (y if bias is None else y + bias).view(1, 1, -1)
+        return F.linear(x, weight, bias)
+
+    def _linear(self, m, x: torch.Tensor, groups: list[tuple[str, torch.Tensor]]) -> torch.Tensor:
+        if not isinstance(m, self._tuner):
+            return self._dense(x, m.weight, m.bias)
+        base = m.get_base_layer()
+        result = self._dense(x, base.weight, base.bias)
+        if m.disable_adapters:
+            return result
+        for name, index in groups:  # peft's LoraLayer._mixed_batch_forward, row group by row group
+            if name not in m.lora_A:
+                continue
+            a, b = m.lora_A[name], m.lora_B[name]
+            sub = m.lora_dropout[name](x[index].to(a.weight.dtype))
+            delta = (F.linear(F.linear(sub, a.weight, a.bias), b.weight, b.bias) * m.scaling[name]).to(result.dtype)
+            if isinstance(index, slice):
+                result[index].add_(delta)  # the same bf16 sum as peft's `result[index] += delta`, in place
+            else:
+                result[index] += delta
+        return result
+
+    @torch.inference_mode()
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                 cache: Cache, adapter_names: list[str] | None = None, **_) -> "_Logits":
+        rows = input_ids.shape[0]
+        groups = []
+        if adapter_names is not None:
+            for name in dict.fromkeys(adapter_names):
+                if name != BASE:
+                    at = [i for i, n in enumerate(adapter_names) if n == name]
+                    contiguous = at == list(range(at[0], at[-1] + 1))  # a view, not a gather (side by side)
+                    groups.append((name, slice(at[0], at[-1] + 1) if contiguous
+                                   else torch.tensor(at, device=input_ids.device)))
+        embed = self.inner.embed_tokens
+        x = F.embedding(input_ids, embed.weight, embed.padding_idx)
+        cos, sin = self.inner.rotary_emb(x, position_ids)
+        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+        heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
+        lin = self._linear
+        for i, (ln1, q_proj, k_proj, v_proj, o_proj, ln2, gate, up, down) in enumerate(self.layers):
+            residual = x
+            h = _rms(x, ln1)
+            q = lin(q_proj, h, groups).view(rows, 1, -1, dim).transpose(1, 2)
+            k = lin(k_proj, h, groups).view(rows, 1, -1, dim).transpose(1, 2)
+            v = lin(v_proj, h, groups).view(rows, 1, -1, dim).transpose(1, 2)
+            qk = torch.cat([q, k], dim=1)  # one rotation for both: the same arithmetic element by element
+            q, k = ((qk * cos) + (_rotate_half(qk) * sin)).split([heads, kv_heads], dim=1)
+            k, v = cache.update(k, v, i)
+            if heads != kv_heads:  # transformers' pack_gqa for a one-token query
+                q = q.reshape(rows, kv_heads, heads // kv_heads, dim)
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=0.0, scale=self.scaling,
+                                               is_causal=False)
+            a = a.reshape(a.shape[0], -1, 1, dim).transpose(1, 2).contiguous()
+            x = residual + lin(o_proj, a.reshape(rows, 1, -1).contiguous(), groups)
+            residual = x
+            h = _rms(x, ln2)
+            x = residual + lin(down, F.silu(lin(gate, h, groups)) * lin(up, h, groups), groups)
+        x = _rms(x, self.inner.norm)
+        return _Logits(self._dense(x[:, -1:, :], self.lm_head.weight, self.lm_head.bias))
+
+
+@dataclass
+class _Logits:
+    logits: torch.Tensor
+
+
+@dataclass
+class _Engine:
+    module: torch.nn.Module
+    kwargs: dict
+    context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    kind: str = "model"  # "model", "bare", "merged" or "peft" (per-row adapter_names): `engine_steps` counts
+    step: LeanStep | None = None  # one-token steps through LeanStep (prefill always through `module`)
+
+
+class Generator:
+    min_shared_prefix = 64  # tokens; shorter shared prefixes are not worth a separate forward pass
+
+    def __init__(self, lm: LoadedModel, repetition_penalty: float = 1.1, *, merge_adapters: bool = True,
+                 bare_copy: bool = True, lean_steps: bool = True, gemv: bool = True,
+                 merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32):
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        self.lm = lm
+        self.repetition_penalty = repetition_penalty  # a 135M model loops without a light penalty
+        self.merge_adapters = merge_adapters  # one-adapter rows on merged weights (False: peft's per-row path)
+        self.bare_copy = bare_copy  # bare rows on a plain copy (False: peft's wrappers with adapters disabled)
+        self.lean_steps = lean_steps  # one-token steps through LeanStep where it reproduces the model
+        self.gemv = gemv  # a lone row's LeanStep projections as matrix-vector products (LeanStep.gemv)
+        self.merged_cache_bytes = merged_cache_bytes  # two merged SmolLM2-135M copies (212 MB each in bf16)
+        self.max_rows = max_rows  # rows decoding together; 32 is the scorecard's batch
+        self.lock = StepLock()
+        self.last_stats: GenerationStats | None = None
+        self.engine_steps: collections.Counter = collections.Counter()  # forward passes per kind of weights
+        self._loop = _DecodeLoop(self)
+        self._plain: tuple[tuple, torch.nn.Module] | None = None
+        self._merged: collections.OrderedDict[str, tuple[tuple, torch.nn.Module, int]] = collections.OrderedDict()
+        self._unmergeable: dict[str, tuple] = {}
+        self._lean: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> its LeanStep
+
+    # --- public calls ---------------------------------------------------------------------------------------
+
+    def encode(self, messages: list[dict]) -> torch.Tensor:
+        enc = self.lm.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                    return_tensors="pt", return_dict=True)
+        return enc["input_ids"].to(self.lm.device)
+
+    def stream(self, messages: list[dict], max_new_tokens: int = 200,
+               adapter_names: list[str] | None = None,
+               on_stats: Callable[[GenerationStats], None] | None = None, *,
+               min_new_tokens: int = 0) -> Iterator[str]:
+        """Yield decoded text pieces as they are produced; greedy decoding, so answers are repeatable.
+
+        adapter_names: peft's per-request adapter choice (e.g. ["__base__"] or ["brand@v0001"]); None for a
+        plain base model. Chosen per call, never by switching the model's active adapter.
+        on_stats: gets this call's GenerationStats (also kept in `last_stats`, which a concurrent caller
+        may overwrite before another reads it). min_new_tokens: no EOS before that many tokens (bench).
+        A consumer that stops reading takes its row out of the batch at the next step.
+        """
+        prompt = self.encode(messages)[0]
+        job = _Job([prompt], adapter_names, max_new_tokens, min_new_tokens)
+        text = _Text(self.lm.tokenizer)
+        for _, token in self._events(job):
+            piece = text.add(token) if token is not None else text.finish()
+            if piece:
+                yield piece
+        row = job.rows[0]
+        self.last_stats = GenerationStats(len(prompt), row.steps, job.ttft_s, job.total_s, max(row.peak, 1))
+        if on_stats is not None:
+            on_stats(self.last_stats)
+
+    def generate(self, messages: list[dict], max_new_tokens: int = 200,
+                 adapter_names: list[str] | None = None) -> str:
+        return "".join(self.stream(messages, max_new_tokens, adapter_names)).strip()
+
+    def generate_batch(self, conversations: list[list[dict]], max_new_tokens: int = 200,
+                       adapter_names: list[str] | None = None) -> list[str]:
+        """Greedy answers for several conversations, decoded together; with adapter_names each row can use
+        a different adapter (peft mixed batches). When every row uses the same adapter and the prompts share
+        a long prefix (a system prompt with the brand rules), that prefix is computed once and its KV cache
+        shared by the rows."""
+        tok = self.lm.tokenizer
+        rows = [self.encode(m)[0] for m in conversations]
+        shared = 0
+        if len(rows) > 1 and (adapter_names is None or len(set(adapter_names)) == 1):
+            shared = _common_prefix(rows)
+            shared = shared if shared >= self.min_shared_prefix else 0
+        width = max(len(r) - shared for r in rows)
+        ids = torch.full((len(rows), width), tok.pad_token_id or 0, dtype=torch.long, device=self.lm.device)
+        mask = torch.zeros_like(ids)
+        for i, r in enumerate(rows):
+            ids[i, width - len(r) + shared:] = r[shared:]
+            mask[i, width - len(r) + shared:] = 1
+        out = self._greedy_rows(ids, mask, max_new_tokens, adapter_names, prefix=rows[0][:shared])
+        return [tok.decode(o, skip_special_tokens=True).strip() for o in out]
+
+    def stream_batch(self, conversations: list[list[dict]], max_new_tokens: int = 200,
+                     adapter_names: list[str] | None = None,
+                     on_stats: Callable[[BatchStats], None] | None = None, *,
+                     min_new_tokens: int = 0) -> Iterator[tuple[int, str]]:
+        """generate_batch, streamed: yield (row, text piece) as each step's tokens arrive (with
+        adapter_names each row picks its adapter). Rows end at their own EOS; joining a row's pieces gives
+        generate_batch's text for it. on_stats gets the rows' BatchStats."""
+        prompts = [self.encode(m)[0] for m in conversations]
+        job = _Job(prompts, adapter_names, max_new_tokens, min_new_tokens)
+        texts = [_Text(self.lm.tokenizer) for _ in prompts]
+        for row, token in self._events(job):
+            piece = texts[row].add(token) if token is not None else texts[row].finish()
+            if piece:
+                yield row, piece
+        if on_stats is not None:
+            on_stats(BatchStats(max(len(p) for p in prompts), tuple(len(r.tokens) for r in job.rows),
+                                max(r.steps for r in job.rows), job.ttft_s, job.total_s))
+
+    # --- the loop's state, for the server, the bench and tests ------------------------------------------
+
+    @property
+    def rows_decoding(self) -> int:
+        batch = self._loop.batch
+        return len(batch.rows) if batch is not None else 0
+
+    @property
+    def rows_waiting(self) -> int:
+        with self._loop.cond:
+            return sum(len(j.rows) for j in self._loop.pending)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Block until predicate() holds (checked whenever the loop's state changes); False on timeout."""
+        with self._loop.cond:
+            return self._loop.cond.wait_for(predicate, timeout)
+
+    # --- internals ----------------------------------------------------------------------------------------
+
+    def _greedy_rows(self, ids: torch.Tensor, mask: torch.Tensor, max_new_tokens: int,
+                     adapter_names: list[str] | None, prefix: torch.Tensor | None = None) -> list[list[int]]:
+        """Each row's new tokens (EOS excluded), decoded by the loop with the rows of any other caller.
+
+        ids/mask: left-padded prompts [rows, width], after `prefix` (tokens every row starts with, computed
+        once; then every row must use the same adapter)."""
+        prompts = [ids[i][mask[i].bool()] for i in range(ids.shape[0])]
+        job = _Job(prompts, adapter_names, max_new_tokens, prefix=prefix)
+        for _ in self._events(job):
+            pass
+        return [r.tokens for r in job.rows]
+
+    def _events(self, job: _Job) -> Iterator[tuple[int, int | None]]:
+        """Submit `job` to the loop and yield its (row, token) events; a row's end is (row, None). If the
+        consumer stops early, the job's rows leave the batch before this returns."""
+        self._loop.submit(job)
+        try:
+            while True:
+                row, item = job.events.get()
+                if row is None:
+                    if item is not None:
+                        raise item
+                    return
+                yield row, item
+        finally:
+            if not job.finished.is_set():
+                job.cancelled.set()
+                self._loop.withdraw(job)
+            job.finished.wait()
+
+    def _eos_ids(self) -> set[int]:
+        return set(self._eos_list())
+
+    def _eos_list(self) -> list[int]:
+        eos = self.lm.model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, (list, tuple)) else [eos]
+        return [int(e) for e in eos if e is not None]
+
+    def _step_mask(self, valid: torch.Tensor) -> torch.Tensor:
+        """The attention mask of a one-token step: a ready 4D boolean mask for sdpa (no per-step mask
+        building in transformers), else the 2D padding mask."""
+        if getattr(self.lm.model.config, "_attn_implementation", None) == "sdpa":
+            return valid[:, None, None, :]
+        return valid.long()
+
+    def _forward(self, names: list[str] | None, **kwargs):
+        return self._call(self._engine(names), **kwargs)
+
+    def _call(self, engine: _Engine, one_token: bool = False, **kwargs):
+        self.engine_steps[engine.kind] += 1
+        if one_token and engine.step is not None:
+            self.engine_steps["lean"] += 1
+            return engine.step(**kwargs, **engine.kwargs)
+        with engine.context():
+            return engine.module(**kwargs, **engine.kwargs, use_cache=True)
+
+    def _engine(self, names: list[str] | None) -> _Engine:
+        """The weights for a forward pass over rows with these adapter names (see the module docstring), and
+        the LeanStep for their one-token steps where it reproduces the model."""
+        engine = self._weights(names)
+        if (self.lean_steps and engine.context is contextlib.nullcontext and not self.lm.quantized_4bit
+                and lean_supported(engine.module)):
+            step = self._lean.get(engine.module)
+            if step is None:
+                step = self._lean[engine.module] = LeanStep(engine.module, gemv=self.gemv)
+            if step.supports(engine.kwargs.get("adapter_names")):
+                engine.step = step
+        return engine
+
+    def _weights(self, names: list[str] | None) -> _Engine:
+        model = self.lm.model
+        if not _is_peft(model):
+            if names is None or set(names) == {BASE}:
+                return _Engine(model, {})
+            return _Engine(model, {"adapter_names": names}, kind="peft")  # transformers will refuse it
+        if names is None:
+            return _Engine(model, {})
+        kinds = set(names)
+        if kinds == {BASE}:
+            if self.lm.quantized_4bit or not self.bare_copy:  # adapters off in peft's wrappers, same arithmetic
+                return _Engine(model, {}, model.disable_adapter, kind="bare")
+            return _Engine(self._plain_engine(model), {}, kind="bare")
+        if len(kinds) == 1 and self.merge_adapters and not self.lm.quantized_4bit:
+            merged = self._merged_engine(model, names[0])
+            if merged is not None:
+                return _Engine(merged, {}, kind="merged")
+        return _Engine(model, {"adapter_names": names}, kind="peft")
+
+    def _plain_engine(self, model) -> torch.nn.Module:
+        sig = _signature(model)
+        if self._plain is None or self._plain[0] != sig:
+            self._plain = (sig, plain_copy(model))
+        return self._plain[1]
+
+    def _merged_engine(self, model, adapter: str) -> torch.nn.Module | None:
+        sig = _signature(model)
+        hit = self._merged.get(adapter)
+        if hit is not None and hit[0] == sig:
+            self._merged.move_to_end(adapter)
+            return hit[1]
+        self._merged.pop(adapter, None)
+        if self._unmergeable.get(adapter) == sig:
+            return None
+        t0 = time.perf_counter()
+        built = merged_copy(model, adapter)
+        if built is None or built[1] > self.merged_cache_bytes:
+            self._unmergeable[adapter] = sig
+            log.info("adapter %s decodes through peft: %s", adapter,
+                     "its kind cannot merge" if built is None else
+                     f"a merged copy ({built[1] / 2**20:.0f} MiB) exceeds merged_cache_bytes")
+            return None
+        module, added = built
+        while self._merged and sum(m[2] for m in self._merged.values()) + added > self.merged_cache_bytes:
+            gone, _ = self._merged.popitem(last=False)
+            log.info("dropped the merged copy of %s (merged_cache_bytes)", gone)
+        self._merged[adapter] = (sig, module, added)
+        log.info("merged %s for decoding (%.0f MiB, %.2f s)", adapter, added / 2**20, time.perf_counter() - t0)
+        return module
+
+    @property
+    def merged_adapters(self) -> list[str]:
+        """Adapters whose merged copy is cached now, least recently used first."""
+        return list(self._merged)
+
+
+class _Text:
+    """One row's text so far: re-decodes its tokens and returns what is new (nothing while a multi-byte
+    character is half decoded)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.sent = ""
+
+    def add(self, token: int) -> str:
+        self.ids.append(token)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        new, self.sent = text[len(self.sent):], text
+        return new
+
+    def finish(self) -> str:
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        new, self.sent = text[len(self.sent):], text
+        return new
 
 
 def _common_prefix(rows: list[torch.Tensor]) -> int:
@@ -51,253 +947,3 @@ def _common_prefix(rows: list[torch.Tensor]) -> int:
         n = int(diff[0]) if len(diff) else n
         first = first[:n]
     return max(0, n)
-
-
-class Generator:
-    min_shared_prefix = 64  # tokens; shorter shared prefixes are not worth a separate forward pass
-
-    def __init__(self, lm: LoadedModel, repetition_penalty: float = 1.1):
-        self.lm = lm
-        self.repetition_penalty = repetition_penalty  # a 135M model loops without a light penalty
-        self.lock = threading.Lock()
-        self.last_stats: GenerationStats | None = None
-
-    def encode(self, messages: list[dict]) -> torch.Tensor:
-        enc = self.lm.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                    return_tensors="pt", return_dict=True)
-        return enc["input_ids"].to(self.lm.device)
-
-    def stream(self, messages: list[dict], max_new_tokens: int = 200,
-               adapter_names: list[str] | None = None,
-               on_stats: Callable[[GenerationStats], None] | None = None) -> Iterator[str]:
-        """Yield decoded text pieces as they are produced; greedy decoding, so answers are repeatable.
-
-        adapter_names: peft's per-request adapter choice (e.g. ["__base__"] or ["brand@v0001"]); None for a
-        plain base model. Chosen per call, never by switching the model's active adapter.
-        on_stats: gets this call's GenerationStats (also kept in `last_stats`, which a concurrent caller
-        may overwrite before another reads it).
-        """
-        input_ids = self.encode(messages)
-        streamer = TextIteratorStreamer(self.lm.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                        timeout=600)
-        kwargs = dict(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                      max_new_tokens=max_new_tokens, do_sample=False,
-                      repetition_penalty=self.repetition_penalty, pad_token_id=self.lm.tokenizer.pad_token_id)
-        if adapter_names is not None:
-            kwargs["adapter_names"] = adapter_names
-
-        def done(ids: torch.Tensor | None, ttft: float, total: float) -> None:
-            new = int(ids.shape[1] - input_ids.shape[1]) if ids is not None else 0
-            self.last_stats = GenerationStats(int(input_ids.shape[1]), new, ttft, total)
-            if on_stats is not None:
-                on_stats(self.last_stats)
-
-        yield from self._streamed(kwargs, streamer, done)
-
-    def _streamed(self, kwargs: dict, streamer, done: Callable[[torch.Tensor | None, float, float], None]
-                  ) -> Iterator:
-        """Run `model.generate(**kwargs)` feeding `streamer` on a worker thread while holding the lock, and
-        yield what the streamer receives (empty text pieces dropped). A consumer that stops reading stops
-        the generation; an error in the worker is raised here. Before the lock is released, `done` gets the
-        output ids, the time to the first item and the total time."""
-        cancel = threading.Event()
-        kwargs = {**kwargs, "streamer": streamer, "stopping_criteria": StoppingCriteriaList([_Cancelled(cancel)])}
-        out: dict = {}
-        errors: list[BaseException] = []
-
-        def run():
-            try:
-                with torch.inference_mode():
-                    out["ids"] = self.lm.model.generate(**kwargs)
-            except BaseException as e:  # surfaced to the consumer below
-                errors.append(e)
-            finally:
-                streamer.end()  # generate() ends it too on success; a second end is a no-op for the reader
-
-        with self.lock:
-            t0 = time.perf_counter()
-            first = None
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
-            try:
-                for item in streamer:
-                    if first is None:
-                        first = time.perf_counter() - t0
-                    if item != "":
-                        yield item
-            finally:
-                cancel.set()  # a consumer that stops reading stops the generation too
-                worker.join()
-            if errors:
-                raise errors[0]
-            total = time.perf_counter() - t0
-            done(out.get("ids"), first or total, total)
-
-    def generate(self, messages: list[dict], max_new_tokens: int = 200,
-                 adapter_names: list[str] | None = None) -> str:
-        return "".join(self.stream(messages, max_new_tokens, adapter_names)).strip()
-
-    def generate_batch(self, conversations: list[list[dict]], max_new_tokens: int = 200,
-                       adapter_names: list[str] | None = None) -> list[str]:
-        """Greedy answers for several conversations in one batched pass (left padding); with
-        adapter_names, each row can use a different adapter (peft mixed batches). When every row uses the
-        same adapter and the prompts share a long prefix (a system prompt with the brand rules), that
-        prefix is computed once and its KV cache shared by the rows."""
-        tok = self.lm.tokenizer
-        rows = [self.encode(m)[0] for m in conversations]
-        shared = 0
-        if len(rows) > 1 and (adapter_names is None or len(set(adapter_names)) == 1):
-            shared = _common_prefix(rows)
-            shared = shared if shared >= self.min_shared_prefix else 0
-        width = max(len(r) - shared for r in rows)
-        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long, device=self.lm.device)
-        mask = torch.zeros_like(ids)
-        for i, r in enumerate(rows):
-            ids[i, width - len(r) + shared:] = r[shared:]
-            mask[i, width - len(r) + shared:] = 1
-        with self.lock, torch.inference_mode():
-            out = self._greedy_rows(ids, mask, max_new_tokens, adapter_names, prefix=rows[0][:shared])
-        return [tok.decode(o, skip_special_tokens=True).strip() for o in out]
-
-    def _eos_ids(self) -> set[int]:
-        eos = self.lm.model.generation_config.eos_token_id
-        eos = eos if isinstance(eos, (list, tuple)) else [eos]
-        return {int(e) for e in eos if e is not None}
-
-    def _greedy_rows(self, ids: torch.Tensor, mask: torch.Tensor, max_new_tokens: int,
-                     adapter_names: list[str] | None, prefix: torch.Tensor | None = None) -> list[list[int]]:
-        """Greedy decoding with `generate`'s repetition penalty that drops each row from the batch (and
-        its KV cache) as soon as it ends, so one long answer does not make every finished row keep
-        paying for decoding steps. Token for token the same as `generate(do_sample=False)` (tested).
-
-        ids/mask: left-padded prompts [rows, width], after `prefix` (tokens every row starts with, computed
-        once; then every row must use the same adapter). Returns each row's new tokens, EOS excluded."""
-        from transformers import DynamicCache
-
-        model, eos = self.lm.model, self._eos_ids()
-        alive = list(range(ids.shape[0]))
-        names = list(adapter_names) if adapter_names is not None else None
-        new: list[list[int]] = [[] for _ in alive]
-        seqs = ids.clone()  # prompt + generated: what the repetition penalty looks at, as in generate()
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each row's positions start at 0
-        cache = DynamicCache()
-        extra = {"adapter_names": names} if names is not None else {}
-        if prefix is not None and len(prefix):
-            n = ids.shape[0]
-            model(input_ids=prefix[None], past_key_values=cache, use_cache=True, logits_to_keep=1,
-                  **({"adapter_names": names[:1]} if names is not None else {}))
-            cache.batch_repeat_interleave(n)
-            mask = torch.cat([mask.new_ones((n, len(prefix))), mask], dim=1)
-            seqs = torch.cat([prefix[None].expand(n, -1), seqs], dim=1)
-            pos = pos + len(prefix)
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
-                    logits_to_keep=1, **extra)
-        last_pos = pos[:, -1]
-        for step in range(max_new_tokens):
-            logits = out.logits[:, -1, :].float()
-            if self.repetition_penalty != 1.0:
-                seen = torch.gather(logits, 1, seqs)
-                seen = torch.where(seen < 0, seen * self.repetition_penalty, seen / self.repetition_penalty)
-                logits = logits.scatter(1, seqs, seen)
-            nxt = logits.argmax(-1)
-            keep = []
-            for j, token in enumerate(nxt.tolist()):
-                if token not in eos:
-                    new[alive[j]].append(token)
-                    keep.append(j)
-            if not keep or step == max_new_tokens - 1:
-                break
-            if len(keep) < len(alive):
-                index = torch.tensor(keep, device=ids.device)
-                cache.batch_select_indices(index)
-                alive, nxt = [alive[j] for j in keep], nxt[index]
-                mask, seqs, last_pos = mask[index], seqs[index], last_pos[index]
-                if names is not None:
-                    names = [names[j] for j in keep]
-                    extra = {"adapter_names": names}
-            last_pos = last_pos + 1
-            mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
-            seqs = torch.cat([seqs, nxt[:, None]], dim=1)
-            out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos[:, None],
-                        past_key_values=cache, use_cache=True, **extra)
-        return new
-
-    def stream_batch(self, conversations: list[list[dict]], max_new_tokens: int = 200,
-                     adapter_names: list[str] | None = None,
-                     on_stats: Callable[["BatchStats"], None] | None = None) -> Iterator[tuple[int, str]]:
-        """generate_batch, streamed: yield (row, text piece) as each step's tokens arrive, in one batched
-        pass (left padding; with adapter_names each row picks its adapter). Rows end at their own EOS;
-        joining a row's pieces gives generate_batch's text for it. on_stats gets the pass's BatchStats."""
-        tok = self.lm.tokenizer
-        rows = [self.encode(m)[0] for m in conversations]
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long, device=self.lm.device)
-        mask = torch.zeros_like(ids)
-        for i, r in enumerate(rows):
-            ids[i, width - len(r):] = r
-            mask[i, width - len(r):] = 1
-        streamer = _RowStreamer(tok, len(rows), self.lm.model.generation_config.eos_token_id)
-        kwargs = dict(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                      repetition_penalty=self.repetition_penalty, pad_token_id=tok.pad_token_id)
-        if adapter_names is not None:
-            kwargs["adapter_names"] = adapter_names
-
-        def done(_ids, ttft: float, total: float) -> None:
-            if on_stats is not None:
-                on_stats(BatchStats(width, tuple(len(r) for r in streamer.ids), streamer.steps, ttft, total))
-
-        yield from self._streamed(kwargs, streamer, done)
-
-
-@dataclass(frozen=True)
-class BatchStats:
-    prompt_tokens: int  # the padded prompt width
-    new_tokens: tuple[int, ...]  # per row, up to and excluding its EOS
-    steps: int  # decode steps the pass ran: the longest row's length (+1 for its EOS)
-    ttft_s: float
-    total_s: float
-
-
-class _RowStreamer(BaseStreamer):
-    """Receives a batch of token ids per generation step and queues (row, new text) per row.
-
-    TextIteratorStreamer refuses batch > 1. Each row's text is re-decoded from its ids each step and
-    only the new suffix is sent; a row stops at its first EOS (later steps pad it)."""
-
-    def __init__(self, tokenizer, n_rows: int, eos_token_id, timeout: float = 600):
-        self.tokenizer = tokenizer
-        eos = eos_token_id if isinstance(eos_token_id, (list, tuple)) else [eos_token_id]
-        self.eos = {int(e) for e in eos if e is not None}
-        self.ids: list[list[int]] = [[] for _ in range(n_rows)]
-        self.sent = [""] * n_rows
-        self.done = [False] * n_rows
-        self.steps = 0
-        self.timeout = timeout
-        self._prompt_seen = False
-        self._queue: queue.Queue = queue.Queue()
-
-    def put(self, value):
-        if not self._prompt_seen:  # generate() first puts the prompt
-            self._prompt_seen = True
-            return
-        self.steps += 1
-        for row, token in enumerate(value.reshape(len(self.ids), -1)[:, -1].tolist()):
-            if self.done[row]:
-                continue
-            if token in self.eos:
-                self.done[row] = True
-                continue
-            self.ids[row].append(token)
-            text = self.tokenizer.decode(self.ids[row], skip_special_tokens=True)
-            if text.endswith("\ufffd"):  # half a multi-byte character: wait for the rest
-                continue
-            new, self.sent[row] = text[len(self.sent[row]):], text
-            if new:
-                self._queue.put((row, new))
-
-    def end(self):
-        self._queue.put(None)
-
-    def __iter__(self):
-        while (item := self._queue.get(timeout=self.timeout)) is not None:
-            yield item

@@ -4,7 +4,9 @@
     marked_markdown(answer, kit)   # the answer as inert Markdown, approved names and deprecated terms marked
 
 Every check comes from corpus/checks.py, the definitions the dataset lint and the evaluation score with,
-so a badge in the app means what the same finding means in a scorecard.
+so a badge in the app means what the same finding means in a scorecard. The link badge comes from
+corpus/hostile.py: a URL, e-mail address or domain whose host no retrieved record's url field holds (a
+link planted in a description is what an injection looks like; lint warns about those in the catalog).
 
 Model and catalog text is untrusted: `escape_markdown` backslash-escapes every ASCII punctuation mark
 (CommonMark allows it for all of them), so no HTML, link, image, LaTeX or Streamlit colour directive in
@@ -21,10 +23,11 @@ from corpus.brandkit import BrandKit
 from corpus.claims import contradictions
 from corpus.checks import (find_approved, find_deprecated, find_misspelt_trademarks, missing_disclaimers,
                            ungrounded_numbers, unknown_products)
+from corpus.hostile import foreign_links
 from corpus.schema import Product
-from rag.fields import Fill
+from rag.fields import Fill, quoted_spans
 
-KINDS = ("contradiction", "unfilled", "deprecated", "disclaimer", "number", "unknown_product", "trademark")
+KINDS = ("contradiction", "link", "unfilled", "deprecated", "disclaimer", "number", "unknown_product", "trademark")
 
 
 @dataclass(frozen=True)
@@ -39,17 +42,23 @@ def badges(question: str, answer: str, products: list[Product], sources_text: st
     """One badge per failed check, in KINDS order; an empty list means every check passed.
 
     products: the catalog records the answer concerns (the retrieved ones), for required disclaimers and
-    the contradiction check (the scorecard's `contradicted` metric, `corpus.claims.contradictions`);
+    the contradiction check (the scorecard's `contradicted` metric, `corpus.claims.contradictions`) and the
+    link check (only their url fields vouch for a link's host);
     sources_text: what the model was given (numbers found only in the answer are ungrounded); fills: the
     answer's filled catalog field references (rag/fields.py); catalog: every record, so a claim about a
     product that was not retrieved is checked against its own record."""
     out = []
     records = list({p.id: p for p in [*products, *catalog]}.values())
     extra = " ".join(d.text for d in kit.disclaimers) if kit is not None else ""
-    found = contradictions(answer, records, kit=kit, default=products[:1], question=question, extra_text=extra)
+    fills = list(fills)
+    found = contradictions(answer, records, kit=kit, default=products[:1], question=question, extra_text=extra,
+                           quoted=quoted_spans(fills))
     if found:
         out.append(Badge("contradiction", "Contradicts the catalog",
                          "; ".join(dict.fromkeys(f"{c.product}: {c.message}" for c in found))))
+    links = foreign_links(answer, products)
+    if links:
+        out.append(Badge("link", "Link not from the catalog", ", ".join(links)))
     unfilled = [f for f in fills if not f.filled]
     if unfilled:
         out.append(Badge("unfilled", "Unfilled catalog reference", "; ".join(dict.fromkeys(f.label for f in unfilled))))
@@ -58,7 +67,7 @@ def badges(question: str, answer: str, products: list[Product], sources_text: st
         if dep:
             out.append(Badge("deprecated", "Deprecated name",
                              "; ".join(sorted({f"{m.term} → {m.canonical}" for m in dep}))))
-        missing = missing_disclaimers(kit, question, answer, products)
+        missing = missing_disclaimers(kit, question, answer, products, quoted_spans(fills))
         if missing:
             out.append(Badge("disclaimer", "Missing disclaimer", "; ".join(d.text for d in missing)))
     numbers = ungrounded_numbers(answer, sources_text, question, kit)

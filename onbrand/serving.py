@@ -1,14 +1,15 @@
-"""One assistant, many browser sessions: a bounded queue in front of the (serialised) generator.
+"""One assistant, many browser sessions: a bounded queue in front of the generator's shared decoding loop.
 
     server = Server(assistant, max_waiting=4)        # once per process (the app: st.cache_resource)
     reply = server.ask("how much is the trailform 28?", adapter="fernhollow")
     for piece in reply.stream: ...                   # Busy (from ask or the first piece) when the queue is full
 
-The generator already serialises generation with its lock; without a bound, every extra browser tab
-would wait behind it for minutes. Here a request is admitted while it is prepared (retrieval, and
-attaching an adapter not loaded yet, which waits for the generator lock) and again while its stream
-runs; at most 1 + max_waiting are admitted, and the next one gets `Busy` at once instead of a silent
-wait. The adapter is an argument of each request, never server state.
+Up to `max_batch` requests generate at once: each joins the generator's running batch at its next step
+(onbrand/generation.py), with its own adapter, and leaves it when its answer ends. Requests beyond that
+wait here, up to `max_waiting` of them; the next one gets `Busy` at once instead of a silent wait. A
+request holds its place while it is prepared (retrieval, and attaching an adapter not loaded yet, which
+waits for the generator between two steps) and again while its stream runs. The adapter is an argument
+of each request, never server state.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from corpus.errors import UserError
 from onbrand.assistant import DEFAULT, Assistant, Reply, SideBySide
 
 BUSY_MESSAGE = "The assistant is busy answering other questions; try again in a moment."
-DEFAULT_MAX_WAITING = 4  # four questions queued behind the one generating: ~1 minute of waiting on 2 CPU cores
+DEFAULT_MAX_BATCH = 8  # shoppers decoding in one batch; 8 rows cost ~2x one row a step on 2 cores (onbrand bench)
+DEFAULT_MAX_WAITING = 4  # questions waiting for a place in the batch: about one answer's time on 2 CPU cores
 
 T = TypeVar("T")
 
@@ -32,33 +34,48 @@ class Busy(UserError):
 
 
 class Server:
-    def __init__(self, assistant: Assistant, max_waiting: int = DEFAULT_MAX_WAITING):
+    def __init__(self, assistant: Assistant, max_waiting: int = DEFAULT_MAX_WAITING,
+                 max_batch: int = DEFAULT_MAX_BATCH):
         if max_waiting < 0:
             raise ValueError(f"max_waiting must be at least 0, got {max_waiting}")
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.assistant = assistant
         self.max_waiting = max_waiting
-        self._slots = threading.BoundedSemaphore(max_waiting + 1)  # one generating + max_waiting queued
+        self.max_batch = max_batch
+        self._admitted = threading.BoundedSemaphore(max_batch + max_waiting)  # generating + waiting
+        self._batch = threading.BoundedSemaphore(max_batch)  # places in the running batch
         self._count = 0
-        self._count_lock = threading.Lock()
+        self._changed = threading.Condition()
 
     @property
     def in_flight(self) -> int:
-        """Requests admitted now: the one generating plus those waiting for the generator."""
+        """Requests admitted now: those generating (or being prepared) plus those waiting for a place."""
         return self._count
+
+    def wait_in_flight(self, n: int, timeout: float | None = None) -> bool:
+        """Block until exactly `n` requests are admitted; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == n, timeout)
+
+    def _add(self, delta: int) -> None:
+        with self._changed:
+            self._count += delta
+            self._changed.notify_all()
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """Admit one request for the duration of the block, or raise Busy when the queue is full."""
-        if not self._slots.acquire(blocking=False):
+        """Admit one request for the duration of the block, or raise Busy when the queue is full; the block
+        starts once the request has a place in the batch."""
+        if not self._admitted.acquire(blocking=False):
             raise Busy()
-        with self._count_lock:
-            self._count += 1
+        self._add(1)
         try:
-            yield
+            with self._batch:
+                yield
         finally:
-            with self._count_lock:
-                self._count -= 1
-            self._slots.release()
+            self._add(-1)
+            self._admitted.release()
 
     def _guarded(self, stream: Iterator[T]) -> Iterator[T]:
         with self.slot():  # entered at the first next(): a stream never read takes no place

@@ -13,6 +13,9 @@ file, from questions recently asked in the app, or from an uploaded JSONL.
 The file uses WAL (readers never block the writer), one short IMMEDIATE transaction per write, and a
 schema_version table checked on open: a file from another schema, or not a database, is refused with
 its path. A connection per call, so any thread (each Streamlit session has its own) may use a store.
+A write that fails (the disk is full, the file is locked for too long) is rolled back whole and refused
+with one line naming the file; every verdict committed before it stays, and a process killed mid-write
+loses only its uncommitted row (tests/onbrand/test_faults_*.py).
 """
 
 from __future__ import annotations
@@ -245,17 +248,30 @@ class SpotChecks:
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
+                con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                if con.in_transaction:  # SQLite may have rolled back itself (SQLITE_FULL, an I/O error)
+                    con.execute("ROLLBACK")
                 raise
-            con.execute("COMMIT")
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction; an operational failure (disk full, locked, I/O) becomes one line."""
+        try:
+            with self._transaction() as con:
+                yield con
+        except sqlite3.OperationalError as e:
+            full = getattr(e, "sqlite_errorcode", None) == getattr(sqlite3, "SQLITE_FULL", 13) or "full" in str(e)
+            why = "the disk is full" if full else str(e)
+            raise SpotCheckError(f"{self.path}: {what} was not stored ({why}); everything stored before it is "
+                                 "kept: " + ("free some space and " if full else "") + "try again") from None
 
     # --- writes: each one transaction
 
     def record(self, v: Verdict) -> Verdict:
         """Store a verdict in one transaction; return it with its id and time."""
         created = _now()
-        with self._transaction() as con:
+        with self._writing("the verdict") as con:
             cur = con.execute(
                 "INSERT INTO verdicts (created_at, reviewer, question, case_json, retrieved_ids, judged, base_answer, "
                 "adapter_answer, adapter, adapter_version, index_name, index_version, verdict, reason, note, round_id) "
@@ -269,7 +285,7 @@ class SpotChecks:
 
     def log_question(self, question: str) -> None:
         """Remember a question asked in the app, for "recent" rounds."""
-        with self._transaction() as con:
+        with self._writing("the question") as con:
             con.execute("INSERT INTO questions (question, asked_at) VALUES (?, ?)", (question.strip(), _now()))
 
     def start_round(self, source: str, n: int, seed: int, reviewer: str, prompts: Path | None = None,
@@ -294,7 +310,7 @@ class SpotChecks:
                 raise SpotCheckError("an upload round needs a question file")
             pool = uploaded
         cases = random.Random(seed).sample(pool, min(n, len(pool)))
-        with self._transaction() as con:
+        with self._writing("the round") as con:
             rid = con.execute("INSERT INTO rounds (created_at, reviewer, source, seed, cases) VALUES (?, ?, ?, ?, ?)",
                               (_now(), reviewer.strip(), source, seed, json.dumps(cases, ensure_ascii=False))).lastrowid
         return Round(rid, source, seed, reviewer.strip(), tuple(cases))

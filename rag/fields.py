@@ -11,8 +11,8 @@ is recorded as a `Fill` (which product, which field, which value, where in the a
 answer in the app, `onbrand ask --json` and the scorecard; the model's own text is kept as `raw`.
 
 Rules (the same for the app, the CLI and the evaluation, which all go through `FieldFiller`):
-- a reference is `[[field]]`: `price`, `stock`, `colours` (or `colors`), `sizes`, or a spec key of the
-  product as the context lists it (`weight`, `max output`, `R-value`; case-insensitive), or words of exactly
+- a reference is `[[field]]`: `price`, `stock`, `colours` (or `colors`), `sizes`, `specs` (all of the
+  record's specs, "weight 480 g; R-value 5.5"), or a spec key of the product as the context lists it (`weight`, `max output`, `R-value`; case-insensitive), or words of exactly
   one of its keys (`diameter` for `rope diameter`);
 - it refers to the product named last before it in the answer (approved names, kit aliases and catalog
   names; the longest name wins where names overlap), else the first retrieved product;
@@ -38,7 +38,7 @@ UNFILLED = "(not in the catalog data)"
 STOCK_TEXT = {Stock.IN_STOCK: "in stock", Stock.LOW_STOCK: "in stock, but only a few are left",
               Stock.OUT_OF_STOCK: "out of stock", Stock.PREORDER: "available for preorder"}
 _ALIASES = {"colors": "colours", "color": "colours", "colour": "colours", "size": "sizes",
-            "availability": "stock", "cost": "price"}
+            "availability": "stock", "cost": "price", "spec": "specs", "specifications": "specs"}
 
 
 def price_text(p: Product) -> str:
@@ -68,6 +68,8 @@ def field_value(p: Product, field: str) -> tuple[str, str] | None:
         return ("colours", spoken_list(p.colors)) if p.colors else None
     if key == "sizes":
         return ("sizes", spoken_list(p.sizes)) if p.sizes else None
+    if key == "specs":  # every spec of the record, "key value; key value", in the record's order
+        return ("specs", "; ".join(f"{k} {v}" for k, v in p.specs.items())) if p.specs else None
     for k, v in p.specs.items():
         if k.lower() == key:
             return f"spec:{k}", v
@@ -142,9 +144,17 @@ class FieldFiller:
             approved[p.id] = name
             names.setdefault(p.name, p.id)
             names[name] = p.id
+        retrieved = [p.id for p in records]
+        for pid in reversed(retrieved):  # a name variants share refers to the first retrieved of them
+            if pid in approved:
+                names[approved[pid]] = pid
         if kit:
-            for alias, name in kit.deprecated_aliases.items():
-                pid = next((i for i, n in approved.items() if n == name), None)
+            by_name: dict[str, list[str]] = {}
+            for i, n in approved.items():
+                by_name.setdefault(n, []).append(i)
+            for alias, targets in kit.alias_targets().items():  # a shared alias: the first retrieved it meant
+                ids = [i for n in targets for i in by_name.get(n, ())]
+                pid = next((i for i in retrieved if i in ids), ids[0] if ids else None)
                 if pid:
                     names.setdefault(alias, pid)
         for p in records:
@@ -228,6 +238,12 @@ class FieldFiller:
         rest = self.finish()
         if rest:
             yield rest
+
+
+def quoted_spans(fills: Iterable[Fill]) -> list[tuple[int, int]]:
+    """Where filled spec values sit in the answer (for `corpus.claims.contradictions`: a product name inside
+    a value, "fits Lumen Trail 450", is the record's text, not a change of subject)."""
+    return [(f.start, f.end) for f in fills if f.filled and (f.field == "specs" or f.field.startswith("spec:"))]
 
 
 def fill_text(raw: str, records: Sequence[Product], all_products: Iterable[Product],

@@ -318,14 +318,21 @@ def _write_lines(path: Path, lines) -> None:
             f.write(line + "\n")
 
 
+def way_back(name: str) -> str:
+    """What to run when a published version cannot be served: the command that serves the one before it."""
+    return (f"serve the version before it with `onbrand index rollback --index-name {name}` "
+            "(or `--to VERSION`), or publish a new one with `onbrand index build`")
+
+
 def read_manifest(root: Path, name: str, version: str) -> dict:
     path = _version_dir(root, name, version)
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexLoadError(f"index {name}/{version}: manifest.json is missing in {path}") from None
-    except json.JSONDecodeError as e:
-        raise IndexLoadError(f"index {name}/{version}: manifest.json is not valid JSON ({e.msg})") from None
+        raise IndexLoadError(f"index {name}/{version}: manifest.json is missing in {path}; {way_back(name)}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise IndexLoadError(f"index {name}/{version}: {path / 'manifest.json'} is not valid JSON "
+                             f"({getattr(e, 'msg', e)}); {way_back(name)}") from None
     if manifest.get("format") not in READABLE_FORMATS:
         raise IndexLoadError(f"index {name}/{version}: format {manifest.get('format')!r}, "
                              f"this onbrand reads formats {READABLE_FORMATS}; rebuild the index")
@@ -347,10 +354,11 @@ def _verified(root: Path, name: str, version: str | None, embedder: EmbedderInfo
         try:
             actual = atomic.sha256_file(path / fname)
         except FileNotFoundError:
-            raise IndexLoadError(f"index {name}/{version}: {fname} is missing") from None
+            raise IndexLoadError(f"index {name}/{version}: {fname} is missing from {path}; {way_back(name)}") from None
         if actual != expected:
             raise IndexLoadError(f"index {name}/{version}: {fname} sha256 {actual[:12]}… does not match "
-                                 f"the manifest's {expected[:12]}…; the file was changed or truncated")
+                                 f"the manifest's {expected[:12]}…; {path / fname} was changed or truncated: "
+                                 f"{way_back(name)}")
     if embedder is not None:
         check_embedder(manifest, embedder, f"index {name}/{version}")
     return version, path, manifest

@@ -1,14 +1,19 @@
-"""Shared fixtures: the tiny Quokka catalog and kit, the real (bundled, offline) embedder, a built index."""
+"""Shared fixtures: the tiny Quokka catalog and kit, the real (bundled, offline) embedder, a built index,
+a tiny random LM, and a talkative one with adapters that each write their own text (isolation tests)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# AppTest runs app.py in this process: the app as `make run` serves it, on localhost (.streamlit/config.toml),
+# whatever folder pytest starts in; tests/app/test_review_*.py set other addresses explicitly
+os.environ.setdefault("STREAMLIT_SERVER_ADDRESS", "localhost")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_CATALOG = FIXTURES / "tiny_catalog.jsonl"
@@ -55,7 +60,11 @@ CHAT_TEMPLATE = (
 )
 
 
-def make_tiny_lm(folder: Path, seed: int = 0) -> Path:
+TALKATIVE_STD = 0.3  # weights this large make greedy decoding write text that differs by prompt; at the
+# default N(0, 0.02) it repeats "\n", at 0.1 one character, and 0.15 everywhere (norms too) ignores the prompt
+
+
+def make_tiny_lm(folder: Path, seed: int = 0, talkative: bool = False) -> Path:
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -76,6 +85,11 @@ def make_tiny_lm(folder: Path, seed: int = 0) -> Path:
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
                       bos_token_id=1, eos_token_id=2, pad_token_id=3, tie_word_embeddings=True)
     model = LlamaForCausalLM(cfg)
+    if talkative:  # every weight but the norms' gains (kept at 1)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "norm" not in name:
+                    p.normal_(0, TALKATIVE_STD)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     fast.save_pretrained(folder)
@@ -85,3 +99,109 @@ def make_tiny_lm(folder: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory):
     return make_tiny_lm(tmp_path_factory.mktemp("tiny-lm"))
+
+
+@pytest.fixture(scope="session")
+def talkative_lm_dir(tmp_path_factory):
+    """The tiny LM with large random weights: its greedy answers are non-empty and differ by prompt, so a
+    test comparing answers compares text, not empty strings."""
+    return make_tiny_lm(tmp_path_factory.mktemp("talkative-lm"), seed=0, talkative=True)
+
+
+ADAPTER_MODULES = ("q_proj", "v_proj", "o_proj", "down_proj")
+
+
+def publish_random_adapter(registry, lm_dir: Path, name: str, seed: int, cache: Path):
+    """Publish a LoRA with random (not zero) A and B for the LM in lm_dir, as `onbrand train` publishes one
+    (safetensors, config, manifest with the base fingerprint): no training, and it passes every load check.
+    On the talkative LM each seed writes its own text. The global torch RNG is left as it was."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from onbrand.model import load_base_model
+    from tuning.loading import base_fingerprint, portable_base_id
+    from tuning.train import save_adapter
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ONBRAND_DTYPE", "fp32")
+        lm = load_base_model(str(lm_dir), cache, device="cpu")
+    base = base_fingerprint(lm)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = get_peft_model(lm.model, LoraConfig(r=4, lora_alpha=8, target_modules=list(ADAPTER_MODULES),
+                                                    init_lora_weights=False, task_type="CAUSAL_LM"))
+    return registry.publish(name, lambda folder: save_adapter(model, folder, portable_base_id(lm.model_id)),
+                            {"base": base, "notes": f"random LoRA, seed {seed}"})
+
+
+@pytest.fixture(scope="session")
+def random_adapter():
+    """`publish_random_adapter(registry, lm_dir, name, seed, cache)`, for tests that publish versions."""
+    return publish_random_adapter
+
+
+@pytest.fixture(scope="session")
+def distinct_registry_template(tmp_path_factory, talkative_lm_dir):
+    """Registry root: quokka v0001 (promoted, then superseded), quokka v0002 (promoted), wombat v0001
+    (promoted); random adapters on the talkative LM, so the base and each adapter answer differently."""
+    from tuning.registry import Registry
+
+    tmp = tmp_path_factory.mktemp("distinct-adapters")
+    reg = Registry(tmp / "adapters")
+    for name, seed in [("quokka", 1), ("quokka", 2), ("wombat", 3)]:
+        publish_random_adapter(reg, talkative_lm_dir, name, seed, tmp / "cache")
+    for name, version in [("quokka", "v0001"), ("quokka", "v0002"), ("wombat", "v0001")]:
+        reg.promote(name, version, force=True, reason="test")
+    return reg.root
+
+
+@pytest.fixture()
+def distinct_registry(distinct_registry_template, tmp_path):
+    """A fresh copy of `distinct_registry_template` for one test (promote and roll back freely)."""
+    from tuning.registry import Registry
+
+    root = tmp_path / "adapters"
+    shutil.copytree(distinct_registry_template, root)
+    return Registry(root)
+
+
+class _DiskFull:
+    """Inject OSError(ENOSPC) into onbrand.atomic's writers: the `at`-th fsync of a regular file under
+    `root` fails as a full disk does (where a full disk surfaces for a buffered write). Counts every such
+    fsync in `calls`, so a test can first count a write's steps, then fail each one."""
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+
+    def __call__(self, root: Path, at: int | None = None) -> "_DiskFull":
+        import errno
+
+        from onbrand import atomic
+
+        real, root = os.fsync, Path(root).resolve()
+        self.calls: list[str] = []
+
+        def fsync(fd: int) -> None:
+            path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            if path.is_file() and path.is_relative_to(root):
+                self.calls.append(path.name)
+                if len(self.calls) == at:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            real(fd)
+
+        self.monkeypatch.setattr(atomic.os, "fsync", fsync)  # atomic.os is os: restored after the test
+        return self
+
+    def stop(self) -> None:
+        """The disk has room again."""
+        self.monkeypatch.undo()
+
+
+@pytest.fixture()
+def disk_full():
+    """disk_full(root, at=n): the n-th file fsync under root raises ENOSPC; disk_full.stop() frees it."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc/self/fd (Linux) to see which file a write goes to")
+    mp = pytest.MonkeyPatch()
+    yield _DiskFull(mp)
+    mp.undo()

@@ -3,7 +3,9 @@
 Errors are contradictions in the kit (the adapter cannot learn a rule the kit states two ways), catalog ids
 the kit does not name, and training targets that break a brand rule (the adapter would learn the mistake).
 Warnings are the catalog's own mess — legacy names, old names in descriptions, misspelt marks — which is
-exactly what the adapter learns to correct, so it never blocks training. Training refuses to start while
+exactly what the adapter learns to correct, so it never blocks training; and text in catalog fields that
+tries to take over the model (instruction-like phrases, links and addresses outside the `url` field,
+markup), which reaches every prompt that retrieves the product (corpus/hostile.py). Training refuses to start while
 there are errors unless overridden.
 
     report = lint("corpus/sample/catalog.jsonl", "corpus/sample/brand_kit.yaml", "data/brand.jsonl")
@@ -26,9 +28,10 @@ from corpus.brandkit import BrandKit, load_brand_kit
 from corpus.checks import find_deprecated, find_generic, find_misspelt_trademarks, missing_disclaimers
 from corpus.claims import contradictions
 from corpus.errors import BrandKitError, CatalogError, Problem
+from corpus.hostile import find_instructions, find_links, find_markup
 from corpus.ingest import load_catalog
 from corpus.schema import Catalog, Product
-from rag.fields import fill_text
+from rag.fields import fill_text, quoted_spans
 
 ERROR, WARNING = "error", "warning"
 
@@ -137,7 +140,7 @@ def lint_kit(kit: BrandKit, catalog: Catalog | None = None) -> list[Finding]:
     first_name: dict[str, tuple[str, str]] = {}  # normalised name -> (product id, name)
     for pid, name in kit.products.items():
         key = _norm(name)
-        if key in first_name:
+        if key in first_name and first_name[key][1] != name:  # the same name twice: variants (kit `variants`)
             other_id, other = first_name[key]
             add(ERROR, "kit.duplicate-approved-name", f"products.{pid}",
                 f"Approved name {name!r} for {pid} differs only by case or spacing from {other!r} "
@@ -223,7 +226,41 @@ def lint_catalog(catalog: Catalog, kit: BrandKit) -> list[Finding]:
                         f"(approved: {canonical!r}).")
             for term, mark in _distinct(find_misspelt_trademarks(text, kit)):
                 add("catalog.misspelt-trademark", field, f"{term!r} misspells the trademark {mark!r}.")
+            out.extend(_hostile(catalog.source, p.id, field, text))
     return out
+
+
+def _hostile(source: str, pid: str, field: str, text: str) -> list[Finding]:
+    """Warnings for text that addresses the model instead of describing the product (corpus/hostile.py):
+    it reaches every prompt that retrieves the product, and a small base model may obey it."""
+    where = f"{source}: {pid}.{field}"
+    what = field.split(".")[0].capitalize()
+    out = []
+    instructions, markup = find_instructions(text), find_markup(text)
+    if instructions:  # one finding per field, naming what was found
+        out.append(Finding(WARNING, "catalog.instruction-like", where,
+                           f"{what} reads like an instruction to the model ({_listed(instructions)}); catalog "
+                           "text is reference data, and a small model may obey it."))
+    out += [Finding(WARNING, "catalog.link", where,
+                    f"{what} holds {_LINK_WORDS[link.kind]} ({_clip(link.text)!r}); answers "
+                    "may repeat it, and only a product's url field vouches for a link (the app flags the rest).")
+            for link in find_links(text)]
+    if markup:
+        out.append(Finding(WARNING, "catalog.markup", where,
+                           f"{what} holds markup ({_listed(markup)}); the model reads it as text and may copy it."))
+    return out
+
+
+def _listed(hits: list[str], most: int = 4) -> str:
+    shown = ", ".join(repr(_clip(h)) for h in hits[:most])
+    return shown + (f" and {len(hits) - most} more" if len(hits) > most else "")
+
+
+_LINK_WORDS = {"url": "a link", "email": "an e-mail address", "domain": "a domain"}
+
+
+def _clip(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _distinct(mentions) -> list[tuple[str, str]]:
@@ -272,20 +309,22 @@ def _lint_rows(numbered: list[tuple[int, object]], kit: BrandKit, products: dict
         for term, mark in _distinct(find_misspelt_trademarks(target, kit)):
             add(ERROR, "dataset.misspelt-trademark", f"Target misspells the trademark {mark!r} as {term!r}.")
         concerned = [products[i] for i in ids if i in products] if products else []
+        quoted: list[tuple[int, int]] = []
         if products:
             # facts come from retrieval: the target as the shopper would see it (references filled from the
             # products in its context) must not contradict a record, nor hold a reference nothing can fill
             shown = [products[i] for i in _CONTEXT_ID.findall(row["messages"][-2]["content"]) if i in products] \
                 if len(row["messages"]) >= 2 else []
             target, fills = fill_text(target, shown, products.values(), kit)
+            quoted = quoted_spans(fills)
             for f in fills:
                 if not f.filled:
                     add(ERROR, "dataset.unfilled-reference", f"Target's {f.label}.")
             extra = " ".join(d.text for d in kit.disclaimers)
             for c in contradictions(target, list(products.values()), kit=kit, default=shown[:1],
-                                    question=row["question"], extra_text=extra):
+                                    question=row["question"], extra_text=extra, quoted=quoted):
                 add(ERROR, "dataset.contradiction", f"Target contradicts the catalog: {c.product}: {c.message}.")
-        for d in missing_disclaimers(kit, row["question"], target, concerned):
+        for d in missing_disclaimers(kit, row["question"], target, concerned, quoted):
             add(ERROR, "dataset.missing-disclaimer", f"Target lacks the required {d.id!r} disclaimer: {d.text!r}.")
         for term, instead in _distinct(find_generic(target, kit)):
             add(WARNING, "dataset.generic-term", f"Target uses the generic label {term!r}; say {instead!r}.")
@@ -355,3 +394,8 @@ def lint(catalog_path: str | Path, kit_path: str | Path, dataset_path: str | Pat
             products = catalog.by_id() if catalog is not None else None
             findings += _lint_rows(rows, kit, products, str(dataset_path))
     return LintReport(tuple(findings))
+
+
+def lint_dataset_rows(rows: list[dict], kit: BrandKit, catalog: Catalog, file: str) -> list[Finding]:
+    """The dataset checks of `lint` on rows in memory (line numbers from 1), before they are written."""
+    return _lint_rows(list(enumerate(rows, 1)), kit, catalog.by_id(), file)

@@ -23,8 +23,8 @@ import torch
 
 from corpus.errors import UserError
 from onbrand import atomic
-from onbrand.model import LoadedModel
-from tuning.registry import AdapterRef, Registry
+from onbrand.model import DEFAULT_MODEL_ID, LoadedModel
+from tuning.registry import AdapterRef, Registry, way_back
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,21 @@ class AdapterRefused(UserError):
     pass
 
 
+def portable_base_id(model_id: str) -> str:
+    """What an adapter config names as its base, never a path of the training machine (LoRAX and
+    llama.cpp's LoRA converter read it): the hub id of the bundled default, a hub id as given, a local
+    folder's name."""
+    if model_id == "default":
+        return DEFAULT_MODEL_ID
+    path = Path(model_id)
+    return path.name if (path.is_absolute() or path.exists() or model_id.startswith(".")) else model_id
+
+
 def base_fingerprint(lm: LoadedModel) -> dict:
     cfg = lm.model.config
     template = lm.tokenizer.chat_template or ""
-    return {
-        "model_id": lm.model_id,
+    return {  # "default" for the bundled base, else an id or a folder's name: no path of this machine
+        "model_id": lm.model_id if lm.model_id == "default" else portable_base_id(lm.model_id),
         "weights_sha256": lm.weights_sha256,
         "hidden_size": int(cfg.hidden_size),
         "num_layers": int(cfg.num_hidden_layers),
@@ -104,12 +114,12 @@ class AdapterSet:
         if key in self.loaded:
             return key
         what = f"adapter {key}"
-        check_files(ref.path, what, ref.manifest)
-        if registry is not None:
-            try:
+        try:
+            check_files(ref.path, what, ref.manifest)
+            if registry is not None:
                 registry.verify(ref)
-            except UserError as e:
-                raise AdapterRefused(str(e)) from None
+        except UserError as e:  # a damaged or tampered version: name its folder and the way back
+            raise AdapterRefused(f"{e} ({ref.path}); {way_back(ref.name)}") from None
         check_base(ref.manifest, self.lm, what)
 
         from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict

@@ -70,6 +70,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def way_back(name: str) -> str:
+    """What to run when a version of `name` cannot be served: the commands that serve another one."""
+    return (f"serve the version promoted before it with `onbrand adapters rollback {name}`, or promote "
+            f"another with `onbrand adapters promote {name} VERSION`")
+
+
 def _format_version(number: int) -> str:
     return f"v{number:04d}"
 
@@ -224,7 +230,7 @@ class Registry:
         return ref
 
     def promote(self, name: str, version: str, *, force: bool = False, reason: str = "",
-                require_gate: bool = False) -> AdapterRef:
+                require_gate: bool = False, check: Callable[[AdapterRef], None] | None = None) -> AdapterRef:
         """Make `version` the promoted version of `name` after verifying its files.
 
         require_gate refuses, unless force, a version whose recorded evaluation does not stand: its
@@ -234,28 +240,41 @@ class Registry:
         PROMOTED.json's history and in the version's manifest under "promotions", with what that check said
         of the version ("gate": "passed" or the refusal). Promoting the version already promoted changes
         nothing.
+
+        check(ref): the checks serving runs before an adapter answers (`tuning.loading.AdapterSet.load`:
+        no pickles, hashes, the base it was trained on, keys, the no-op canary); a UserError it raises
+        refuses the promotion, forced or not, so a promoted version always loads. It runs outside the lock
+        (it may load a model), after the gate check; the files it checked must still be those promoted.
         """
         if force and not reason.strip():
             raise RegistryError(f"adapter {name}/{version}: a forced promotion needs a reason")
         ref = self.get(name, version)
+        if check is not None and self.promoted(name) != ref.version:  # promoted already: nothing to load
+            self.verify(ref)
+            if require_gate and not force:  # refused anyway: say so before loading anything
+                self._gate_problem(ref, refuse=True)
+            try:
+                check(ref)
+            except UserError as e:  # serving's advice (roll back) is not for a version nobody serves yet
+                why = str(e).splitlines()[0].replace(f"; {way_back(name)}", "")
+                raise RegistryError(f"{why} (not promoted: serving would refuse it)") from None
         with self._lock(name):
+            checked = ref.manifest.get("files")
             ref = self.get(name, ref.version)  # re-read under the lock
             self.verify(ref)
+            if check is not None and ref.manifest.get("files") != checked:
+                raise RegistryError(f"adapter {name}/{ref.version}: its files changed while it was being checked; "
+                                    "promote it again")
             problem = None
             if require_gate or force:  # a forced promotion records what the gate check would have said
-                try:
-                    verify_recorded(ref.manifest.get("evaluation"), f"{name}@{ref.version}", self.report_roots)
-                except RecordError as e:
-                    problem = str(e)
-                if problem and not force:
-                    raise RegistryError(f"adapter {name}/{ref.version}: {problem}; evaluate it first, or force "
-                                        "the promotion with a reason")
+                problem = self._gate_problem(ref, refuse=not force)
             state = self._read_promoted(name)
             if state["version"] == ref.version:
                 log.info("adapter %s/%s is already promoted", name, ref.version)
                 return ref
             at = _now()
             gate_note = {"gate": problem or "passed"} if force else {}
+            unforced = ref.manifest
             if force:
                 promotions = list(ref.manifest.get("promotions") or []) + [
                     {"at": at, "forced": True, "reason": reason, **gate_note}]
@@ -263,7 +282,16 @@ class Registry:
             state["history"].append({"version": ref.version, "at": at, "action": "promote",
                                      "forced": bool(force), "reason": reason, **gate_note})
             state["version"] = ref.version
-            atomic.write_json(self._name_dir(name) / PROMOTED, state)
+            try:
+                atomic.write_json(self._name_dir(name) / PROMOTED, state)
+            except BaseException:
+                if force:  # not promoted after all: the manifest must not record a promotion that did not happen
+                    try:
+                        self._write_manifest(ref, unforced)
+                    except (OSError, UserError) as e:
+                        log.warning("adapter %s/%s: could not take back the forced-promotion record (%s)",
+                                    name, ref.version, e)
+                raise
         log.info("promoted adapter %s/%s%s", name, ref.version, " (forced)" if force else "")
         return ref
 
@@ -338,6 +366,17 @@ class Registry:
             return self._write_manifest(ref, {**ref.manifest, **copy.deepcopy(patch)})
 
     # --- internals -----------------------------------------------------------------------------------
+
+    def _gate_problem(self, ref: AdapterRef, refuse: bool) -> str | None:
+        """Why the recorded verdict does not stand (None when it does); with refuse, raise it instead."""
+        try:
+            verify_recorded(ref.manifest.get("evaluation"), f"{ref.name}@{ref.version}", self.report_roots)
+        except RecordError as e:
+            if refuse:
+                raise RegistryError(f"adapter {ref.name}/{ref.version}: {e}; evaluate it first, or force the "
+                                    "promotion with a reason") from None
+            return str(e)
+        return None
 
     def _check_name(self, name: str) -> None:
         if not isinstance(name, str) or not _NAME_RE.fullmatch(name):

@@ -304,7 +304,7 @@ def build(catalog, kit) -> list[dict]:
         row_asks = [a for a in asks if not a.startswith("spec:") or any(a[5:] in p.specs for p in products)]
         nu: list[str] = []
         for p, name in zip(products, approved):
-            nu += [a for a, n in kit.deprecated_aliases.items() if n == name]
+            nu += kit.aliases_for(name)
             if p.name != name:
                 nu.append(p.name)
         nu += [m.term for m in find_deprecated(q, kit)]  # old names used in the question, whoever they belong to
@@ -312,7 +312,7 @@ def build(catalog, kit) -> list[dict]:
         nu += extra_nu
         seen, must_not_use = set(), []
         for t in nu:  # dedupe case-insensitively, keep the kit's spelling where there is one
-            canon = next((a for a in kit.deprecated_aliases if a.lower() == t.lower()), None) or \
+            canon = next((a for a in kit.alias_targets() if a.lower() == t.lower()), None) or \
                 next((g.term for g in kit.generic_terms if g.term.lower() == t.lower()), None) or t
             if canon.lower() not in seen:
                 seen.add(canon.lower())
@@ -377,7 +377,7 @@ def validate(rows: list[dict], catalog, kit) -> list[str]:
                 errs.append(f"{tag}: must_state {s!r} not in the catalog facts of its products")
         for t in r["must_not_use"]:
             for n in r["approved_names"]:
-                if _pattern(t).search(n) and t not in kit.deprecated_aliases:
+                if _pattern(t).search(n) and t not in kit.alias_targets():
                     errs.append(f"{tag}: must_not_use {t!r} occurs inside approved name {n!r}")
         if r["kind"] in ("not_in_catalog", "vague") and r["product_ids"]:
             errs.append(f"{tag}: {r['kind']} with products")

@@ -1112,7 +1112,20 @@ def brand_kit_yaml(products) -> str:
     w("  list:")
     w("    when: three or more options recommended")
     w("    style: bullets")
+    w("")
+    w("# for the training-data builder: other brands shoppers compare with (fictional), what shoppers")
+    w("# say about their plans, and things the shop does not sell.")
+    w(f"competitors: {flow_list(COMPETITORS)}")
+    w(f"occasions: {flow_list(OCCASIONS)}")
+    w(f"not_carried: {flow_list(NOT_CARRIED)}")
     return "\n".join(L) + "\n"
+
+
+COMPETITORS = ["Northpeak", "Cragline", "Alpenrock", "Summitry"]
+OCCASIONS = ["heading out this weekend", "it's for a hut trip", "going on a canoe trip", "sorting out my gear list",
+             "planning a thru-hike", "for a winter camping trip"]
+NOT_CARRIED = ["kayaks", "bike helmets", "ski boots", "fishing rods", "snowshoes", "surfboards", "golf bags",
+               "paddle boards", "trekking umbrellas", "dog harnesses"]
 
 
 def expected_kit(products) -> dict:
@@ -1129,6 +1142,7 @@ def expected_kit(products) -> dict:
                            "columns": ["Product", "Price", "Key spec", "Stock"]},
             "list": {"when": "three or more options recommended", "style": "bullets"},
         },
+        "competitors": list(COMPETITORS), "occasions": list(OCCASIONS), "not_carried": list(NOT_CARRIED),
     }
 
 

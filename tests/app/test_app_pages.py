@@ -225,16 +225,26 @@ def test_the_review_pages_can_be_protected_by_a_password(new_app, monkeypatch):
 
 
 def test_a_full_queue_shows_busy_instead_of_waiting(new_app, questions):
+    import threading
+
     at = new_app()
     server = _server()
-    held = [server.slot() for _ in range(server.max_waiting + 1)]
-    for h in held:  # the queue is full: one generating and max_waiting waiting
-        h.__enter__()
+    full, release = server.max_batch + server.max_waiting, threading.Event()
+
+    def hold():  # a request that has its place (or waits for one) until released
+        with server.slot():
+            release.wait()
+
+    holders = [threading.Thread(target=hold) for _ in range(full)]
+    for t in holders:  # the queue is full: max_batch generating and max_waiting waiting
+        t.start()
     try:
+        assert server.wait_in_flight(full, timeout=60)
         at.chat_input[0].set_value(questions[0]).run()
     finally:
-        for h in held:
-            h.__exit__(None, None, None)
+        release.set()
+        for t in holders:
+            t.join()
     assert not at.exception
     assert at.error[0].value == BUSY_MESSAGE
     _ask(at, questions[0])  # and it answers again once there is room

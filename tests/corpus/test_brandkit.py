@@ -89,11 +89,127 @@ def test_alias_must_point_to_an_approved_name(tmp_path):
         (None, "deprecated_aliases.Sparky", "Blaze Mini Stove", "must map to an approved product name")]
 
 
-def test_two_products_cannot_share_an_approved_name(tmp_path):
+def test_two_products_cannot_share_an_approved_name_outside_variants(tmp_path):
     doc = tiny_doc()
     doc["products"]["QK-TNT-02"] = "Quokka Dome 2 Tent"
     assert kit_problems(write_kit(tmp_path, doc)) == [
-        (None, "products.QK-TNT-02", "Quokka Dome 2 Tent", "approved name already used by QK-TNT-01")]
+        (None, "products.QK-TNT-02", "Quokka Dome 2 Tent", "approved name already used by QK-TNT-01; list the ids "
+                                                           "sold as variants of one product under 'variants'")]
+
+
+# --- variants: one approved name for several ids (colours or sizes sold as separate SKUs) -------------------
+
+def variants_doc() -> dict:
+    doc = tiny_doc()
+    del doc["products"]["QK-BOT-01"]
+    doc["variants"] = {"Quokka Wallaby Trail Boot": ["QK-BOT-01-BRN", "QK-BOT-01-BLK", "QK-BOT-01-W"]}
+    doc["deprecated_aliases"]["Wallaby"] = "Quokka Wallaby Trail Boot"
+    return doc
+
+
+def test_variants_share_one_approved_name(tmp_path):
+    kit = load_brand_kit(write_kit(tmp_path, variants_doc()))
+    boot = "Quokka Wallaby Trail Boot"
+    assert [kit.approved_name(i) for i in ("QK-BOT-01-BRN", "QK-BOT-01-BLK", "QK-BOT-01-W")] == [boot] * 3
+    assert kit.product_ids(boot) == ["QK-BOT-01-BRN", "QK-BOT-01-BLK", "QK-BOT-01-W"]
+    assert kit.product_ids("Quokka Dome 2 Tent") == ["QK-TNT-01"] and kit.product_ids("nope") == []
+    assert len(kit.products) == 7 and "QK-BOT-01" not in kit.products
+    assert kit.deprecated_aliases["Wallaby"] == boot and kit.aliases_for(boot) == ["Wallaby"]
+
+
+def test_a_kit_may_have_only_variants(tmp_path):
+    kit = load_brand_kit(write_kit(tmp_path, {"brand": "Q", "variants": {"Dome": ["A", "B"]}}))
+    assert kit.products == {"A": "Dome", "B": "Dome"}
+
+
+@pytest.mark.parametrize("variants, field, value, rule", [
+    ({"Quokka Wallaby Trail Boot": ["QK-TNT-01"]}, "variants.Quokka Wallaby Trail Boot", "QK-TNT-01",
+     "product id is also listed under products (as 'Quokka Dome 2 Tent'); list it once"),
+    ({"Quokka Wallaby Trail Boot": ["B-1", "B-2"], "Quokka Wallaby Boot": ["B-2"]}, "variants.Quokka Wallaby Boot",
+     "B-2", "product id is already listed under variants.Quokka Wallaby Trail Boot"),
+    ({"Quokka Wallaby Trail Boot": []}, "variants.Quokka Wallaby Trail Boot", "[]",
+     "must be a non-empty list of the product ids sold under this name"),
+    ({"Quokka Wallaby Trail Boot": "B-1"}, "variants.Quokka Wallaby Trail Boot", "B-1",
+     "must be a non-empty list of the product ids sold under this name"),
+    ({"Quokka Wallaby Trail Boot": ["B-1", ""]}, "variants.Quokka Wallaby Trail Boot", "['B-1', '']",
+     "must be a non-empty list of the product ids sold under this name"),
+])
+def test_bad_variant_groups_name_the_field(tmp_path, variants, field, value, rule):
+    doc = variants_doc()
+    doc["variants"] = variants
+    problems = kit_problems(write_kit(tmp_path, doc))
+    assert (None, field, value, rule) in problems, problems
+
+
+def test_a_variant_name_cannot_also_be_a_products_name(tmp_path):
+    doc = variants_doc()
+    doc["products"]["QK-BOT-02"] = "Quokka Wallaby Trail Boot"
+    assert kit_problems(write_kit(tmp_path, doc)) == [
+        (None, "products.QK-BOT-02", "Quokka Wallaby Trail Boot", "approved name already used by variants.Quokka "
+         "Wallaby Trail Boot; list the ids sold as variants of one product under 'variants'")]
+
+
+def test_variants_must_be_a_mapping(tmp_path):
+    doc = variants_doc()
+    doc["variants"] = ["QK-BOT-01-BRN"]
+    assert "variants" in [p[1] for p in kit_problems(write_kit(tmp_path, doc))]
+
+
+# --- an alias that stood for several products -------------------------------------------------------------
+
+def test_an_alias_may_name_several_products(tmp_path):
+    doc = tiny_doc()
+    doc["deprecated_aliases"]["Dome"] = ["Quokka Dome 2 Tent", "Quokka Dome 4 Tent"]
+    doc["deprecated_aliases"]["Glowy"] = ["Quokka Glowworm 200 Headlamp"]  # a one-name list is a plain alias
+    kit = load_brand_kit(write_kit(tmp_path, doc))
+    assert kit.shared_aliases == {"Dome": ("Quokka Dome 2 Tent", "Quokka Dome 4 Tent")}
+    assert kit.deprecated_aliases == {"Sparky": "Quokka Blaze Mini Stove", "Blaze Mini": "Quokka Blaze Mini Stove",
+                                      "Glowy": "Quokka Glowworm 200 Headlamp"}  # single-product aliases only
+    assert kit.alias_targets() == {"Sparky": ("Quokka Blaze Mini Stove",), "Blaze Mini": ("Quokka Blaze Mini Stove",),
+                                   "Glowy": ("Quokka Glowworm 200 Headlamp",),
+                                   "Dome": ("Quokka Dome 2 Tent", "Quokka Dome 4 Tent")}
+    assert kit.aliases_for("Quokka Dome 4 Tent") == ["Dome"]
+    assert kit.aliases_for("Quokka Blaze Mini Stove") == ["Sparky", "Blaze Mini"]
+    text = kit.rules_text()
+    assert "'Dome' ('Quokka Dome 2 Tent' or 'Quokka Dome 4 Tent')" in text
+    assert "say 'Quokka Blaze Mini Stove' not 'Sparky'" in text
+
+
+def test_an_alias_may_name_variants(tmp_path):
+    doc = variants_doc()
+    doc["deprecated_aliases"]["Trail Pair"] = ["Quokka Wallaby Trail Boot", "Quokka Dome 2 Tent"]
+    kit = load_brand_kit(write_kit(tmp_path, doc))
+    assert kit.aliases_for("Quokka Wallaby Trail Boot") == ["Wallaby", "Trail Pair"]
+
+
+@pytest.mark.parametrize("value, bad_value, rule", [
+    (["Quokka Dome 2 Tent", "Quokka Dome 3 Tent"], "Quokka Dome 3 Tent", "must map to an approved product name"),
+    (["Quokka Dome 2 Tent", "Quokka Dome 2 Tent"], "['Quokka Dome 2 Tent', 'Quokka Dome 2 Tent']",
+     "lists an approved name twice"),
+    ([], "[]", "keys and values must be non-empty strings with visible characters (a value may be a list of the "
+               "approved names an old name stood for)"),
+    (["Quokka Dome 2 Tent", 4], "['Quokka Dome 2 Tent', 4]", "keys and values must be non-empty strings with "
+     "visible characters (a value may be a list of the approved names an old name stood for)"),
+])
+def test_bad_shared_alias_names_the_field(tmp_path, value, bad_value, rule):
+    doc = tiny_doc()
+    doc["deprecated_aliases"]["Dome"] = value
+    assert kit_problems(write_kit(tmp_path, doc)) == [(None, "deprecated_aliases.Dome", bad_value, rule)]
+
+
+def test_shared_alias_cannot_be_an_approved_name(tmp_path):
+    doc = tiny_doc()
+    doc["deprecated_aliases"]["Quokka Dome 2 Tent"] = ["Quokka Dome 2 Tent", "Quokka Dome 4 Tent"]
+    assert kit_problems(write_kit(tmp_path, doc)) == [
+        (None, "deprecated_aliases.Quokka Dome 2 Tent", "Quokka Dome 2 Tent",
+         "an alias cannot also be an approved name")]
+
+
+def test_committed_kits_have_no_shared_aliases_and_unique_names():
+    """The sample keeps its shape, so the shipped adapter's kit hash and behaviour are unchanged."""
+    kit = load_brand_kit(SAMPLE_BRAND_KIT)
+    assert kit.shared_aliases == {}
+    assert kit.alias_targets() == {a: (n,) for a, n in kit.deprecated_aliases.items()}
 
 
 def test_alias_cannot_be_an_approved_name(tmp_path):
@@ -177,8 +293,8 @@ def test_misspelt_section_is_an_error_with_a_suggestion(tmp_path, typo, meant):
 def test_unknown_section_without_a_close_match_lists_the_sections(tmp_path):
     [(_, field, _, rule)] = kit_problems(write_kit(tmp_path, {**tiny_doc(), "colour_scheme": {"a": "b"}}))
     assert field == "colour_scheme"
-    assert rule == ("unknown section; known sections: brand, version, products, deprecated_aliases, generic_terms, "
-                    "trademarks, disclaimers, tone, formats")
+    assert rule == ("unknown section; known sections: brand, version, products, variants, deprecated_aliases, "
+                    "generic_terms, trademarks, disclaimers, tone, formats, competitors, occasions, not_carried")
 
 
 def test_non_string_tone_items_are_errors(tmp_path):
@@ -248,8 +364,20 @@ def test_invisible_approved_name_refused(tmp_path):
 
 def test_committed_kits_load_unchanged():
     second = FIXTURES / "second_merchant" / "brand_kit.yaml"
-    for path, products in ((SAMPLE_BRAND_KIT, 165), (TINY_KIT, 5), (second, None)):
+    kitewell = Path(__file__).resolve().parents[2] / "corpus" / "kitewell" / "brand_kit.yaml"
+    for path, products in ((SAMPLE_BRAND_KIT, 165), (TINY_KIT, 5), (second, None), (kitewell, None)):
         kit = load_brand_kit(path)
         assert kit.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         assert products is None or len(kit.products) == products
         assert kit.tone and kit.disclaimers and kit.formats
+
+
+def test_builder_lists_are_optional_strings_and_load(tmp_path):
+    """competitors, occasions and not_carried: optional lists of strings for the dataset builder."""
+    kit = load_brand_kit(write_kit(tmp_path, {**tiny_doc(), "competitors": ["Stridemark"],
+                                              "occasions": ["for my morning 5k"], "not_carried": ["kayaks"]}))
+    assert (kit.competitors, kit.occasions, kit.not_carried) == (("Stridemark",), ("for my morning 5k",), ("kayaks",))
+    assert load_brand_kit(write_kit(tmp_path, tiny_doc())).competitors == ()
+    problems = kit_problems(write_kit(tmp_path, {**tiny_doc(), "occasions": ["ok", 3, "  "]}))
+    assert [(f, r) for _, f, _, r in problems] == [("occasions[1]", "must be a string"),
+                                                    ("occasions[2]", "must not be empty")]

@@ -13,7 +13,7 @@ from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalo
 from corpus.checks import (disclaimer_present, find_approved, find_deprecated, find_generic,
                            find_misspelt_trademarks, line_names, mentions_price, missing_disclaimers, prices_in,
                            required_disclaimers, ungrounded_numbers, unknown_products)
-from corpus.schema import Product
+from corpus.schema import Product, Stock
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +168,23 @@ def test_keyword_disclaimer_from_question_or_answer(kit):
     assert required_disclaimers(kit, "Can I resize the straps?", "Yes.", []) == []  # word boundary
 
 
+def test_a_keyword_inside_a_filled_spec_value_does_not_require_or_justify_a_note(kit):
+    """The model cannot see what [[specs]] will hold: "size 196 x 66 cm" in a pad's specs is the record's
+    wording, not sizing advice, so it neither requires the fit note nor makes one carried there needed."""
+    from corpus.checks import unneeded_disclaimers
+
+    sizing = next(d for d in kit.disclaimers if d.id == "sizing")
+    answer = "The pad's specs: R-value 5.5; size 196 x 66 cm. It is in stock."
+    value = answer.index("R-value"), answer.index(". It is")
+    assert ids(required_disclaimers(kit, "warm enough?", answer, [])) == ["sizing"]  # plain text: required
+    assert required_disclaimers(kit, "warm enough?", answer, [], [value]) == []
+    noted = f"{answer}\n\n{sizing.text}"
+    assert ids(unneeded_disclaimers(kit, "warm enough?", noted, [], [value])) == ["sizing"]
+    assert unneeded_disclaimers(kit, "warm enough?", noted, []) == []
+    # the question's own words still count
+    assert ids(required_disclaimers(kit, "what size?", answer, [], [value])) == ["sizing"]
+
+
 def test_disclaimer_present_ignores_whitespace_and_case(kit):
     price = next(d for d in kit.disclaimers if d.id == "price")
     body = "The TrailForm 28 Daypack is $119.95."
@@ -277,3 +294,145 @@ def test_unknown_products_in_the_tiny_kit(tiny_kit, tiny_catalog):
     names = [p.name for p in tiny_catalog.products]
     assert unknown_products("The Quokka Dome 4 or the Quokka Blaze Mini.", tiny_kit, names) == []
     assert unknown_products("The Quokka Dome 6 Tent sleeps six.", tiny_kit, names) == ["Quokka Dome 6 Tent"]
+
+
+# --- kit extensions: variants, an alias for several products, a mark kept inside an approved name ----------
+# The same kit shape through every caller: the checks, lint (catalog, kit, dataset), the metrics, the badges,
+# the contradiction check and the field filler.
+
+LANTERN = "Quokka Glowcore Lantern"  # a real product name that keeps the mark's launch spelling
+BOOT = "Quokka Wallaby Trail Boot"
+
+
+@pytest.fixture(scope="module")
+def ext_kit(tiny_kit):
+    from corpus.brandkit import parse_brand_kit
+
+    doc = {
+        "brand": "Quokka Gear",
+        "products": {**{k: v for k, v in tiny_kit.products.items() if k != "QK-BOT-01"}, "QK-LMP-02": LANTERN},
+        "variants": {BOOT: ["QK-BOT-01-BRN", "QK-BOT-01-BLK"]},
+        "deprecated_aliases": {**tiny_kit.deprecated_aliases, "Dome": ["Quokka Dome 2 Tent", "Quokka Dome 4 Tent"],
+                               "Wallaby": BOOT},
+        "generic_terms": [{"term": g.term, "use_instead": g.use_instead} for g in tiny_kit.generic_terms],
+        "trademarks": [{"mark": "GlowCore", "misspellings": ["Glowcore", "Glow-Core"]}],
+        "disclaimers": [{"id": d.id, "text": d.text, "when": {"mentions_price": True}} for d in tiny_kit.disclaimers[:1]],
+        "formats": {"comparison": {"when": "two or more", "style": "markdown_table", "columns": ["Product", "Price"]}},
+    }
+    return parse_brand_kit(doc, "kit.yaml")
+
+
+@pytest.fixture(scope="module")
+def ext_products(tiny_catalog):
+    boots = [Product(id="QK-BOT-01-BRN", name=f"{BOOT} - Brown", collection="Quokka Feet", category="Hiking Boots",
+                     price=179.0, colors=("Brown",), sizes=("9", "10")),
+             Product(id="QK-BOT-01-BLK", name=BOOT, collection="Quokka Feet", category="Hiking Boots", price=179.0,
+                     colors=("Black",), sizes=("9", "10"), stock=Stock.OUT_OF_STOCK)]
+    lantern = Product(id="QK-LMP-02", name=LANTERN, collection="Quokka Light", category="Lanterns", price=49.0,
+                      specs={"output": "300 lm"}, description="A Glowcore lantern.")
+    return [p for p in tiny_catalog.products if p.id != "QK-BOT-01"] + boots + [lantern]
+
+
+@pytest.mark.parametrize("text, expected", [
+    (f"The {LANTERN} is bright.", []),  # the approved name is the truth
+    ("The Glowcore Lantern is bright.", []),  # a short form: the mark with the name's next word
+    ("Our Quokka Glowcore is bright.", []),  # ... or with the word before it
+    ("It has a Glowcore bulb.", [("Glowcore", "GlowCore")]),  # elsewhere it is still misspelt
+    (f"The {LANTERN} has a Glow-Core bulb.", [("Glow-Core", "GlowCore")]),
+    ("The Glowcore lantern.", [("Glowcore", "GlowCore")]),  # short forms are case-sensitive, as names are
+])
+def test_mark_inside_an_approved_name_is_not_misspelt(ext_kit, text, expected):
+    assert terms(find_misspelt_trademarks(text, ext_kit)) == expected
+
+
+def test_shared_alias_is_deprecated_and_names_every_product(ext_kit):
+    assert terms(find_deprecated("Is the Dome in stock?", ext_kit)) == [
+        ("Dome", "Quokka Dome 2 Tent or Quokka Dome 4 Tent")]
+    assert find_deprecated("The Quokka Dome 4 Tent, formerly the Dome.", ext_kit) == []  # inside a name; renamed
+    assert terms(find_deprecated("the wallaby", ext_kit)) == [("wallaby", BOOT)]
+
+
+def test_variants_are_one_name_to_the_checks(ext_kit, ext_products):
+    names = [p.name for p in ext_products]
+    assert terms(find_approved(f"The {BOOT} in brown.", ext_kit)) == [(BOOT, BOOT)]
+    assert unknown_products(f"The {BOOT} and the Quokka Glowcore Lantern.", ext_kit, names) == []
+    assert unknown_products("The Quokka Wallaby Road Boot.", ext_kit, names) == ["Quokka Wallaby Road Boot"]
+
+
+def test_lint_accepts_the_extensions_and_keeps_the_mark_rule(ext_kit, ext_products):
+    from corpus.schema import Catalog
+    from tuning.lint import lint_catalog, lint_dataset, lint_kit
+
+    catalog = Catalog(products=tuple(ext_products), source="cat.jsonl", fmt="jsonl")
+    assert [f for f in lint_kit(ext_kit, catalog) if f.severity == "error"] == []  # variants are not duplicates
+    misspelt = [f for f in lint_catalog(catalog, ext_kit) if f.code == "catalog.misspelt-trademark"]
+    assert [f.location for f in misspelt] == ["cat.jsonl: QK-LMP-02.description"]  # never its name
+    by_id = {p.id: p for p in ext_products}
+
+    def row(target: str) -> dict:
+        return {"id": "ex-1", "question": "how bright is it", "product_ids": ["QK-LMP-02"],
+                "messages": [{"role": "user", "content": "how bright is it"}, {"role": "assistant", "content": target}]}
+
+    assert lint_dataset([row(f"The {LANTERN} gives 300 lm.")], ext_kit, by_id) == []
+    codes = [f.code for f in lint_dataset([row("The Glowcore bulb gives 300 lm. Ask for the Dome.")], ext_kit, by_id)]
+    assert codes == ["dataset.deprecated-alias", "dataset.misspelt-trademark"]
+
+
+def test_metrics_count_the_mark_inside_an_approved_name_as_right(ext_kit, ext_products):
+    from corpus.schema import Catalog
+    from evaluation.metrics import Case, score_answer
+
+    catalog = Catalog(products=tuple(ext_products), source="cat.jsonl", fmt="jsonl")
+    case = Case("c1", "how bright is the glowcore lantern", "spec", product_ids=("QK-LMP-02",),
+                approved_names=(LANTERN,), must_not_use=("Dome",), asks=("spec:output",))
+    sources = f"Product: {LANTERN}\nOutput: 300 lm"
+
+    def score(answer: str):
+        return score_answer(case, answer, sources_text=sources, retrieved_ids=["QK-LMP-02"], kit=ext_kit,
+                            catalog=catalog, k=3)
+
+    right = score(f"The {LANTERN} gives 300 lm.")
+    assert (right.trademark_ok, right.misspelt_trademarks, right.approved_mentions) == (True, (), 1)
+    wrong = score(f"The {LANTERN} has a Glowcore bulb; the Dome is brighter.")
+    assert (wrong.trademark_ok, wrong.misspelt_trademarks) == (False, ("Glowcore",))
+    assert wrong.deprecated_terms == ("Dome",)
+
+
+def test_badges_never_call_an_approved_name_misspelt(ext_kit, ext_products):
+    from onbrand.guardrails import badges, marks
+
+    names = [p.name for p in ext_products]
+    lantern = ext_products[-1]
+    ok = badges("how bright", f"The {LANTERN} gives 300 lm.", [lantern], "Output: 300 lm", ext_kit, names)
+    assert [b.kind for b in ok] == []
+    bad = badges("how bright", "The Glowcore bulb gives 300 lm. Or the Dome.", [lantern], "Output: 300 lm",
+                 ext_kit, names)
+    assert [b.kind for b in bad] == ["deprecated", "trademark"]
+    assert "Dome → Quokka Dome 2 Tent or Quokka Dome 4 Tent" in bad[0].detail
+    assert [(m.kind, m.canonical) for m in marks(f"The {LANTERN}, not the Glowcore.", ext_kit)] == [
+        ("approved", LANTERN), ("trademark", "GlowCore")]
+
+
+def test_claims_read_a_variant_name_and_a_shared_alias_as_each_product(ext_kit, ext_products):
+    from corpus.claims import contradictions
+
+    by_id = {p.id: p for p in ext_products}
+    # a name the variants share: a claim true of one of them is no contradiction; false of both is
+    assert contradictions(f"The {BOOT} comes in Brown and Black.", ext_products, kit=ext_kit) == []
+    assert contradictions(f"The {BOOT} is out of stock.", ext_products, kit=ext_kit) == []
+    found = contradictions(f"The {BOOT} costs $99.", ext_products, kit=ext_kit)
+    assert [(c.field, c.product) for c in found] == [("price", BOOT)]
+    # a shared alias is a mention of every product it stood for, like a variant name
+    tents = [by_id["QK-TNT-01"], by_id["QK-TNT-02"]]
+    assert contradictions(f"The Dome costs ${tents[1].price:.2f}.", ext_products, kit=ext_kit) == []
+    assert [c.field for c in contradictions("The Dome costs $5.", ext_products, kit=ext_kit)] == ["price"]
+
+
+def test_field_filler_fills_from_the_retrieved_variant_and_shared_alias(ext_kit, ext_products):
+    from rag.fields import fill_text
+
+    by_id = {p.id: p for p in ext_products}
+    text, fills = fill_text(f"The {BOOT} is [[stock]].", [by_id["QK-BOT-01-BLK"]], ext_products, ext_kit)
+    assert text == f"The {BOOT} is out of stock." and fills[0].product_id == "QK-BOT-01-BLK"
+    text, fills = fill_text("The Dome is [[price]].", [by_id["QK-TNT-02"]], ext_products, ext_kit)
+    assert fills[0].product_id == "QK-TNT-02" and fills[0].filled

@@ -88,7 +88,7 @@ def test_scorecard_runs_on_a_second_merchant_and_gates_promotion(home, tiny_lm_d
     assert f"scorecard {out / 'scorecard.json'} records the gate as passed=False" in err
     # forcing works and is recorded, with what the gate check said
     assert main(["--home", str(home), "adapters", "promote", "bellweather", "v0001", "--force",
-                 "--reason", "demo"]) == 0
+                 "--reason", "demo", "--model", str(tiny_lm_dir)]) == 0  # serving's load checks need its base
     manifest = json.loads((home / "adapters" / "bellweather" / "v0001" / "manifest.json").read_text())
     assert manifest["promotions"][-1]["forced"] is True and manifest["promotions"][-1]["reason"] == "demo"
     assert "records the gate as passed=False" in manifest["promotions"][-1]["gate"]

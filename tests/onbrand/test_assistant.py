@@ -8,18 +8,22 @@ from rag.index_store import load_index
 
 
 @pytest.fixture()
-def assistant(tiny_index, tiny_kit, embedder, tiny_lm_dir, tmp_path):
+def assistant(tiny_index, tiny_kit, embedder, talkative_lm_dir, tmp_path, monkeypatch):
+    """On the talkative tiny LM (tests/conftest.py): answers are text, not the newlines the quiet one writes."""
+    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
     root, name, _ = tiny_index
     settings = Settings(home=tmp_path, index_name=name, max_new_tokens=8)
-    gen = Generator(load_base_model(str(tiny_lm_dir), tmp_path, device="cpu"))
+    gen = Generator(load_base_model(str(talkative_lm_dir), tmp_path, device="cpu"))
     return Assistant(settings, load_index(root, name, embedder.info), embedder, gen, tiny_kit)
 
 
 def test_ask_streams_and_returns_sources(assistant):
     reply = assistant.ask("how much is the sparky stove?")
     pieces = list(reply.stream)
-    assert reply.text == "".join(pieces).strip()
-    assert reply.stats.new_tokens <= 8
+    assert reply.text and reply.text == "".join(pieces).strip()  # the streamed pieces are the answer
+    assert reply.raw and reply.stats.new_tokens <= 8
+    other = assistant.answer("is the dome in stock?")
+    assert other.text and other.text != reply.text  # each question gets its own answer
     top = reply.sources[0]
     assert (top.product_id, top.approved_name) == ("QK-STV-01", "Quokka Blaze Mini Stove")
     assert {s.field for s in reply.sources if s.product_id == "QK-STV-01"} >= {"overview"}

@@ -1,5 +1,6 @@
 """The assistant serves the promoted version of the adapter name asked for, per request, and seeds the
-registry from adapters shipped in the repository."""
+registry from adapters shipped in the repository. The base and the adapters are the talkative tiny LM and
+random LoRAs (tests/conftest.py): each writes its own text, so a crossed answer cannot pass."""
 
 from __future__ import annotations
 
@@ -13,48 +14,30 @@ from onbrand.config import Settings
 from onbrand.generation import Generator
 from onbrand.model import load_base_model
 from rag.index_store import load_index
-from tuning.dataset import Example, write_dataset
 from tuning.registry import Registry
-from tuning.train import TrainConfig, run_training
-
-CFG = TrainConfig(max_steps=12, batch_size=2, learning_rate=2e-2, lora_rank=4, warmup_steps=2, eval_every=12,
-                  max_eval_examples=2, target_modules=("q_proj", "v_proj"), lora_dropout=0.0)
 
 
-def _lm(tiny_lm_dir, cache, monkeypatch):
+def _lm(lm_dir, cache, monkeypatch):
     monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
-    return load_base_model(str(tiny_lm_dir), cache, device="cpu")
+    return load_base_model(str(lm_dir), cache, device="cpu")
 
 
 @pytest.fixture()
-def registry(tiny_lm_dir, tmp_path, tiny_kit, monkeypatch):
+def registry(distinct_registry):
     """Two names, three versions: quokka v0001 (promoted, then superseded), quokka v0002, wombat v0001."""
-    reg = Registry(tmp_path / "adapters")
-    rows = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-            for q, a in [("dome?", "The Quokka Dome 2 Tent."), ("stove?", "The Quokka Blaze Mini Stove.")]]
-    ds = tmp_path / "ds.jsonl"
-    write_dataset([Example(f"e{i}", "train", "x", "t", m[0]["content"], (), False, tuple(m))
-                   for i, m in enumerate(rows)], ds)
-    for name, seed in [("quokka", 1), ("quokka", 2), ("wombat", 3)]:
-        lm = _lm(tiny_lm_dir, tmp_path / "cache", monkeypatch)
-        run_training(lm=lm, dataset_path=ds, registry=reg, name=name, cfg=CFG.__class__(**{**CFG.__dict__, "seed": seed}),
-                     kit_sha256=tiny_kit.sha256, show_progress_bar=False)
-    reg.promote("quokka", "v0001", force=True, reason="test")
-    reg.promote("quokka", "v0002", force=True, reason="test")
-    reg.promote("wombat", "v0001", force=True, reason="test")
-    return reg
+    return distinct_registry
 
 
-def _assistant(tiny_index, tiny_kit, embedder, tiny_lm_dir, tmp_path, monkeypatch, reg):
+def _assistant(tiny_index, tiny_kit, embedder, lm_dir, tmp_path, monkeypatch, reg):
     root, name, _ = tiny_index
-    gen = Generator(_lm(tiny_lm_dir, tmp_path / "cache", monkeypatch))
-    return Assistant(Settings(home=tmp_path, index_name=name, max_new_tokens=6), load_index(root, name, embedder.info),
+    gen = Generator(_lm(lm_dir, tmp_path / "cache", monkeypatch))
+    return Assistant(Settings(home=tmp_path, index_name=name, max_new_tokens=12), load_index(root, name, embedder.info),
                      embedder, gen, tiny_kit, reg)
 
 
-def test_serves_the_promoted_version_of_the_name_asked_for(registry, tiny_index, tiny_kit, embedder, tiny_lm_dir,
-                                                           tmp_path, monkeypatch):
-    a = _assistant(tiny_index, tiny_kit, embedder, tiny_lm_dir, tmp_path, monkeypatch, registry)
+def test_serves_the_promoted_version_of_the_name_asked_for(registry, tiny_index, tiny_kit, embedder,
+                                                           talkative_lm_dir, tmp_path, monkeypatch):
+    a = _assistant(tiny_index, tiny_kit, embedder, talkative_lm_dir, tmp_path, monkeypatch, registry)
     assert a.load_adapter("quokka") == "quokka@v0002"
     assert a.load_adapter("wombat") == "wombat@v0001"
     assert a.load_adapter("quokka@v0001") == "quokka@v0001"
@@ -64,17 +47,23 @@ def test_serves_the_promoted_version_of_the_name_asked_for(registry, tiny_index,
     reply = a.answer("dome?", adapter="wombat")
     assert reply.adapter == "wombat@v0001"
     assert a.answer("dome?", adapter=None).adapter is None
+    # the name now serves v0001's own text, not v0002's
+    assert a.answer("dome?", adapter="quokka").text == a.answer("dome?", adapter="quokka@v0001").text
+    assert a.answer("dome?", adapter="quokka@v0001").text != a.answer("dome?", adapter="quokka@v0002").text
 
 
-def test_requests_choose_adapters_without_touching_each_other(registry, tiny_index, tiny_kit, embedder, tiny_lm_dir,
-                                                              tmp_path, monkeypatch):
-    a = _assistant(tiny_index, tiny_kit, embedder, tiny_lm_dir, tmp_path, monkeypatch, registry)
+def test_requests_choose_adapters_without_touching_each_other(registry, tiny_index, tiny_kit, embedder,
+                                                              talkative_lm_dir, tmp_path, monkeypatch):
+    a = _assistant(tiny_index, tiny_kit, embedder, talkative_lm_dir, tmp_path, monkeypatch, registry)
     a.default_adapter = a.load_adapter("quokka")
     before = {k: a.answer("dome?", adapter=k).text for k in ("quokka@v0002", None)}
-    a.answer("dome?", adapter="wombat")  # another request, another adapter
+    other = a.answer("dome?", adapter="wombat").text  # another request, another adapter
+    # three different, non-empty answers: had wombat's request changed what the others get, it would show
+    assert all(before.values()) and other and len({*before.values(), other}) == 3, (before, other)
     after = {k: a.answer("dome?", adapter=k).text for k in ("quokka@v0002", None)}
     assert before == after
     assert a.answer("dome?").adapter == "quokka@v0002"  # the default is unchanged
+    assert a.answer("dome?").text == before["quokka@v0002"]
 
 
 def test_shipped_adapters_are_seeded_once_and_promoted(registry, tmp_path):

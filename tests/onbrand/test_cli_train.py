@@ -46,9 +46,11 @@ def test_adapters_commands_round_trip(tmp_path, tiny_lm_dir, capsys, monkeypatch
     good = _dataset(tmp_path, "The Quokka Dome 2 Tent is $249.00.\n\nPrices can change; check the product page.")
     home = ["--home", str(tmp_path / "home")]
     assert _train(tmp_path, tiny_lm_dir, good) == 0
-    assert main([*home, "adapters", "promote", "quokka", "v0001", "--force", "--reason", "t"]) == 0
+    assert main([*home, "adapters", "promote", "quokka", "v0001", "--force", "--reason", "t",
+                 "--model", str(tiny_lm_dir)]) == 0  # serving's load checks run on the base it serves with
     assert _train(tmp_path, tiny_lm_dir, good) == 0  # its parent is the promoted v0001
-    assert main([*home, "adapters", "promote", "quokka", "v0002", "--force", "--reason", "t"]) == 0
+    assert main([*home, "adapters", "promote", "quokka", "v0002", "--force", "--reason", "t",
+                 "--model", str(tiny_lm_dir)]) == 0  # serving's load checks run on the base it serves with
     capsys.readouterr()
     assert main([*home, "adapters", "list"]) == 0
     rows = json.loads(capsys.readouterr().out)

@@ -50,13 +50,20 @@ def test_an_abandoned_stream_releases_the_lock(tiny_lm_dir, tmp_path):
     gen.lock.release()
 
 
-def test_concurrent_callers_are_serialised(tiny_lm_dir, tmp_path):
-    gen = _gen(tiny_lm_dir, tmp_path)
+def test_concurrent_callers_are_serialised(talkative_lm_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
+    gen = _gen(talkative_lm_dir, tmp_path)  # writes text that differs by prompt: a swapped answer would show
+    prompts = [[{"role": "user", "content": q}] for q in ("how much is the dome?", "is the stove in stock?",
+                                                          "which tent sleeps four?", "tell me about the boots")]
+    alone = [gen.generate(m, max_new_tokens=8) for m in prompts]
+    assert all(alone) and len(set(alone)) == 4, alone  # four different, non-empty answers
+    start = threading.Barrier(4, timeout=60)
     results, errors = {}, []
 
     def ask(i):
         try:
-            results[i] = gen.generate([{"role": "user", "content": f"question {i}"}], max_new_tokens=8)
+            start.wait()
+            results[i] = gen.generate(prompts[i], max_new_tokens=8)
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -66,8 +73,7 @@ def test_concurrent_callers_are_serialised(tiny_lm_dir, tmp_path):
     for t in threads:
         t.join(60)
     assert not errors and len(results) == 4
-    for i in range(4):  # each caller got the answer to its own prompt
-        assert results[i] == gen.generate([{"role": "user", "content": f"question {i}"}], max_new_tokens=8)
+    assert [results[i] for i in range(4)] == alone  # each caller got the answer to its own prompt
 
 
 def _hf_greedy(gen, messages, max_new_tokens, adapter_name=None):

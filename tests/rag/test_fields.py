@@ -88,3 +88,27 @@ def test_field_value_names_the_canonical_field():
     assert field_value(TARP, "colors") == ("colours", "Grey/Lime and Fern/Sand")
     assert field_value(LINER, "ADDS") == ("spec:adds", "up to 5 °F")
     assert field_value(LAMP, "colours") is None
+
+
+def test_specs_lists_every_spec_of_the_record_and_a_product_without_specs_is_unfilled():
+    text, fills = fill_text("The Silk Liner's specs: [[specs]]. The Pen Light 120: [[specs]].", [LINER, LAMP], ALL,
+                            None)
+    assert text == f"The Silk Liner's specs: adds up to 5 °F; R-value 2.1. The Pen Light 120: {UNFILLED}."
+    assert [(f.field, f.filled) for f in fills] == [("specs", True), ("specs", False)]
+    assert field_value(TARP, "spec") == ("specs", "weight 480 g")
+
+
+def test_a_name_inside_a_filled_spec_value_does_not_change_what_the_answer_is_about():
+    from corpus.claims import contradictions
+    from rag.fields import quoted_spans
+
+    battery = Product(id="B-1", name="Core Battery", collection="Lumen", category="Batteries", price=19.0,
+                      stock=Stock.LOW_STOCK, specs={"fits": "Pen Light 120", "weight": "24 g"})
+    lamp = Product(id="P-1", name="Pen Light 120", collection="Lumen", category="Lights", price=24.0,
+                   stock=Stock.PREORDER, specs={"weight": "86 g"})
+    text, fills = fill_text("The Core Battery's specs: [[specs]]. It is [[price]], and it is [[stock]].",
+                            [battery], (battery, lamp), None)
+    assert "fits Pen Light 120; weight 24 g" in text and "$19.00" in text
+    # read as plain text, "weight 24 g" and "$19.00" follow the lamp's name: a false contradiction
+    assert contradictions(text, [battery, lamp], default=[battery])
+    assert contradictions(text, [battery, lamp], default=[battery], quoted=quoted_spans(fills)) == []

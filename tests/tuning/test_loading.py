@@ -7,6 +7,7 @@ adapters for another base, tampered, pickled or no-op ones are refused with a me
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import shutil
 
 import pytest
@@ -254,3 +255,19 @@ def test_adapter_config_fields_peft_does_not_know_are_ignored(published, lm):
     newer = registry.publish("newer-config", write, {"base": ref.manifest["base"]})
     adapters = AdapterSet(lm)
     assert adapters.canary_delta(adapters.load(newer, registry)) > 0
+
+
+def test_a_trained_adapter_names_its_base_without_a_machine_path(published, tiny_lm_dir):
+    """LoRAX and llama.cpp's LoRA converter read base_model_name_or_path: an id or a folder's name, never a
+    path of the training machine; nor does the manifest hold one."""
+    import json
+
+    from tuning.loading import portable_base_id
+
+    registry, ref, _ = published
+    config = json.loads((ref.path / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == Path(tiny_lm_dir).name
+    assert str(Path(tiny_lm_dir)) not in (ref.path / "manifest.json").read_text()
+    assert portable_base_id("default") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert portable_base_id("org/model") == "org/model"
+    assert portable_base_id("/srv/models/my-base") == "my-base"

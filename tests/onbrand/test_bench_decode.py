@@ -1,0 +1,106 @@
+"""`onbrand bench`'s decode section runs end to end on the tiny model and reports what the issue asks for
+(no figure is asserted against a time: only that each is measured, and the ratios are its own figures'),
+llama.cpp's branch runs when a llama_cpp module is importable, and the GPU check's CPU dry run passes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+from onbrand import bench
+from onbrand.generation import Generator
+from onbrand.model import load_base_model
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost?", "stove in stock?")]
+
+
+@pytest.fixture()
+def gen(tiny_lm_dir, tmp_path, monkeypatch):
+    from peft import LoraConfig, get_peft_model
+
+    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
+    lm = load_base_model(str(tiny_lm_dir), tmp_path, device="cpu")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in lm.model.parameters():
+            p.normal_(0, 0.15)
+    lm.model = get_peft_model(lm.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj", "down_proj"],
+                                                   init_lora_weights=False), adapter_name="brand").eval()
+    return Generator(lm)
+
+
+def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
+    fig = bench.decode_figures(gen, PROMPTS, "brand", new_tokens=6, runs=1, concurrency=(1, 2),
+                               identity_prompts=3, bandwidth_mb=8)
+    assert fig["bound"]["decode_tokens_per_s"] > 0 and fig["bound"]["lora_bytes"] > 0
+    for key in ("bare", "adapter", "side_by_side", "bare_no_lean", "bare_peft_disabled", "adapter_merged_no_lean",
+                "adapter_peft_rows_lean", "adapter_peft_rows", "side_by_side_no_lean"):
+        row = fig["batch1"][key]
+        assert row["tokens_per_s"] > 0 and row["fraction_of_bound"] > 0 and row["ttft_ms"] > 0, key
+    assert fig["batch1"]["side_by_side"]["tokens_per_s"] == pytest.approx(
+        2 * fig["batch1"]["side_by_side"]["steps_per_s"], abs=0.11)
+    assert fig["ttft_ms_serving_prompt"] == fig["batch1"]["adapter"]["ttft_ms"]
+    assert all(r > 0 for r in fig["ratios"].values()) and "side_by_side_over_single_answer_s" in fig["ratios"]
+    for n in ("1", "2"):
+        c = fig["concurrent"][n]
+        assert c["clients"] == int(n) and c["answer"]["p50_s"] > 0 and c["total_tokens_per_s"] > 0
+    assert fig["concurrent"]["2"]["most_rows_in_a_step"] == 2  # the two requests shared steps
+    assert set(fig["concurrent_ratios"]) == {"2"}
+    # the kept path's answers equal those of the path before it (peft's per-row adapter_names) on the fp32 model
+    assert fig["kept_vs_old_path_answers"]["identical"] == fig["kept_vs_old_path_answers"]["prompts"] == 3
+    assert gen.engine_steps["merged"] and gen.engine_steps["bare"] and gen.engine_steps["peft"]  # side by side
+    assert gen.engine_steps["lean"]
+    assert "llama_cpp" not in fig  # no GGUF given
+
+
+class _FakeLlama:
+    """Stands in for llama_cpp.Llama: yields token ids, never stops by itself (as Llama.generate)."""
+
+    def __init__(self, model_path, n_ctx, n_threads, verbose):
+        self.model_path, self.n_threads = model_path, n_threads
+
+    def generate(self, tokens, **kwargs):
+        assert kwargs["top_k"] == 1 and kwargs["temp"] == 0.0  # greedy, as onbrand decodes
+        while True:
+            yield 7
+
+
+def test_llama_cpp_is_timed_on_the_same_prompt_when_installed(gen, monkeypatch, tmp_path):
+    gguf = tmp_path / "model.gguf"
+    monkeypatch.setitem(sys.modules, "llama_cpp", types.SimpleNamespace(Llama=_FakeLlama))
+    fig = bench.decode_figures(gen, PROMPTS, "brand", new_tokens=5, runs=1, concurrency=(), identity_prompts=0,
+                               bandwidth_mb=8, gguf=gguf)
+    llama = fig["llama_cpp"]
+    assert llama["gguf"] == "model.gguf" and llama["decode_tokens_per_s_median"] > 0
+    assert llama["onbrand_adapter_over_llama_cpp"] > 0 and llama["onbrand_bare_over_llama_cpp"] > 0
+
+
+def test_without_llama_cpp_the_comparison_says_it_was_skipped(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import fails
+    out = bench.llama_cpp_figures(tmp_path / "m.gguf", [1, 2, 3], 4, 1, 1)
+    assert "not installed" in out["skipped"]
+
+
+def test_the_gpu_check_dry_run_passes_on_the_cpu_and_skips_cuda_parts_by_name(tiny_lm_dir, tmp_path):
+    out = tmp_path / "gpu_check.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ONBRAND_DTYPE": "fp32", "ONBRAND_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--dry-run", "--random-init",
+                           "--tokenizer", str(tiny_lm_dir), "--steps", "2", "--new-tokens", "8", "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["environment"]["mode"] == "dry-run (CPU)"
+    assert result["failed"] == []
+    assert set(result["skipped"]) == {"nf4_load", "faiss_gpu", "peak_gpu_memory"}
+    for name in ("nf4_load", "faiss_gpu", "peak_gpu_memory"):
+        assert "no CUDA" in result["checks"][name]["reason"]
+    assert all(n > 0 for n in result["checks"]["qlora_steps"]["lora_grad_norms"])
+    assert result["checks"]["mixed_adapter_batch"]["ok"] and result["checks"]["decode_tokens_per_s"]["ok"]

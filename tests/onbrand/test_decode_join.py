@@ -1,0 +1,179 @@
+"""Concurrent callers share one decoding loop: a request that arrives while another is mid-answer joins its
+batch at the next step, each row with its own adapter, and every caller still gets the answer it gets alone.
+Every wait here is on the loop's state (no sleeps); WAIT_S only turns a deadlock into a failure."""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+
+from onbrand.generation import BASE, Generator
+from onbrand.model import load_base_model
+
+WAIT_S = 120
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost?", "stove in stock?")]
+
+
+def _scrambled(tiny_lm_dir, tmp_path, monkeypatch):
+    """The tiny model in fp32 with large random weights, so that answers are varied text, not newlines."""
+    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
+    lm = load_base_model(str(tiny_lm_dir), tmp_path, device="cpu")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in lm.model.parameters():
+            p.normal_(0, 0.15)
+    return lm
+
+
+def _two_adapters(tiny_lm_dir, tmp_path, monkeypatch):
+    """... with two random, different LoRA adapters "a" and "b" on every linear layer."""
+    from peft import LoraConfig, get_peft_model
+
+    lm = _scrambled(tiny_lm_dir, tmp_path, monkeypatch)
+    torch.manual_seed(1)
+    model = get_peft_model(lm.model, LoraConfig(r=4, target_modules=TARGETS, init_lora_weights=False), adapter_name="a")
+    torch.manual_seed(2)
+    model.add_adapter("b", LoraConfig(r=4, target_modules=TARGETS, init_lora_weights=False))
+    lm.model = model.eval()
+    return lm
+
+
+def _answer(gen: Generator, messages, name: str | None, new: int, min_new: int = 0):
+    """(raw streamed text, this call's GenerationStats)."""
+    got = []
+    text = "".join(gen.stream(messages, new, adapter_names=[name] if name else None, on_stats=got.append,
+                              min_new_tokens=min_new))
+    return text, got[0]
+
+
+def _run(fn, out: dict, key) -> threading.Thread:
+    def target():
+        try:
+            out[key] = fn()
+        except BaseException as e:  # reported by the test
+            out[key] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    return t
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for t in threads:
+        t.join(WAIT_S)
+    assert not any(t.is_alive() for t in threads), "a request is still running (deadlock?)"
+
+
+class _Holds:
+    """Stops the loop (inside a step, holding the generator lock) the first time each condition on the batch
+    holds, until the test releases it: the test then knows exactly which rows are where."""
+
+    def __init__(self, gen: Generator, monkeypatch, *conditions):
+        self.conditions = list(conditions)
+        self.held = [threading.Event() for _ in conditions]
+        self.release = [threading.Event() for _ in conditions]
+        real = gen._loop._decode
+
+        def decode(batch, finished):
+            for i, when in enumerate(self.conditions):
+                if not self.release[i].is_set() and not self.held[i].is_set() and when(batch):
+                    self.held[i].set()
+                    self.release[i].wait(WAIT_S)
+            return real(batch, finished)
+
+        monkeypatch.setattr(gen._loop, "_decode", decode)
+
+
+def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answer(tiny_lm_dir, tmp_path,
+                                                                                    monkeypatch):
+    gen = Generator(_two_adapters(tiny_lm_dir, tmp_path, monkeypatch))
+    calls = [(PROMPTS[1], "a", 30, 30), (PROMPTS[1], "b", 20, 0), (PROMPTS[2], BASE, 20, 0), (PROMPTS[0], "a", 12, 0)]
+    alone = [_answer(gen, *c)[0] for c in calls]
+    assert len(set(alone)) == len(alone), alone  # every caller's answer differs: a swap would be caught
+
+    holds = _Holds(gen, monkeypatch, lambda b: b.rows[0].steps >= 3)
+    got: dict = {}
+    first = _run(lambda: _answer(gen, *calls[0]), got, 0)
+    assert holds.held[0].wait(WAIT_S)  # the first answer is 3 steps in, and the loop is held there
+    others = [_run(lambda c=c: _answer(gen, *c), got, i) for i, c in enumerate(calls[1:], start=1)]
+    assert gen.wait_for(lambda: gen.rows_waiting == 3, WAIT_S)  # three arrivals, waiting for the next step
+    assert gen.rows_decoding == 1
+    holds.release[0].set()
+    _join([first, *others])
+    for i in range(len(calls)):
+        assert not isinstance(got[i], BaseException), got[i]
+        text, stats = got[i]
+        assert text == alone[i], (calls[i], text, alone[i])
+        assert stats.batch_rows == 4  # all four decoded in one batch
+    assert gen.engine_steps["peft"] > 0  # the joined steps mixed adapters (peft's per-row path)
+    assert gen.wait_for(lambda: gen.rows_decoding == 0 and gen.rows_waiting == 0, WAIT_S)
+
+
+def test_a_caller_that_stops_reading_leaves_and_the_others_finish_their_answers(tiny_lm_dir, tmp_path, monkeypatch):
+    gen = Generator(_two_adapters(tiny_lm_dir, tmp_path, monkeypatch))
+    alone = {n: _answer(gen, PROMPTS[1], n, 20)[0] for n in ("a", "b")}
+    holds = _Holds(gen, monkeypatch, lambda b: len(b.rows) == 1 and b.rows[0].steps >= 2,
+                   lambda b: len(b.rows) == 3 and min(r.steps for r in b.rows) >= 2)
+    quitter = gen.stream(PROMPTS[2], 200, adapter_names=[BASE], min_new_tokens=200)
+    next(quitter)  # decoding, alone
+    assert holds.held[0].wait(WAIT_S)
+    got: dict = {}
+    threads = [_run(lambda n=n: _answer(gen, PROMPTS[1], n, 20)[0], got, n) for n in ("a", "b")]
+    assert gen.wait_for(lambda: gen.rows_waiting == 2, WAIT_S)
+    holds.release[0].set()
+    assert holds.held[1].wait(WAIT_S)  # three rows decoding together, each two steps in
+    [job] = {r.job for r in gen._loop.batch.rows if r.name == BASE}
+    closer = threading.Thread(target=quitter.close, daemon=True)  # returns once its row is out of the batch
+    closer.start()
+    assert job.cancelled.wait(WAIT_S)
+    holds.release[1].set()
+    _join([closer, *threads])
+    assert got == alone
+    assert job.rows[0].steps < 200  # it left early
+    assert gen.wait_for(lambda: gen.rows_decoding == 0, WAIT_S)
+
+
+def test_rows_beyond_max_rows_wait_for_a_place_and_get_their_solo_answers(tiny_lm_dir, tmp_path, monkeypatch):
+    gen = Generator(_two_adapters(tiny_lm_dir, tmp_path, monkeypatch), max_rows=2)
+    calls = [(PROMPTS[i % 3], n, 16) for i, n in enumerate(("a", "b", BASE, "a", "b"))]
+    alone = [_answer(gen, *c)[0] for c in calls]
+    got: dict = {}
+    with gen.lock:  # all five queue before any step runs
+        threads = [_run(lambda c=c: _answer(gen, *c), got, i) for i, c in enumerate(calls)]
+        assert gen.wait_for(lambda: gen.rows_waiting == 5, WAIT_S)
+    _join(threads)
+    assert [got[i][0] for i in range(5)] == alone
+    assert max(got[i][1].batch_rows for i in range(5)) == 2  # never more than max_rows, and they did share
+
+
+def test_a_batch_call_and_a_stream_share_steps_and_match_their_solo_answers(tiny_lm_dir, tmp_path, monkeypatch):
+    """generate_batch (the scorecard's call) and a shopper's stream decode in one batch."""
+    gen = Generator(_two_adapters(tiny_lm_dir, tmp_path, monkeypatch))
+    names = [BASE, "a", "b"]
+    batch_alone = gen.generate_batch(PROMPTS, 16, adapter_names=names)
+    stream_alone = _answer(gen, PROMPTS[0], "b", 16)
+    got: dict = {}
+    with gen.lock:
+        threads = [_run(lambda: gen.generate_batch(PROMPTS, 16, adapter_names=names), got, "batch"),
+                   _run(lambda: _answer(gen, PROMPTS[0], "b", 16), got, "stream")]
+        assert gen.wait_for(lambda: gen.rows_waiting == 4, WAIT_S)
+    _join(threads)
+    assert got["batch"] == batch_alone and got["stream"][0] == stream_alone[0]
+    assert got["stream"][1].batch_rows == 4
+
+
+def test_a_plain_model_without_adapters_batches_concurrent_callers_too(tiny_lm_dir, tmp_path, monkeypatch):
+    gen = Generator(_scrambled(tiny_lm_dir, tmp_path, monkeypatch))
+    calls = [(m, None, new) for m, new in zip(PROMPTS, (10, 13, 16))]  # lengths too: this model barely reads
+    alone = [_answer(gen, *c)[0] for c in calls]
+    assert len(set(alone)) == len(alone)
+    got: dict = {}
+    with gen.lock:
+        threads = [_run(lambda c=c: _answer(gen, *c), got, i) for i, c in enumerate(calls)]
+        assert gen.wait_for(lambda: gen.rows_waiting == 3, WAIT_S)
+    _join(threads)
+    assert [got[i][0] for i in range(3)] == alone
+    assert all(got[i][1].batch_rows == 3 for i in range(3))
+    assert set(gen.engine_steps) <= {"model", "lean"}  # no peft in sight
