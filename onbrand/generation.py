@@ -555,16 +555,21 @@ class LeanStep:
     """One decode step (one token per row) over a transformers Llama model's own weights without its module
     machinery (module calls, keyword plumbing, mask building): LlamaDecoderLayer's operations in the same
     order on the same tensors, so the same numbers (tests/onbrand/test_decode_lean.py), with fewer Python
-    calls per step; with `gemv`, a lone row's projections are matrix-vector products instead. The model may be plain, a merged copy, or wrapped by peft: then each row gets peft's
-    mixed-batch arithmetic for its adapter (the base output plus the row's LoRA delta, cast as peft casts)."""
+    calls per step; with `gemv`, a lone row's projections are matrix-vector products instead. The model may be
+    plain, a merged copy, or wrapped by peft: then each row gets peft's mixed-batch arithmetic for its adapter
+    (the base output plus the row's LoRA delta, cast as peft casts)."""
 
-    def __init__(self, model: torch.nn.Module, gemv: bool = False):
+    def __init__(self, model: torch.nn.Module, gemv: bool = False, row_attention: bool = True):
         from peft.tuners.tuners_utils import BaseTunerLayer
 
         # gemv: a lone row's projections as torch.mv (2.3x F.linear's speed for the 49k-row output head and
         # 1.6x for the MLP on this CPU, one thread), which sums in another order: same answers on the bench's
         # prompts, not bit for bit transformers' logits
         self.gemv = gemv
+        # attention of a padded batch row by row over each row's own columns: the CPU's flash attention sums in
+        # blocks from the first column, so masked padding columns shift the blocks and the bf16 roundings, and a
+        # shopper's answer would depend on who else was in the batch (~30 more small calls a step per row)
+        self.row_attention = row_attention
 
         llama = model.get_base_model() if _is_peft(model) else model
         cfg = llama.config
@@ -584,14 +589,25 @@ class LeanStep:
         if not names:
             return True
         for m in (self.inner.embed_tokens, self.lm_head):
-            if isinstance(m, self._tuner) and any(n in getattr(m, "lora_embedding_A", {}) or n in getattr(m, "lora_A", {})
-                                                  for n in names):
+            held = [*getattr(m, "lora_embedding_A", {}), *getattr(m, "lora_A", {})]
+            if isinstance(m, self._tuner) and any(n in held for n in names):
                 return False
         for layer in self.layers:
             for m in layer[1:5] + layer[6:]:
                 if isinstance(m, self._tuner) and (m.merged or any(n in getattr(m, "lora_variant", {}) for n in names)):
                     return False
         return True
+
+    @staticmethod
+    def _spans(mask: torch.Tensor) -> list[int] | None:
+        """Each row's first attended column when every row attends to one run of columns up to the last (left
+        padding only: the loop's rows that decode from their own prompt), else None."""
+        valid = mask[:, 0, 0, :]
+        starts = valid.int().argmax(-1)
+        if not bool((valid.sum(-1) == valid.shape[1] - starts).all()):
+            return None
+        spans = starts.tolist()
+        return spans if any(spans) else None  # no padding at all: one call is the same arithmetic
 
     def _dense(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if self.gemv and x.shape[0] == 1:  # one row: a matrix-vector product (see `gemv`)
@@ -636,6 +652,7 @@ class LeanStep:
         cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         lin = self._linear
+        spans = self._spans(attention_mask) if self.row_attention and rows > 1 else None
         for i, (ln1, q_proj, k_proj, v_proj, o_proj, ln2, gate, up, down) in enumerate(self.layers):
             residual = x
             h = _rms(x, ln1)
@@ -647,8 +664,14 @@ class LeanStep:
             k, v = cache.update(k, v, i)
             if heads != kv_heads:  # transformers' pack_gqa for a one-token query
                 q = q.reshape(rows, kv_heads, heads // kv_heads, dim)
-            a = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=0.0, scale=self.scaling,
-                                               is_causal=False)
+            if spans is None:
+                a = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=0.0,
+                                                   scale=self.scaling, is_causal=False)
+            else:  # row by row over its own columns: what it computes alone, whatever the batch's padding
+                a = torch.cat([F.scaled_dot_product_attention(q[b:b + 1], k[b:b + 1, :, s:], v[b:b + 1, :, s:],
+                                                              attn_mask=attention_mask[b:b + 1, :, :, s:],
+                                                              dropout_p=0.0, scale=self.scaling, is_causal=False)
+                               for b, s in enumerate(spans)])
             a = a.reshape(a.shape[0], -1, 1, dim).transpose(1, 2).contiguous()
             x = residual + lin(o_proj, a.reshape(rows, 1, -1).contiguous(), groups)
             residual = x
@@ -676,7 +699,7 @@ class Generator:
     min_shared_prefix = 64  # tokens; shorter shared prefixes are not worth a separate forward pass
 
     def __init__(self, lm: LoadedModel, repetition_penalty: float = 1.1, *, merge_adapters: bool = True,
-                 bare_copy: bool = True, lean_steps: bool = True, gemv: bool = True,
+                 bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
                  merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
@@ -685,7 +708,12 @@ class Generator:
         self.merge_adapters = merge_adapters  # one-adapter rows on merged weights (False: peft's per-row path)
         self.bare_copy = bare_copy  # bare rows on a plain copy (False: peft's wrappers with adapters disabled)
         self.lean_steps = lean_steps  # one-token steps through LeanStep where it reproduces the model
-        self.gemv = gemv  # a lone row's LeanStep projections as matrix-vector products (LeanStep.gemv)
+        # a lone row's LeanStep projections as matrix-vector products (LeanStep.gemv): off, since `onbrand bench`
+        # measured 1.007x with two threads and it gives up LeanStep's bit-identical logits
+        self.gemv = gemv
+        # a padded batch's attention row by row (LeanStep.row_attention): a joined shopper gets exactly the answer
+        # they get alone (bf16, measured); ~15-25% more per step at 8 rows on this CPU
+        self.row_attention = row_attention
         self.merged_cache_bytes = merged_cache_bytes  # two merged SmolLM2-135M copies (212 MB each in bf16)
         self.max_rows = max_rows  # rows decoding together; 32 is the scorecard's batch
         self.lock = StepLock()
@@ -854,7 +882,8 @@ class Generator:
                 and lean_supported(engine.module)):
             step = self._lean.get(engine.module)
             if step is None:
-                step = self._lean[engine.module] = LeanStep(engine.module, gemv=self.gemv)
+                step = self._lean[engine.module] = LeanStep(engine.module, gemv=self.gemv,
+                                                            row_attention=self.row_attention)
             if step.supports(engine.kwargs.get("adapter_names")):
                 engine.step = step
         return engine

@@ -42,9 +42,11 @@ def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
                                identity_prompts=3, bandwidth_mb=8)
     assert fig["bound"]["decode_tokens_per_s"] > 0 and fig["bound"]["lora_bytes"] > 0
     for key in ("bare", "adapter", "side_by_side", "bare_no_lean", "bare_peft_disabled", "adapter_merged_no_lean",
-                "adapter_peft_rows_lean", "adapter_peft_rows", "side_by_side_no_lean"):
+                "adapter_peft_rows_lean", "adapter_peft_rows", "adapter_gemv", "side_by_side_no_lean"):
         row = fig["batch1"][key]
-        assert row["tokens_per_s"] > 0 and row["fraction_of_bound"] > 0 and row["ttft_ms"] > 0, key
+        assert row["tokens_per_s"] > 0 and row["ttft_ms"] > 0, key
+        assert row["fraction_of_bound"] == pytest.approx(row["steps_per_s"] / fig["bound"]["decode_tokens_per_s"],
+                                                         abs=2e-3), key
     assert fig["batch1"]["side_by_side"]["tokens_per_s"] == pytest.approx(
         2 * fig["batch1"]["side_by_side"]["steps_per_s"], abs=0.11)
     assert fig["ttft_ms_serving_prompt"] == fig["batch1"]["adapter"]["ttft_ms"]
@@ -56,6 +58,7 @@ def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
     assert set(fig["concurrent_ratios"]) == {"2"}
     # the kept path's answers equal those of the path before it (peft's per-row adapter_names) on the fp32 model
     assert fig["kept_vs_old_path_answers"]["identical"] == fig["kept_vs_old_path_answers"]["prompts"] == 3
+    assert fig["joined_vs_solo_answers"]["identical"] == 3  # and joined in one batch, each its solo answer
     assert gen.engine_steps["merged"] and gen.engine_steps["bare"] and gen.engine_steps["peft"]  # side by side
     assert gen.engine_steps["lean"]
     assert "llama_cpp" not in fig  # no GGUF given

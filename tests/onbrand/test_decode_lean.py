@@ -1,5 +1,6 @@
 """LeanStep, the decoding loop's one-token step, reproduces transformers' Llama forward (and peft's mixed-batch
-LoRA arithmetic) operation for operation: the same logits, bit for bit, and so the same greedy tokens."""
+LoRA arithmetic) operation for operation: the same logits, bit for bit, and so the same greedy tokens. Its
+row-by-row attention over a padded batch gives each row what it computes alone."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def _one_step(module, step, names, rows: int = 3):
 def test_lean_step_logits_equal_transformers_and_peft_bit_for_bit(lm, names):
     module = lm.model if names else plain_copy(lm.model)
     assert lean_supported(module)
-    want, got, caches = _one_step(module, LeanStep(module), names)
+    want, got, caches = _one_step(module, LeanStep(module, row_attention=False), names)
     assert torch.equal(want, got)
     for a, b in zip(caches[0].layers, caches[1].layers):  # and it wrote the same keys and values
         assert torch.equal(a.keys, b.keys) and torch.equal(a.values, b.values)
@@ -96,7 +97,7 @@ def test_lora_with_a_bias_is_stepped_lean_with_the_same_logits(lm):
         for m in lm.model.modules():
             if hasattr(m, "lora_B") and "bias" in m.lora_B:
                 m.lora_B["bias"].bias.normal_(0, 0.5)
-    want, got, _ = _one_step(lm.model, LeanStep(lm.model), [BASE, "bias", "a"])
+    want, got, _ = _one_step(lm.model, LeanStep(lm.model, row_attention=False), [BASE, "bias", "a"])
     assert torch.equal(want, got)
 
 
@@ -105,3 +106,27 @@ def test_a_lone_rows_gemv_step_gives_transformers_logits_to_rounding(lm):
     module = plain_copy(lm.model)
     want, got, _ = _one_step(module, LeanStep(module, gemv=True), None, rows=1)
     assert torch.allclose(want, got, rtol=1e-5, atol=1e-5) and torch.equal(want.argmax(-1), got.argmax(-1))
+
+
+def test_row_attention_gives_a_padded_row_what_it_computes_alone(lm):
+    """Row by row, each row attends to its own columns only, as alone; the padded batch's one masked call
+    sums the padded row's attention in other blocks (fp32 here: equal to rounding; bf16 on this CPU: exact)."""
+    module = plain_copy(lm.model)
+    torch.manual_seed(5)
+    ids = torch.randint(4, 90, (2, 9))
+    valid = torch.ones((2, 9), dtype=torch.bool)
+    valid[0, :4] = False  # row 0: 5 tokens after 4 columns of padding
+    pos = (valid.long().cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        batch, alone = _Cache(), _Cache()
+        module(input_ids=ids, attention_mask=valid.long(), position_ids=pos, cache=batch, use_cache=True)
+        module(input_ids=ids[:1, 4:], cache=alone, use_cache=True)
+        nxt = torch.tensor([[7], [9]])
+        valid = torch.cat([valid, valid.new_ones((2, 1))], 1)
+        step = LeanStep(module)
+        assert step._spans(valid[:, None, None, :]) == [4, 0]
+        got = step(input_ids=nxt, attention_mask=valid[:, None, None, :], position_ids=pos[:, -1:] + 1,
+                   cache=batch).logits[:1]
+        want = step(input_ids=nxt[:1], attention_mask=valid[:1, None, None, 4:], position_ids=pos[:1, -1:] + 1,
+                    cache=alone).logits
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-5) and torch.equal(got.argmax(-1), want.argmax(-1))
