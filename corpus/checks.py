@@ -29,7 +29,7 @@ Grounding rules (`ungrounded_numbers`, `unknown_products`):
 - not checked: numbers inside an approved name, a deprecated alias, or a short form of one found in the
   answer ("TrailForm 28" of "TrailForm 28 Daypack"); values that appear in the question (the shopper said
   them); numbers the kit's disclaimer texts state, with the same unit (kit policy: "within 60 days"); ordered-
-  list markers ("1. ") at the start of a line;
+  list markers ("1. ") at the start of a line; values filled verbatim from a retrieved record (`skip`);
 - a product-like name is a phrase that starts with one of the merchant's line names (each generic term's
   `use_instead`, the first word of every approved name, and a first word two or more catalog names share;
   capitalised, at least 3 letters), matched case-sensitively, followed by capitalised words or numbers on the same
@@ -410,13 +410,15 @@ def unknown_products(answer: str, kit: BrandKit, catalog_names: Iterable[str]) -
     return found
 
 
-def ungrounded_numbers(answer: str, sources_text: str, question: str = "", kit: BrandKit | None = None) -> list[str]:
+def ungrounded_numbers(answer: str, sources_text: str, question: str = "", kit: BrandKit | None = None,
+                       skip: Sequence[tuple[int, int]] = ()) -> list[str]:
     """Prices and numbers stated in the answer that the sources text does not state (see the module notes);
-    each as written in the answer, once."""
+    each as written in the answer, once. skip: (start, end) spans of values filled verbatim from a retrieved
+    record (`rag.fields.filled_spans`), grounded in retrieval by construction."""
     sources = quantities(sources_text or "")
     asked = {q.value for q in quantities(question)}
     policy = {(q.value, q.unit, q.price) for d in (kit.disclaimers if kit else ()) for q in quantities(d.text)}
-    names: list[tuple[int, int]] = []
+    names: list[tuple[int, int]] = list(skip)
     if kit is not None:
         names += [(m.start, m.start + len(m.term)) for m in find_approved(answer, kit)]
         names += [(m.start, m.start + len(m.term)) for m in find_deprecated(answer, kit, allow_renamed=False)]

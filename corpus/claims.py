@@ -484,6 +484,20 @@ def _mentions(text: str, masked: str, idx: _Index, chars: list[str],
     return sorted(out)
 
 
+def product_mentions(text: str, records: Sequence[Product], kit: BrandKit | None) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(start, end, candidate ids) of each product named in `text`, found the way `contradictions` finds the
+    product a claim is about: approved and catalog names, kit aliases (not after "formerly"), and short forms
+    (a line name and the capitalised words after it whose tokens fit one or more names: "Summit Sole Ridgeback
+    Mid" for "Summit Sole Ridgeback Mid (Men's)"); kit disclaimer texts are not searched. ids are () for a
+    name of a product that is not among `records`. `rag.fields.FieldFiller` uses it, so a filled value and the
+    contradiction check agree on which product a reference is about."""
+    idx = _index(list(records), kit)
+    chars = list(text.replace("’", "'").replace("_", " "))
+    _mask_disclaimers(text, chars, idx.disclaimers)
+    masked = "".join(chars)
+    return [(s, e, tuple(i for i in ids if i != _OTHER)) for s, e, ids in _mentions(text, masked, idx, chars)]
+
+
 _CONNECTOR = re.compile(r"^[\s,&*_]*(?:(?:and|or|vs\.?|versus|plus|the|both|either)[\s,&*_]+)*$", re.I)
 
 

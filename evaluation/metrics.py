@@ -33,7 +33,9 @@ Metrics (the names are the report's columns; every text check is the one in `cor
   non-empty array of such objects. `jsonschema` validates when it is installed, else a small validator
   (type, required, properties, items, minItems, enum). None for a "text" case.
 - grounded: `ungrounded_numbers(answer, sources_text, question, kit)` and
-  `unknown_products(answer, kit, catalog names)` are both empty. With no retrieval (sources_text None) the
+  `unknown_products(answer, kit, catalog names)` are both empty. A value filled from a catalog field
+  reference (rag/fields.py) is the retrieved record's own text, so its numbers are grounded by construction
+  and only the model's own words are checked against the context (`filled`). With no retrieval (sources_text None) the
   sources are empty, so every stated price or number counts as ungrounded unless the question, a product
   name or a disclaimer holds it: a no-retrieval answer can only state what it was told. Applies to every
   answer.
@@ -464,9 +466,11 @@ def not_in_catalog_ok(answer: str, kit: BrandKit, catalog: Catalog, unknown: lis
 
 
 def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved_ids: list[str], kit: BrandKit,
-                 catalog: Catalog, k: int, quoted: Sequence[tuple[int, int]] = ()) -> AnswerScore:
+                 catalog: Catalog, k: int, quoted: Sequence[tuple[int, int]] = (),
+                 filled: Sequence[tuple[int, int]] = ()) -> AnswerScore:
     """Score one answer to one case; sources_text is the retrieved context the model saw (None: no retrieval);
-    quoted: where filled spec values sit in the answer (`rag.fields.quoted_spans`)."""
+    quoted: where filled spec values sit in the answer (`rag.fields.quoted_spans`); filled: where every filled
+    value sits (`rag.fields.filled_spans`), grounded by construction."""
     by_id = catalog.by_id()
     products = [by_id[p] for p in case.product_ids if p in by_id]
     catalog_names = {p.name for p in catalog.products}
@@ -491,7 +495,7 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     missing = tuple(d for d in required if not disclaimer_present(by_disclaimer[d], answer))
 
     facts = [f for f in case.must_state if fact_present(f, answer)]
-    ungrounded = ungrounded_numbers(answer, sources_text or "", case.question, kit)
+    ungrounded = ungrounded_numbers(answer, sources_text or "", case.question, kit, skip=filled)
     unknown = unknown_products(answer, kit, catalog_names)
     misspelt = tuple(m.term for m in find_misspelt_trademarks(answer, kit))
     hit = None

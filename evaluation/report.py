@@ -62,7 +62,10 @@ def markdown(card: Scorecard, summary: dict, verdict: dict | None, differences: 
              f"{card.seconds / 60:.1f} min. Cells: value [95% bootstrap interval over prompts]; "
              f"{_lower_is_better()}.", ""]
     if card.timing:
-        lines += ["Seconds per prompt shape (each pass holds the base and adapter rows of the same prompts): "
+        overlap = card.settings.get("in_flight", 1) > 1
+        lines += [("Seconds from each prompt shape's first batch to its last answer (shapes overlap: "
+                   f"{card.settings['in_flight']} batches in flight): " if overlap else
+                   "Seconds per prompt shape (each pass holds the base and adapter rows of the same prompts): ")
                   + ", ".join(f"{shape} {sec:.0f} s" for shape, sec in card.timing.items()) + ".", ""]
     lines += ["| Metric | " + " | ".join(BY_NAME[v].label for v in variants) + " |",
               "|---|" + "---|" * len(variants)]

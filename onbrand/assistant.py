@@ -122,7 +122,8 @@ class Assistant:
             backend: Generator | Backend = OpenAIBackend(settings.base_url, portable_base_id(settings.model),
                                                          settings.api_key, concurrency=settings.backend_concurrency)
         else:
-            backend = Generator(load_base_model(settings.model, settings.model_cache))
+            backend = Generator(load_base_model(settings.model, settings.model_cache),
+                                penalize_prompt=settings.penalize_prompt)
         registry = Registry(settings.adapter_root)
         seed_shipped_adapters(registry)
         assistant = cls(settings, index, embedder, backend, kit, registry)

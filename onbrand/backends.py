@@ -111,7 +111,8 @@ class LocalBackend:
     def describe(self) -> dict:
         lm = self.generator.lm
         return {"backend": self.kind, "base_model": self.base_model, "base_weights_sha256": lm.weights_sha256 or None,
-                "decoding": {"strategy": "greedy", "repetition_penalty": self.generator.repetition_penalty}}
+                "decoding": {"strategy": "greedy", "repetition_penalty": self.generator.repetition_penalty,
+                             "penalty_over": "prompt and answer" if self.generator.penalize_prompt else "answer"}}
 
 
 class OpenAIBackend:
@@ -120,7 +121,8 @@ class OpenAIBackend:
 
     A row's adapter key is sent as the request's `model`, the bare base as `base_model`. Requests are greedy
     (temperature 0) with the local repetition penalty (`repetition_penalty`, which vLLM and `onbrand serve`
-    read), and carry "onbrand": {"raw": true}, which tells `onbrand serve` the messages are the prompt as
+    read; `onbrand serve` applies it as its own settings say, over the answer's tokens by default, while vLLM
+    counts the prompt's tokens too, so its answers can differ where a name is copied from the context), and carry "onbrand": {"raw": true}, which tells `onbrand serve` the messages are the prompt as
     is (vLLM ignores the field). Batches go as up to `concurrency` requests at a time: vLLM batches them
     itself; `onbrand serve` queues them (keep it within its --max-waiting + 1, or it answers 429, which is
     retried after its Retry-After)."""

@@ -480,7 +480,8 @@ def cmd_eval(args) -> int:
     with tqdm(total=len(cases) * len(VARIANTS), desc="Scoring variants", unit="answer") as bar:
         result = evaluate(assistant, cases, catalog, Path(args.prompts), out=Path(args.out) if args.out else
                           s.home / "reports" / assistant.default_adapter.replace("@", "-"),
-                          max_new_tokens=args.max_new_tokens, cases_per_batch=args.batch, partial=args.n is not None,
+                          max_new_tokens=args.max_new_tokens, cases_per_batch=args.batch, in_flight=args.in_flight,
+                          partial=args.n is not None,
                           cfg=GateConfig(**{k: v for k, v in (("margin", args.margin), ("tolerance", args.tolerance))
                                             if v is not None}),
                           progress=lambda done, total: bar.update(done - bar.n))
@@ -743,7 +744,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"largest allowed drop in grounding/format/not-in-catalog vs RAG (default {GATE_TOLERANCE}; "
                          "promote re-checks with the default)")
     sp.add_argument("--max-new-tokens", type=int, default=None, help="answer length bound (default 200)")
-    sp.add_argument("--batch", type=int, default=32, help="prompts per batch (one pass per prompt shape)")
+    sp.add_argument("--batch", type=int, default=8, help="prompts per batch (one pass per prompt shape)")
+    sp.add_argument("--in-flight", type=int, default=6,
+                    help="batches submitted at once; with more than 1 the decoding loop fills the places of "
+                         "finished rows from the next batch")
     adapter_args(sp)
     backend_args(sp)
     index_name(sp)

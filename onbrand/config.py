@@ -65,6 +65,10 @@ class Settings:
     max_question_chars: int = 1000  # longer "questions" are pasted documents, not questions
     max_new_tokens: int = 200  # a short answer or a 4-row comparison table
     max_new_tokens_limit: int = 1024  # hard bound for any caller asking for more
+    # the repetition penalty over the answer's own tokens only: over the prompt's too (transformers' and vLLM's
+    # way) it pushed fernhollow@v0012 off names it had to copy from the context ("Belay Leather Belay Glasses",
+    # "Ridgeline Packlit Jacket": 6 of 166 held-out answers unfilled or unanswered, none without)
+    penalize_prompt: bool = False
     index_keep_versions: int = 5  # refresh prunes older index versions; a working week of daily refreshes
     backend: str = "local"  # "local": the base model in this process; "openai": the server at base_url
     base_url: str | None = None  # the openai backend's server, e.g. http://127.0.0.1:8000/v1 (vLLM, onbrand serve)

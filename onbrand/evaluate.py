@@ -65,13 +65,14 @@ def held_out_for(manifest: dict, cases: list[Case], catalog: Catalog) -> dict:
 
 
 def evaluate(assistant, cases: list[Case], catalog: Catalog, prompts_path: Path, out: Path, *,
-             max_new_tokens: int | None = None, cases_per_batch: int | None = None, partial: bool = False,
+             max_new_tokens: int | None = None, cases_per_batch: int | None = None, in_flight: int | None = None,
+             partial: bool = False,
              cfg: GateConfig = GateConfig(), prompts_source: str = "file",
              progress: Callable[[int, int], None] | None = None) -> Evaluation:
     """Score the assistant's default adapter on `cases`, gate it, write the report to `out` and (unless
     partial) record the verdict in the adapter's manifest."""
-    kwargs = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("cases_per_batch", cases_per_batch))
-              if v is not None}
+    kwargs = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("cases_per_batch", cases_per_batch),
+                                ("in_flight", in_flight)) if v is not None}
     card = run_scorecard(assistant, cases, assistant.default_adapter, catalog, progress=progress, **kwargs)
     name, _, version = card.adapter.partition("@")
     manifest = assistant.registry.get(name, version).manifest

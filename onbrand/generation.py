@@ -452,10 +452,11 @@ class _DecodeLoop:
                            cache=cache, logits_to_keep=1)
         logits = out.logits[:, -1, :].float()
         seen = torch.zeros((n, logits.shape[-1]), dtype=torch.bool, device=device)
-        for i, r in enumerate(rows):
-            seen[i, r.prompt] = True
-            if prefix is not None:
-                seen[i, prefix] = True
+        if gen.penalize_prompt:  # transformers' and vLLM's repetition penalty: the prompt's tokens count too
+            for i, r in enumerate(rows):
+                seen[i, r.prompt] = True
+                if prefix is not None:
+                    seen[i, prefix] = True
         batch = _Batch(list(rows), cache, valid, valid.sum(-1), seen)
         return batch if batch.pick(gen, logits, finished) else None
 
@@ -700,11 +701,15 @@ class Generator:
 
     def __init__(self, lm: LoadedModel, repetition_penalty: float = 1.1, *, merge_adapters: bool = True,
                  bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
-                 merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32):
+                 penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         self.lm = lm
         self.repetition_penalty = repetition_penalty  # a 135M model loops without a light penalty
+        # the penalty over the prompt's tokens too (transformers' `generate` and vLLM do that); False: over the
+        # answer's own tokens only (transformers' `prompt_ignore_length`), which stops loops without pushing
+        # the model off the catalog words it should copy from the context
+        self.penalize_prompt = penalize_prompt
         self.merge_adapters = merge_adapters  # one-adapter rows on merged weights (False: peft's per-row path)
         self.bare_copy = bare_copy  # bare rows on a plain copy (False: peft's wrappers with adapters disabled)
         self.lean_steps = lean_steps  # one-token steps through LeanStep where it reproduces the model

@@ -25,7 +25,7 @@ from corpus.checks import (find_approved, find_deprecated, find_misspelt_tradema
                            ungrounded_numbers, unknown_products)
 from corpus.hostile import foreign_links
 from corpus.schema import Product
-from rag.fields import Fill, quoted_spans
+from rag.fields import Fill, filled_spans, quoted_spans
 
 KINDS = ("contradiction", "link", "unfilled", "deprecated", "disclaimer", "number", "unknown_product", "trademark")
 
@@ -70,7 +70,7 @@ def badges(question: str, answer: str, products: list[Product], sources_text: st
         missing = missing_disclaimers(kit, question, answer, products, quoted_spans(fills))
         if missing:
             out.append(Badge("disclaimer", "Missing disclaimer", "; ".join(d.text for d in missing)))
-    numbers = ungrounded_numbers(answer, sources_text, question, kit)
+    numbers = ungrounded_numbers(answer, sources_text, question, kit, skip=filled_spans(fills))
     if numbers:
         out.append(Badge("number", "Number not in sources", ", ".join(dict.fromkeys(numbers))))
     if kit is not None:

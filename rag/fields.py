@@ -12,10 +12,14 @@ answer in the app, `onbrand ask --json` and the scorecard; the model's own text 
 
 Rules (the same for the app, the CLI and the evaluation, which all go through `FieldFiller`):
 - a reference is `[[field]]`: `price`, `stock`, `colours` (or `colors`), `sizes`, `specs` (all of the
-  record's specs, "weight 480 g; R-value 5.5"), or a spec key of the product as the context lists it (`weight`, `max output`, `R-value`; case-insensitive), or words of exactly
+  record's specs, "weight 480 g; R-value 5.5"), `details` (the colours and the sizes when the record lists
+  them, then every spec: "colours Moss and Slate; sizes S, M and L; weight 480 g"; the model need not know
+  whether a product comes in colours or sizes), or a spec key of the product as the context lists it (`weight`, `max output`, `R-value`; case-insensitive), or words of exactly
   one of its keys (`diameter` for `rope diameter`);
-- it refers to the product named last before it in the answer (approved names, kit aliases and catalog
-  names; the longest name wins where names overlap), else the first retrieved product;
+- it refers to the product named last before it in the answer, found as the contradiction check finds the
+  product a claim is about (`corpus.claims.product_mentions`: approved and catalog names, kit aliases, short
+  forms such as "Summit Sole Ridgeback Mid"; of several products that fit, the first retrieved), else the
+  first retrieved product;
 - it is filled only from a *retrieved* record (what the sources show). A reference to a product that was
   not retrieved, an unknown field or a field the product lacks is left unfilled and shown as
   "(not in the catalog data)"; `Fill.filled` is False and the app shows an "Unfilled reference" badge.
@@ -24,11 +28,11 @@ Rules (the same for the app, the CLI and the evaluation, which all go through `F
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator, Sequence
 
 from corpus.brandkit import BrandKit
+from corpus.claims import product_mentions
 from corpus.schema import Product, Stock
 
 OPEN, CLOSE = "[[", "]]"
@@ -70,6 +74,10 @@ def field_value(p: Product, field: str) -> tuple[str, str] | None:
         return ("sizes", spoken_list(p.sizes)) if p.sizes else None
     if key == "specs":  # every spec of the record, "key value; key value", in the record's order
         return ("specs", "; ".join(f"{k} {v}" for k, v in p.specs.items())) if p.specs else None
+    if key == "details":  # the colours and the sizes (when the record lists them), then every spec
+        parts = ([f"colours {spoken_list(p.colors)}"] if p.colors else []) + \
+            ([f"sizes {spoken_list(p.sizes)}"] if p.sizes else []) + [f"{k} {v}" for k, v in p.specs.items()]
+        return ("details", "; ".join(parts)) if parts else None
     for k, v in p.specs.items():
         if k.lower() == key:
             return f"spec:{k}", v
@@ -85,7 +93,7 @@ def field_value(p: Product, field: str) -> tuple[str, str] | None:
 @dataclass(frozen=True)
 class Fill:
     reference: str  # as the model wrote it, e.g. "[[stock]]"
-    field: str  # canonical: price | stock | colours | sizes | spec:<key>; the reference's text when unfilled
+    field: str  # canonical: price | stock | colours | sizes | specs | details | spec:<key>; the reference's text when unfilled
     product_id: str | None  # None when no retrieved product could be named
     product: str | None  # its approved name
     value: str  # what the answer shows
@@ -106,29 +114,20 @@ class Fill:
         return f"{self.product} · {self.field} → {self.value}"
 
 
-@lru_cache(maxsize=16)
-def _name_pattern(names: tuple[str, ...]) -> re.Pattern | None:
-    """One alternation over every name, longest first, so at each place the longest name wins; compiled once
-    per catalog (the dataset builder fills thousands of targets)."""
-    if not names:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
-
-
 class FieldFiller:
     """Fills references in streamed text. `feed(piece)` returns the text that can be shown now (a possible
     reference is held back until it closes or cannot be one); `finish()` returns the rest."""
 
-    def __init__(self, records: Iterable[Product], names: dict[str, str], approved: dict[str, str] | None = None):
-        """records: the retrieved products (the only ones a reference is filled from); names: every name a
-        shopper or the model may use for a product (lowercase not required) -> product id, for all catalog
-        products, so a reference after an unretrieved product's name is not pinned on a retrieved one;
-        approved: product id -> approved name."""
+    def __init__(self, records: Iterable[Product], all_products: Iterable[Product], kit: BrandKit | None):
+        """records: the retrieved products, in retrieval order (the only ones a reference is filled from);
+        all_products: the whole catalog, so a reference after an unretrieved product's name is not pinned on a
+        retrieved one. Which product a reference is about is decided by `corpus.claims.product_mentions`, the
+        contradiction check's own attribution (short forms included), so the two never disagree."""
         self.records = {p.id: p for p in records}
         self.default = next(iter(self.records), None)
-        self.approved = approved or {pid: p.name for pid, p in self.records.items()}
-        self._lookup = {n.lower(): pid for n, pid in names.items() if n.strip()}
-        self._names = _name_pattern(tuple(sorted(self._lookup, key=len, reverse=True)))
+        self.kit = kit
+        self.all_products = list({p.id: p for p in [*all_products, *self.records.values()]}.values())
+        self.approved = {p.id: kit.approved_name(p.id, p.name) if kit else p.name for p in self.all_products}
         self.raw = ""  # the model's text so far
         self.text = ""  # what has been shown so far
         self.fills: list[Fill] = []
@@ -137,36 +136,17 @@ class FieldFiller:
     @classmethod
     def for_records(cls, records: Sequence[Product], all_products: Iterable[Product],
                     kit: BrandKit | None) -> "FieldFiller":
-        names: dict[str, str] = {}
-        approved: dict[str, str] = {}
-        for p in all_products:
-            name = kit.approved_name(p.id, p.name) if kit else p.name
-            approved[p.id] = name
-            names.setdefault(p.name, p.id)
-            names[name] = p.id
-        retrieved = [p.id for p in records]
-        for pid in reversed(retrieved):  # a name variants share refers to the first retrieved of them
-            if pid in approved:
-                names[approved[pid]] = pid
-        if kit:
-            by_name: dict[str, list[str]] = {}
-            for i, n in approved.items():
-                by_name.setdefault(n, []).append(i)
-            for alias, targets in kit.alias_targets().items():  # a shared alias: the first retrieved it meant
-                ids = [i for n in targets for i in by_name.get(n, ())]
-                pid = next((i for i in retrieved if i in ids), ids[0] if ids else None)
-                if pid:
-                    names.setdefault(alias, pid)
-        for p in records:
-            approved.setdefault(p.id, kit.approved_name(p.id, p.name) if kit else p.name)
-        return cls(records, names, approved)
+        return cls(records, all_products, kit)
 
     def _product_before(self, raw: str) -> str | None:
-        last = None
-        if self._names is not None:
-            for last in self._names.finditer(raw.lower()):  # leftmost-longest matches; keep the last one
-                pass
-        return self._lookup[last.group(0)] if last is not None else self.default
+        """The product the last name before a reference names: of several that fit a short form or a shared
+        name (variants, a shared alias), the first retrieved; None for a product that was not retrieved (or
+        is not in the catalog); the first retrieved product when no name comes before it."""
+        found = product_mentions(raw, self.all_products, self.kit)
+        if not found:
+            return self.default
+        ids = found[-1][2]
+        return next((pid for pid in self.records if pid in ids), ids[0] if ids else None)
 
     def _fill(self, reference: str, inner: str) -> str:
         pid = self._product_before(self.raw)
@@ -242,8 +222,16 @@ class FieldFiller:
 
 def quoted_spans(fills: Iterable[Fill]) -> list[tuple[int, int]]:
     """Where filled spec values sit in the answer (for `corpus.claims.contradictions`: a product name inside
-    a value, "fits Lumen Trail 450", is the record's text, not a change of subject)."""
-    return [(f.start, f.end) for f in fills if f.filled and (f.field == "specs" or f.field.startswith("spec:"))]
+    a value, "fits Lumen Trail 450", is the record's text, not a change of subject; for the kit's keyword
+    conditions: a "size" in a record's spec text is not sizing advice in the answer)."""
+    return [(f.start, f.end) for f in fills
+            if f.filled and (f.field in ("specs", "details") or f.field.startswith("spec:"))]
+
+
+def filled_spans(fills: Iterable[Fill]) -> list[tuple[int, int]]:
+    """Where every filled value sits in the answer: text copied verbatim from a retrieved record, so a number in
+    it is grounded in what retrieval returned by construction (`corpus.checks.ungrounded_numbers(skip=...)`)."""
+    return [(f.start, f.end) for f in fills if f.filled]
 
 
 def fill_text(raw: str, records: Sequence[Product], all_products: Iterable[Product],

@@ -288,8 +288,12 @@ def save_adapter(model, folder: Path, base_id: str | None = None) -> None:
     if base_id is not None:
         config_path = folder / "adapter_config.json"
         config = json.loads(config_path.read_text(encoding="utf-8"))
+        local = config.get("base_model_name_or_path")
         config["base_model_name_or_path"] = base_id
         atomic.write_text(config_path, json.dumps(config, indent=2, sort_keys=True) + "\n")
+        card = folder / "README.md"  # peft's model card names the same folder ("base_model: /home/...")
+        if local and card.is_file():
+            atomic.write_text(card, card.read_text(encoding="utf-8").replace(str(local), base_id))
 
 
 def _display_path(path: Path) -> str:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_EVAL_PROMPTS, load_brand_kit, load_catalog
 from corpus.checks import required_disclaimers
 from corpus.ingest import load_mapping
+from rag.fields import fill_text, filled_spans, quoted_spans
 from evaluation.metrics import (LOWER_IS_BETTER, METRICS, Case, CaseError, aggregate, fact_present, json_ok,
                                 load_cases, metric_counts, passes, score_answer, table_ok)
 
@@ -181,6 +182,29 @@ def test_grounded_against_the_sources(score):
     invented = score(f"Try the Quokka Blaze Max Stove. {STOVE_SAFETY}")  # no number: the name alone fails it
     assert (invented.grounded, invented.ungrounded) == (False, ())
     assert invented.unknown_products == ("Quokka Blaze Max Stove",)
+
+
+def test_a_value_filled_from_the_retrieved_record_is_grounded_and_the_models_own_numbers_are_not(
+        tiny_kit, tiny_catalog):
+    """A filled value is the retrieved record's text (rag/fields.py), shown even when the context chunk did not
+    carry that field; a number the model wrote itself still has to be in the context."""
+    case = stove_case()
+    stove = tiny_catalog.by_id()["QK-STV-01"]
+    spec_key = next(iter(stove.specs))
+    raw = f"The Quokka Blaze Mini Stove's specs: [[{spec_key}]]. It is [[price]]. {PRICE} {STOVE_SAFETY}"
+    only_price = "<catalog>\nProduct: Quokka Blaze Mini Stove (id QK-STV-01)\nPrice: $59.50\n</catalog>"
+    text, fills = fill_text(raw, [stove], tiny_catalog.products, tiny_kit)
+    assert all(f.filled for f in fills)
+
+    def grounded(answer, fills):
+        return score_answer(case, answer, sources_text=only_price, retrieved_ids=["QK-STV-01"], kit=tiny_kit,
+                            catalog=tiny_catalog, k=3, quoted=quoted_spans(fills), filled=filled_spans(fills))
+
+    assert grounded(text, fills).grounded is True
+    unfilled = grounded(text, [])  # the same words, written by the model instead of filled
+    assert unfilled.grounded is False and unfilled.ungrounded
+    own = text.replace("It is $59.50.", "It is $59.50, about 3 kg.")
+    assert grounded(own, fills).ungrounded == ("3 kg",) or "3 kg" in grounded(own, fills).ungrounded
 
 
 def test_without_retrieval_only_the_question_grounds_a_number(score):

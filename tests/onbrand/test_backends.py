@@ -75,7 +75,8 @@ def local(home, tiny_lm_dir, tiny_kit, embedder):
     mp.setenv("ONBRAND_DTYPE", "fp32")
     lm = load_base_model(str(tiny_lm_dir), home / "models", device="cpu")
     mp.undo()
-    a = Assistant(_settings(home), load_index(home / "indexes", "tiny", embedder.info), embedder, Generator(lm),
+    a = Assistant(_settings(home), load_index(home / "indexes", "tiny", embedder.info), embedder,
+                  Generator(lm, penalize_prompt=_settings(home).penalize_prompt),
                   tiny_kit, Registry(home / "adapters"))
     a.default_adapter = a.load_adapter("quokka")
     return a

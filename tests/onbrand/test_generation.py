@@ -35,6 +35,28 @@ def test_stream_matches_plain_greedy_generate_and_reports_stats(tiny_lm_dir, tmp
     assert 0 < stats.ttft_s <= stats.total_s
 
 
+def test_an_answer_only_penalty_is_transformers_penalty_with_the_prompt_ignored(tiny_lm_dir, tmp_path):
+    """`penalize_prompt=False` (the app's setting): the penalty counts only the answer's tokens, as
+    transformers' RepetitionPenaltyLogitsProcessor does with `prompt_ignore_length` set to the prompt."""
+    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+    gen = _gen(tiny_lm_dir, tmp_path)
+    gen.penalize_prompt = False
+    gen.repetition_penalty = 50.0  # strong enough that the tiny random model's answer depends on what counts
+    streamed = "".join(gen.stream(MESSAGES, max_new_tokens=16))
+    ids = gen.encode(MESSAGES)
+    processor = RepetitionPenaltyLogitsProcessor(gen.repetition_penalty, prompt_ignore_length=ids.shape[1])
+    with torch.inference_mode():
+        out = gen.lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=16, do_sample=False,
+                                    logits_processor=LogitsProcessorList([processor]),
+                                    pad_token_id=gen.lm.tokenizer.pad_token_id)
+        both = gen.lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=16, do_sample=False,
+                                     repetition_penalty=gen.repetition_penalty,
+                                     pad_token_id=gen.lm.tokenizer.pad_token_id)
+    assert streamed == gen.lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    assert not torch.equal(out, both), "the tiny model's prompt tokens should matter, or this test shows nothing"
+
+
 def test_new_tokens_are_bounded(tiny_lm_dir, tmp_path):
     gen = _gen(tiny_lm_dir, tmp_path)
     gen.generate(MESSAGES, max_new_tokens=5)

@@ -112,3 +112,30 @@ def test_a_name_inside_a_filled_spec_value_does_not_change_what_the_answer_is_ab
     # read as plain text, "weight 24 g" and "$19.00" follow the lamp's name: a false contradiction
     assert contradictions(text, [battery, lamp], default=[battery])
     assert contradictions(text, [battery, lamp], default=[battery], quoted=quoted_spans(fills)) == []
+
+
+MID = Product(id="S-2", name="Summit Sole Ridgeback Mid (Men's)", collection="Summit Sole", category="Boots",
+              price=179.95, stock=Stock.IN_STOCK, specs={"weight": "1,020 g per pair"})
+HIGH = Product(id="S-1", name="Summit Sole Highpass Boot (Men's)", collection="Summit Sole", category="Boots",
+               price=249.0, stock=Stock.LOW_STOCK, specs={"weight": "1,540 g per pair"})
+
+
+def test_a_short_form_of_a_name_fills_from_that_product_as_the_contradiction_check_reads_it():
+    """v0011 wrote "| Summit Sole Ridgeback Mid | [[price]] |" under a Highpass row: the filler knew only whole
+    names and filled the Highpass's price, which the contradiction check (reading the short form as the
+    Ridgeback) then reported. Both now find products one way (`corpus.claims.product_mentions`)."""
+    from corpus.claims import contradictions
+
+    raw = ("| Product | Price | Key spec |\n| --- | --- | --- |\n| Summit Sole Highpass Boot | [[price]] | [[specs]] |\n"
+           "| Summit Sole Ridgeback Mid | [[price]] | [[specs]] |")
+    text, fills = fill_text(raw, [HIGH, MID], (*ALL, HIGH, MID), None)
+    assert [f.product_id for f in fills] == ["S-1", "S-1", "S-2", "S-2"]
+    assert "| Summit Sole Ridgeback Mid | $179.95 | weight 1,020 g per pair |" in text
+    assert contradictions(text, [HIGH, MID], default=[HIGH, MID]) == []
+
+
+def test_details_gives_colours_and_sizes_only_when_the_record_has_them():
+    assert field_value(LINER, "details") == (
+        "details", "colours Ember Orange; sizes Regular and Long; adds up to 5 °F; R-value 2.1")
+    assert field_value(TARP, "details") == ("details", "colours Grey/Lime and Fern/Sand; weight 480 g")
+    assert field_value(LAMP, "details") is None

@@ -271,3 +271,14 @@ def test_a_trained_adapter_names_its_base_without_a_machine_path(published, tiny
     assert portable_base_id("default") == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert portable_base_id("org/model") == "org/model"
     assert portable_base_id("/srv/models/my-base") == "my-base"
+
+
+def test_a_saved_adapter_names_its_base_by_id_in_the_config_and_in_peft_model_card(tiny_lm_dir, tmp_path):
+    """peft writes the folder the base was loaded from into adapter_config.json and into its README.md model card
+    ("base_model: /root/.cache/onbrand/models/gguf-…" in v0011's): a committed adapter holds no machine path."""
+    lm = load_lm(tiny_lm_dir, tmp_path / "cache")
+    save_adapter(wrap_with_lora(lm, CFG), tmp_path / "out", "org/tiny-base")
+    config = json.loads((tmp_path / "out" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "org/tiny-base"
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "/" + "tmp" not in card and str(tiny_lm_dir) not in card and "org/tiny-base" in card
