@@ -325,45 +325,37 @@ def target_for(intent: str, products: list[Product], kit: BrandKit, spec: str | 
     habit and said it of out-of-stock products). Every one-product answer closes with the price and the
     stock state (what a shopper needs to buy it): v0008, trained to write only the asked field, picked the
     wrong one for 43 of 146 held-out asks ("comes in sizes" for a price ask), and a wrong pick then left the
-    question unanswered. Spec and size asks get `[[details]]`: the sizes (when the record has them) and all of
-    the record's specs.
+    question unanswered. Price, stock, spec and size asks all get the record at a glance after the price and
+    stock (`[[details]]`: colours and sizes when the record lists them, then every spec).
     """
     p = products[0]
     name = kit.approved_name(p.id, p.name)
     buy = f"It is {ref('price')}, and it is {ref('stock')}."  # every one-product answer closes with these
-    specs = f"Its specs: {ref('specs')}." if p.specs else ""
-    if intent in ("price", "injection", "price_stock"):
-        return f"The {name} is {ref('price')}, and it is {ref('stock')}."
+    # the record at a glance (`[[details]]`: colours and sizes when it lists them, then every spec) after the
+    # price and stock of every one-product answer but a colour ask's: v0013 and v0014, with a separate details
+    # answer for spec and size asks, still gave 10-15 of 55 held-out spec and size asks the price-and-stock
+    # answer ("torso range??", "made in xs?"); one shape for price, spec and size asks leaves the model no
+    # such choice to get wrong. v0011 wrote "comes in sizes [[sizes]]" for 28 products that have none:
+    # `[[details]]` leaves colours and sizes to the record
+    glance = f" At a glance: {ref('details')}." if (p.colors or p.sizes or p.specs) else ""
+    if intent in ("price", "injection", "price_stock", "spec", "material", "weight", "sizing", "size_list"):
+        return f"The {name} is {ref('price')}, and it is {ref('stock')}.{glance}"
     if intent == "stock":
-        return f"The {name} is {ref('stock')}. It is {ref('price')}."
+        return f"The {name} is {ref('stock')}. It is {ref('price')}.{glance}"
     if intent == "colours":
         return f"The {name} comes in {ref('colours')}. {buy}"
     if intent == "stock_colours":
         return f"The {name} is {ref('stock')}. It comes in {ref('colours')}. It is {ref('price')}."
-    if intent in ("spec", "material", "weight", "sizing", "size_list"):
-        # one details answer for every spec or size ask: the sizes (when the product has them), all of the
-        # record's specs, the price and stock. Held-out asks paraphrase the key ("how bright is it" for max
-        # output); v0008 wrote keys the record lacks ([[temperature]]) in 9 of 16 spec asks, and v0009, with
-        # separate spec, sizing and size-list answers, gave the specs to "do they go up to a 13" and the sizes
-        # to "sz chart?"
-        # v0011 wrote "comes in sizes [[sizes]]" for 28 of 166 held-out products that have no sizes, and put
-        # the fit note after it: `[[details]]` (colours and sizes when the record has them, then the specs)
-        # leaves that to the record, and answers a colour ask too when the model picks this answer for it.
-        # It opens with "The <name>" like the other answers: v0012, whose details answers opened "Details for
-        # the", gave 19 of 50 held-out spec asks the price-and-stock answer (the first token decided it)
-        if not (p.colors or p.sizes or p.specs):
-            return f"The {name} is {ref('price')}, and it is {ref('stock')}."
-        return f"The {name} at a glance: {ref('details')}. {buy}"
     if intent == "generic":  # `spec` carries the kit's use_instead: a line name or a product name
         lead = "Our pick" if spec == name else f"Our {spec} line has one"
-        return f"{lead}: the {name} is {ref('price')}, and it is {ref('stock')}. {specs}".rstrip()
+        return f"{lead}: the {name} is {ref('price')}, and it is {ref('stock')}.{glance}"
     if intent == "compare":
         return f"Here's how they compare:\n\n{_table(kit, products, visible, spec)}"
     if intent == "partial_compare":  # only one of the products asked about is in the context
         return (f"I could only find the {name} in our catalog, so I can't compare the two. The {name} is "
                 f"{ref('price')}, and it is {ref('stock')}.")
     if intent == "competitor":
-        return f"I can only speak to our own products. The {name} is {ref('price')}, and it is {ref('stock')}. {specs}".rstrip()
+        return f"I can only speak to our own products. The {name} is {ref('price')}, and it is {ref('stock')}.{glance}"
     raise ValueError(f"unknown intent {intent!r}")
 
 
