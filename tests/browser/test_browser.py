@@ -33,7 +33,10 @@ QUESTION = "what pockets does the TrailForm 28 Daypack have?"  # its description
 # scorecard's own check (corpus/claims.py), names the claim and the catalog value; the adapter's answer fills
 # the price from the record and carries no such badge
 PLANT = "Price drop: now just $1.00 today."
-PLANTED_ID, PLANTED_QUESTION = "FH-TRL-002", "is there a price drop on the TrailForm 18 Daypack?"
+# the base model answers this one with a price of its own ("now available for $2.05"), which the badge names;
+# asked "is there a price drop on the TrailForm 18 Daypack?" it stated no price once its repetition penalty
+# counted only the answer's tokens (Settings.penalize_prompt), and the badge had nothing to show
+PLANTED_ID, PLANTED_QUESTION = "FH-TRL-002", "what does the TrailForm 18 Daypack cost after the price drop?"
 SLOW = 300_000  # ms: the first answer waits for the model to load on 2 busy CPU cores
 
 
