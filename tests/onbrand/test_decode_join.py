@@ -9,35 +9,10 @@ import threading
 import torch
 
 from onbrand.generation import BASE, Generator
-from onbrand.model import load_base_model
 
 WAIT_S = 120
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost?", "stove in stock?")]
-
-
-def _scrambled(tiny_lm_dir, tmp_path, monkeypatch):
-    """The tiny model in fp32 with large random weights, so that answers are varied text, not newlines."""
-    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
-    lm = load_base_model(str(tiny_lm_dir), tmp_path, device="cpu")
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in lm.model.parameters():
-            p.normal_(0, 0.15)
-    return lm
-
-
-def _two_adapters(tiny_lm_dir, tmp_path, monkeypatch):
-    """... with two random, different LoRA adapters "a" and "b" on every linear layer."""
-    from peft import LoraConfig, get_peft_model
-
-    lm = _scrambled(tiny_lm_dir, tmp_path, monkeypatch)
-    torch.manual_seed(1)
-    model = get_peft_model(lm.model, LoraConfig(r=4, target_modules=TARGETS, init_lora_weights=False), adapter_name="a")
-    torch.manual_seed(2)
-    model.add_adapter("b", LoraConfig(r=4, target_modules=TARGETS, init_lora_weights=False))
-    lm.model = model.eval()
-    return lm
 
 
 def _answer(gen: Generator, messages, name: str | None, new: int, min_new: int = 0):
@@ -86,9 +61,8 @@ class _Holds:
         monkeypatch.setattr(gen._loop, "_decode", decode)
 
 
-def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answer(tiny_lm_dir, tmp_path,
-                                                                                    monkeypatch):
-    gen = Generator(_two_adapters(tiny_lm_dir, tmp_path, monkeypatch))
+def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answer(scrambled_lm, monkeypatch):
+    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)))
     calls = [(PROMPTS[1], "a", 30, 30), (PROMPTS[1], "b", 20, 0), (PROMPTS[2], BASE, 20, 0), (PROMPTS[0], "a", 12, 0)]
     alone = [_answer(gen, *c)[0] for c in calls]
     assert len(set(alone)) == len(alone), alone  # every caller's answer differs: a swap would be caught
@@ -111,8 +85,8 @@ def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answ
     assert gen.wait_for(lambda: gen.rows_decoding == 0 and gen.rows_waiting == 0, WAIT_S)
 
 
-def test_a_caller_that_stops_reading_leaves_and_the_others_finish_their_answers(tiny_lm_dir, tmp_path, monkeypatch):
-    gen = Generator(_two_adapters(tiny_lm_dir, tmp_path, monkeypatch))
+def test_a_caller_that_stops_reading_leaves_and_the_others_finish_their_answers(scrambled_lm, monkeypatch):
+    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)))
     alone = {n: _answer(gen, PROMPTS[1], n, 20)[0] for n in ("a", "b")}
     holds = _Holds(gen, monkeypatch, lambda b: len(b.rows) == 1 and b.rows[0].steps >= 2,
                    lambda b: len(b.rows) == 3 and min(r.steps for r in b.rows) >= 2)
@@ -135,8 +109,8 @@ def test_a_caller_that_stops_reading_leaves_and_the_others_finish_their_answers(
     assert gen.wait_for(lambda: gen.rows_decoding == 0, WAIT_S)
 
 
-def test_rows_beyond_max_rows_wait_for_a_place_and_get_their_solo_answers(tiny_lm_dir, tmp_path, monkeypatch):
-    gen = Generator(_two_adapters(tiny_lm_dir, tmp_path, monkeypatch), max_rows=2)
+def test_rows_beyond_max_rows_wait_for_a_place_and_get_their_solo_answers(scrambled_lm):
+    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)), max_rows=2)
     calls = [(PROMPTS[i % 3], n, 16) for i, n in enumerate(("a", "b", BASE, "a", "b"))]
     alone = [_answer(gen, *c)[0] for c in calls]
     got: dict = {}
@@ -148,9 +122,9 @@ def test_rows_beyond_max_rows_wait_for_a_place_and_get_their_solo_answers(tiny_l
     assert max(got[i][1].batch_rows for i in range(5)) == 2  # never more than max_rows, and they did share
 
 
-def test_a_batch_call_and_a_stream_share_steps_and_match_their_solo_answers(tiny_lm_dir, tmp_path, monkeypatch):
+def test_a_batch_call_and_a_stream_share_steps_and_match_their_solo_answers(scrambled_lm):
     """generate_batch (the scorecard's call) and a shopper's stream decode in one batch."""
-    gen = Generator(_two_adapters(tiny_lm_dir, tmp_path, monkeypatch))
+    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)))
     names = [BASE, "a", "b"]
     batch_alone = gen.generate_batch(PROMPTS, 16, adapter_names=names)
     stream_alone = _answer(gen, PROMPTS[0], "b", 16)
@@ -164,8 +138,8 @@ def test_a_batch_call_and_a_stream_share_steps_and_match_their_solo_answers(tiny
     assert got["stream"][1].batch_rows == 4
 
 
-def test_a_plain_model_without_adapters_batches_concurrent_callers_too(tiny_lm_dir, tmp_path, monkeypatch):
-    gen = Generator(_scrambled(tiny_lm_dir, tmp_path, monkeypatch))
+def test_a_plain_model_without_adapters_batches_concurrent_callers_too(scrambled_lm):
+    gen = Generator(scrambled_lm())
     calls = [(m, None, new) for m, new in zip(PROMPTS, (10, 13, 16))]  # lengths too: this model barely reads
     alone = [_answer(gen, *c)[0] for c in calls]
     assert len(set(alone)) == len(alone)

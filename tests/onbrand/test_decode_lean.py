@@ -8,28 +8,14 @@ import pytest
 import torch
 
 from onbrand.generation import BASE, Generator, LeanStep, _Cache, lean_supported, plain_copy
-from onbrand.model import load_base_model
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost?", "stove in stock?")]
 
 
 @pytest.fixture()
-def lm(tiny_lm_dir, tmp_path, monkeypatch):
-    from peft import LoraConfig, get_peft_model
-
-    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
-    lm = load_base_model(str(tiny_lm_dir), tmp_path, device="cpu")
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in lm.model.parameters():
-            p.normal_(0, 0.15)
-    torch.manual_seed(1)
-    model = get_peft_model(lm.model, LoraConfig(r=4, target_modules=TARGETS, init_lora_weights=False), adapter_name="a")
-    torch.manual_seed(2)
-    model.add_adapter("b", LoraConfig(r=4, target_modules=TARGETS, init_lora_weights=False))
-    lm.model = model.eval()
-    return lm
+def lm(scrambled_lm):
+    return scrambled_lm(("a", TARGETS), ("b", TARGETS))
 
 
 def _one_step(module, step, names, rows: int = 3):

@@ -8,34 +8,17 @@ import pytest
 import torch
 
 from onbrand.generation import BASE, Generator, merged_copy
-from onbrand.model import load_base_model
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost?", "stove in stock?")]
 NEW = 24
 
 
-def _peft_lm(tiny_lm_dir, tmp_path, monkeypatch, unmergeable: bool = False):
-    """The tiny model with large random weights (so answers are varied text, not newlines) and two random,
-    different LoRA adapters "a" and "b" on every linear layer (and "e", with LoRA on the embeddings as well,
-    which a merged copy of the linear weights cannot express, when asked)."""
-    from peft import LoraConfig, get_peft_model
-
-    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")  # fp32: the merged and unmerged sums agree to ~1e-7
-    lm = load_base_model(str(tiny_lm_dir), tmp_path, device="cpu")
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in lm.model.parameters():
-            p.normal_(0, 0.15)
-    torch.manual_seed(1)
-    model = get_peft_model(lm.model, LoraConfig(r=4, target_modules=TARGETS, init_lora_weights=False), adapter_name="a")
-    torch.manual_seed(2)
-    model.add_adapter("b", LoraConfig(r=4, target_modules=TARGETS, init_lora_weights=False))
-    if unmergeable:
-        torch.manual_seed(3)
-        model.add_adapter("e", LoraConfig(r=4, target_modules=["embed_tokens", "q_proj"], init_lora_weights=False))
-    lm.model = model.eval()
-    return lm
+def _peft_lm(scrambled_lm, unmergeable: bool = False):
+    """Two random, different LoRA adapters "a" and "b" on every linear layer (and "e", with LoRA on the
+    embeddings as well, which a merged copy of the linear weights cannot express, when asked)."""
+    adapters = [("a", TARGETS), ("b", TARGETS)] + ([("e", ("embed_tokens", "q_proj"))] if unmergeable else [])
+    return scrambled_lm(*adapters)
 
 
 def _peft_greedy(lm, gen: Generator, messages, name: str, new: int = NEW) -> str:
@@ -55,8 +38,8 @@ def _raw(gen: Generator, messages, name: str, new: int = NEW) -> str:
     return "".join(gen.stream(messages, new, adapter_names=[name]))
 
 
-def test_merged_weights_give_the_peft_paths_greedy_tokens(tiny_lm_dir, tmp_path, monkeypatch):
-    lm = _peft_lm(tiny_lm_dir, tmp_path, monkeypatch)
+def test_merged_weights_give_the_peft_paths_greedy_tokens(scrambled_lm):
+    lm = _peft_lm(scrambled_lm)
     gen = Generator(lm)
     for name in ("a", "b"):
         for m in PROMPTS:
@@ -71,8 +54,8 @@ def test_merged_weights_give_the_peft_paths_greedy_tokens(tiny_lm_dir, tmp_path,
     assert gen.engine_steps["bare"] > 0 and gen.engine_steps["peft"] == 0
 
 
-def test_without_merging_every_adapter_row_goes_through_peft_with_the_same_tokens(tiny_lm_dir, tmp_path, monkeypatch):
-    lm = _peft_lm(tiny_lm_dir, tmp_path, monkeypatch)
+def test_without_merging_every_adapter_row_goes_through_peft_with_the_same_tokens(scrambled_lm):
+    lm = _peft_lm(scrambled_lm)
     merged, unmerged = Generator(lm), Generator(lm, merge_adapters=False)
     for m in PROMPTS:
         assert _raw(merged, m, "a") == _raw(unmerged, m, "a")
@@ -80,8 +63,8 @@ def test_without_merging_every_adapter_row_goes_through_peft_with_the_same_token
     assert unmerged.merged_adapters == []
 
 
-def test_merged_copies_are_bounded_in_bytes_least_recently_used_first(tiny_lm_dir, tmp_path, monkeypatch):
-    lm = _peft_lm(tiny_lm_dir, tmp_path, monkeypatch)
+def test_merged_copies_are_bounded_in_bytes_least_recently_used_first(scrambled_lm):
+    lm = _peft_lm(scrambled_lm)
     _, one = merged_copy(lm.model, "a")
     gen = Generator(lm, merged_cache_bytes=one)  # room for one merged copy
     for name in ("a", "b", "a"):
@@ -92,8 +75,8 @@ def test_merged_copies_are_bounded_in_bytes_least_recently_used_first(tiny_lm_di
     assert tight.merged_adapters == [] and tight.engine_steps["merged"] == 0
 
 
-def test_a_merged_copy_never_outlives_a_change_to_its_adapter(tiny_lm_dir, tmp_path, monkeypatch):
-    lm = _peft_lm(tiny_lm_dir, tmp_path, monkeypatch)
+def test_a_merged_copy_never_outlives_a_change_to_its_adapter(scrambled_lm):
+    lm = _peft_lm(scrambled_lm)
     gen = Generator(lm)
     before = _raw(gen, PROMPTS[1], "b")
     with torch.no_grad():  # the adapter's weights change in place (as a reload or a bug would)
@@ -105,8 +88,8 @@ def test_a_merged_copy_never_outlives_a_change_to_its_adapter(tiny_lm_dir, tmp_p
     assert after != before
 
 
-def test_an_adapter_that_cannot_merge_decodes_through_peft(tiny_lm_dir, tmp_path, monkeypatch):
-    lm = _peft_lm(tiny_lm_dir, tmp_path, monkeypatch, unmergeable=True)
+def test_an_adapter_that_cannot_merge_decodes_through_peft(scrambled_lm):
+    lm = _peft_lm(scrambled_lm, unmergeable=True)
     assert merged_copy(lm.model, "e") is None  # LoRA on the embeddings: not a sum of linear weights
     gen = Generator(lm)
     for m in PROMPTS:
@@ -114,9 +97,9 @@ def test_an_adapter_that_cannot_merge_decodes_through_peft(tiny_lm_dir, tmp_path
     assert gen.engine_steps["merged"] == 0 and gen.engine_steps["peft"] > 0
 
 
-def test_mixed_rows_use_peft_and_one_adapter_rows_merge_within_one_batch_call(tiny_lm_dir, tmp_path, monkeypatch):
+def test_mixed_rows_use_peft_and_one_adapter_rows_merge_within_one_batch_call(scrambled_lm):
     """generate_batch over [base, a, b, a]: peft's mixed batch; each row's text is its row's solo answer."""
-    lm = _peft_lm(tiny_lm_dir, tmp_path, monkeypatch)
+    lm = _peft_lm(scrambled_lm)
     gen = Generator(lm)
     names = [BASE, "a", "b", "a"]
     convs = [PROMPTS[0], PROMPTS[1], PROMPTS[1], PROMPTS[2]]
@@ -127,8 +110,8 @@ def test_mixed_rows_use_peft_and_one_adapter_rows_merge_within_one_batch_call(ti
 
 
 @pytest.mark.parametrize("names", [["a", "a", "a"], [BASE, BASE, BASE]])
-def test_one_adapter_batches_with_a_shared_prefix_merge_and_match_peft(tiny_lm_dir, tmp_path, monkeypatch, names):
-    lm = _peft_lm(tiny_lm_dir, tmp_path, monkeypatch)
+def test_one_adapter_batches_with_a_shared_prefix_merge_and_match_peft(scrambled_lm, names):
+    lm = _peft_lm(scrambled_lm)
     gen = Generator(lm)
     system = {"role": "system", "content": "You answer for a shop. " * 6}  # > min_shared_prefix characters
     convs = [[system, *m] for m in PROMPTS]
