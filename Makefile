@@ -1,5 +1,5 @@
 # The two README commands: `make run` (set up, then the app on the sample merchant) and `make test`.
-.PHONY: setup run test test-fast test-browser bench
+.PHONY: setup run test test-fast test-browser test-browser-load bench
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +16,9 @@ test-fast: setup
 
 test-browser: setup
 	.venv/bin/python -m pytest -m browser -s tests/browser
+
+test-browser-load: setup
+	ONBRAND_BROWSER_SOAK=5 .venv/bin/python -m pytest -s tests/browser/test_browser_under_load.py
 
 bench: setup
 	.venv/bin/onbrand bench

@@ -101,10 +101,13 @@ def answer_badges(ctx: Context, question: str, answer: str, products, messages, 
 
 
 def show_fills(fills: list[dict]) -> None:
-    """Which value of the answer came from which retrieved record and field (rag/fields.py)."""
+    """Which value of the answer came from which retrieved record and field, and which note from the brand kit
+    (rag/fields.py)."""
     if fills:
-        with st.expander(f"Filled from the catalog ({len(fills)})"):
-            st.dataframe([{"value": f["value"], "product": f["product"] or "—", "field": f["field"],
+        with st.expander(f"Filled from the catalog and the brand kit ({len(fills)})"):
+            st.dataframe([{"value": f["value"],
+                           "product": f["product"] or ("brand kit" if f["field"].startswith("note:") else "—"),
+                           "field": f["field"],
                            "filled": f["filled"]} for f in fills], hide_index=True, width="stretch")
 
 

@@ -20,6 +20,11 @@ Rules (the same for the app, the CLI and the evaluation, which all go through `F
   product a claim is about (`corpus.claims.product_mentions`: approved and catalog names, kit aliases, short
   forms such as "Summit Sole Ridgeback Mid"; of several products that fit, the first retrieved), else the
   first retrieved product;
+- a note reference `[[note:<id>]]` (`[[note:climbing_safety]]`) is filled with the text of the brand kit's
+  disclaimer of that id, verbatim; it is about no product (`Fill.product_id` is None, `Fill.field` is
+  "note:<id>"). The adapter still decides which notes an answer needs (the kit's conditions, judged on the
+  filled answer by the scorecard and the badges); it no longer spells out 30-60 tokens of legal text it can
+  get wrong or stop in the middle of, and answers decode in fewer steps. An id the kit lacks is unfilled;
 - it is filled only from a *retrieved* record (what the sources show). A reference to a product that was
   not retrieved, an unknown field or a field the product lacks is left unfilled and shown as
   "(not in the catalog data)"; `Fill.filled` is False and the app shows an "Unfilled reference" badge.
@@ -39,6 +44,7 @@ OPEN, CLOSE = "[[", "]]"
 REFERENCE = re.compile(r"\[\[\s*([^\[\]\n]{1,48}?)\s*\]\]")
 MAX_REFERENCE = 56  # a "[[" not closed within this many characters is text, not a reference
 UNFILLED = "(not in the catalog data)"
+NOTE = "note:"  # [[note:<disclaimer id>]]: the brand kit's disclaimer text
 STOCK_TEXT = {Stock.IN_STOCK: "in stock", Stock.LOW_STOCK: "in stock, but only a few are left",
               Stock.OUT_OF_STOCK: "out of stock", Stock.PREORDER: "available for preorder"}
 _ALIASES = {"colors": "colours", "color": "colours", "colour": "colours", "size": "sizes",
@@ -93,7 +99,7 @@ def field_value(p: Product, field: str) -> tuple[str, str] | None:
 @dataclass(frozen=True)
 class Fill:
     reference: str  # as the model wrote it, e.g. "[[stock]]"
-    field: str  # canonical: price | stock | colours | sizes | specs | details | spec:<key>; the reference's text when unfilled
+    field: str  # canonical: price | stock | colours | sizes | specs | details | spec:<key> | note:<id>; the reference's text when unfilled
     product_id: str | None  # None when no retrieved product could be named
     product: str | None  # its approved name
     value: str  # what the answer shows
@@ -108,9 +114,14 @@ class Fill:
     def label(self) -> str:
         """'Canopy Flat Tarp 2x3 · stock → out of stock' for the app's provenance list."""
         if not self.filled:
-            why = "no retrieved product named before it" if self.product_id is None else \
-                f"{self.product} has no such field in the retrieved record"
+            if self.field.lower().startswith(NOTE):
+                why = "the brand kit has no disclaimer of that id"
+            else:
+                why = "no retrieved product named before it" if self.product_id is None else \
+                    f"{self.product} has no such field in the retrieved record"
             return f"{self.reference} not filled: {why}"
+        if self.product_id is None:  # a note: brand kit text, not a record's field
+            return f"brand kit · {self.field} → {self.value}"
         return f"{self.product} · {self.field} → {self.value}"
 
 
@@ -149,6 +160,8 @@ class FieldFiller:
         return next((pid for pid in self.records if pid in ids), ids[0] if ids else None)
 
     def _fill(self, reference: str, inner: str) -> str:
+        if inner.strip().lower().startswith(NOTE):
+            return self._fill_note(reference, inner)
         pid = self._product_before(self.raw)
         record = self.records.get(pid) if pid else None
         found = field_value(record, inner) if record else None
@@ -161,6 +174,16 @@ class FieldFiller:
             field, value = found
             self.fills.append(Fill(reference, field, pid, self.approved.get(pid, record.name), value, True,
                                    start, start + len(value)))
+        self.raw += reference
+        return value
+
+    def _fill_note(self, reference: str, inner: str) -> str:
+        note_id = inner.strip()[len(NOTE):].strip()
+        note = next((d for d in (self.kit.disclaimers if self.kit else ()) if d.id.lower() == note_id.lower()), None)
+        value = note.text if note else UNFILLED
+        start = len(self.text)
+        self.fills.append(Fill(reference, f"note:{note.id}" if note else inner.strip(), None, None, value,
+                               note is not None, start, start + len(value)))
         self.raw += reference
         return value
 

@@ -32,17 +32,26 @@ def question_notes(question: str, kit: BrandKit) -> list[str]:
     return [d.text for d in kit.disclaimers if d.keywords and disclaimer_required(d, question, "", [])]
 
 
-def format_context(products: list[ProductHits], notes: list[str] = ()) -> str:
-    """One block per product: its name and id, then the facts of its retrieved chunks, overview first;
-    then the question's notes, if any, as a last block."""
+def note_line(text: str, kit: BrandKit | None) -> str:
+    """A kit disclaimer as the context shows it: "Note [[note:<id>]]: <text>", so the answer copies the note
+    reference it sees (rag/fields.py fills it with the text) as it used to copy the text; any other note as is."""
+    note = next((d for d in (kit.disclaimers if kit is not None else ()) if d.text == text), None)
+    return f"Note [[note:{note.id}]]: {text}" if note else f"Note: {text}"
+
+
+def format_context(products: list[ProductHits], notes: list[str] = (), kit: BrandKit | None = None) -> str:
+    """One block per product: its name and id, then the facts of its retrieved chunks, overview first (a
+    product's "Note:" lines, its kit disclaimers, carry their note reference when the kit is given); then the
+    question's notes, if any, as a last block."""
     blocks = []
     for ph in products:
         lines = [f"Product: {ph.approved_name} (id {ph.product_id})"]
         for h in sorted(ph.hits, key=lambda h: h.field != "overview"):
-            lines += [_defuse(line) for line in h.text.splitlines() if not line.startswith("Product: ")]
+            lines += [_defuse(note_line(line[len("Note: "):], kit) if line.startswith("Note: ") else line)
+                      for line in h.text.splitlines() if not line.startswith("Product: ")]
         blocks.append("\n".join(lines))
     if notes:
-        blocks.append("\n".join(f"Note: {_defuse(n)}" for n in notes))
+        blocks.append("\n".join(_defuse(note_line(n, kit)) for n in notes))
     return f"{OPEN}\n" + "\n\n".join(blocks) + f"\n{CLOSE}"
 
 
@@ -59,7 +68,7 @@ def build_messages(question: str, context: list[ProductHits] | None, kit: BrandK
     messages = [{"role": "system", "content": "\n\n".join(system)}]
     if context is not None:
         notes = question_notes(question, kit) if kit is not None else []
-        messages.append({"role": "user", "content": f"{format_context(context, notes)}\n\nQuestion: {question}"})
+        messages.append({"role": "user", "content": f"{format_context(context, notes, kit)}\n\nQuestion: {question}"})
     else:
         messages.append({"role": "user", "content": question})
     return messages

@@ -250,21 +250,22 @@ def split_products(catalog: Catalog, cfg: DatasetConfig) -> tuple[set[str], set[
     return train, held
 
 
-def _with_disclaimers(kit: BrandKit, question: str, body: str, products: list[Product],
-                      render=lambda text: (text, [])) -> str:
-    """Append every required disclaimer; adding one can trigger another (a keyword in its text), so
-    repeat until nothing new is required. render: (the body as the shopper will see it, references filled;
-    the spans of filled spec values), which is what the kit's conditions (a stated price) are judged on,
-    the same way the scorecard and the badges judge them (`corpus.checks.disclaimer_required`)."""
+def _with_disclaimers(kit: BrandKit, question: str, body: str, products: list[Product], render=None) -> str:
+    """Append a note reference (`[[note:<id>]]`) for every required disclaimer; adding one can trigger another (a
+    keyword in its text), so repeat until nothing new is required. render: (the answer as the shopper will see
+    it, references filled; the spans of filled spec values), which is what the kit's conditions (a stated price)
+    are judged on, the same way the scorecard and the badges judge them (`corpus.checks.disclaimer_required`);
+    by default filled from `products`."""
+    render = render or (lambda text: _shown(fill_text(text, products, products, kit)))
     text, added = body, []
     while True:
         shown, quoted = render(text)
         need = [d for d in required_disclaimers(kit, question, shown, products, quoted) if d.id not in added]
         if not need:
             return text
-        for d in need:
+        for d in need:  # a note reference, filled with the kit's text verbatim (rag/fields.py)
             added.append(d.id)
-            text += "\n\n" + d.text
+            text += "\n\n" + ref(f"note:{d.id}")
 
 
 def _shown(filled: tuple[str, list]) -> tuple[str, list[tuple[int, int]]]:

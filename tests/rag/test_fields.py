@@ -3,9 +3,12 @@ streaming and whole-text filling agree, and what cannot be filled says so."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from corpus.brandkit import load_brand_kit
 from corpus.schema import Product, Stock
 from rag.fields import UNFILLED, FieldFiller, fill_text, field_value
 
@@ -139,3 +142,25 @@ def test_details_gives_colours_and_sizes_only_when_the_record_has_them():
         "details", "colours Ember Orange; sizes Regular and Long; adds up to 5 °F; R-value 2.1")
     assert field_value(TARP, "details") == ("details", "colours Grey/Lime and Fern/Sand; weight 480 g")
     assert field_value(LAMP, "details") is None
+
+
+def test_a_note_reference_takes_the_kit_disclaimer_text_verbatim_and_is_about_no_product():
+    kit = load_brand_kit(Path(__file__).resolve().parents[2] / "corpus/sample/brand_kit.yaml")
+    climbing = next(d for d in kit.disclaimers if d.id == "climbing_safety")
+    raw = "The Flat Tarp 2x3 is [[stock]].\n\n[[note:climbing_safety]]\n\n[[note: Climbing_Safety ]] [[price]]"
+    text, fills = fill_text(raw, [TARP], ALL, kit)
+    assert text == f"The Flat Tarp 2x3 is out of stock.\n\n{climbing.text}\n\n{climbing.text} $89.95"
+    assert [(f.field, f.product_id, f.filled) for f in fills] == [
+        ("stock", "T-1", True), ("note:climbing_safety", None, True), ("note:climbing_safety", None, True),
+        ("price", "T-1", True)]  # a note does not change which product a later reference is about
+    assert fills[1].label.startswith("brand kit · note:climbing_safety → Climbing is dangerous.")
+    for f in fills:
+        assert text[f.start:f.end] == f.value
+
+
+@pytest.mark.parametrize("raw, with_kit", [("[[note:nope]]", True), ("[[note:climbing_safety]]", False)])
+def test_a_note_the_kit_lacks_is_unfilled_and_said_so(raw, with_kit):
+    kit = load_brand_kit(Path(__file__).resolve().parents[2] / "corpus/sample/brand_kit.yaml") if with_kit else None
+    text, fills = fill_text(raw, [TARP], ALL, kit)
+    assert text == UNFILLED and len(fills) == 1 and not fills[0].filled
+    assert "no disclaimer of that id" in fills[0].label

@@ -34,7 +34,19 @@ def test_a_question_that_triggers_a_keyword_disclaimer_carries_it_as_a_note():
     kit = load_brand_kit(SAMPLE_BRAND_KIT)  # its sizing disclaimer is bound to keywords (size, fit, ...)
     fit = next(d.text for d in kit.disclaimers if d.id == "sizing")
     asked = build_messages("what size for a 50 cm torso?", [_ph("Price: $10.00")], kit)[1]["content"]
-    assert f"Note: {fit}\n{CLOSE}" in asked  # the last block, still inside the reference data
+    # the last block, still inside the reference data, with the note reference the answer copies
+    assert f"Note [[note:sizing]]: {fit}\n{CLOSE}" in asked
     plain = build_messages("how much is it?", [_ph("Price: $10.00")], kit)[1]["content"]
-    assert "Note:" not in plain
-    assert "Note:" not in build_messages("what size?", None, kit)[1]["content"]  # no retrieval, no notes
+    assert "Note" not in plain
+    assert "Note" not in build_messages("what size?", None, kit)[1]["content"]  # no retrieval, no notes
+
+
+def test_a_product_note_carries_its_reference_and_other_note_lines_stay_as_they_are():
+    from corpus import SAMPLE_BRAND_KIT, load_brand_kit
+
+    kit = load_brand_kit(SAMPLE_BRAND_KIT)
+    climbing = next(d.text for d in kit.disclaimers if d.id == "climbing_safety")
+    ph = _ph(f"Price: $10.00\nNote: {climbing}\nNote: bring snacks")
+    shown = build_messages("how much is it?", [ph], kit)[1]["content"]
+    assert f"\nNote [[note:climbing_safety]]: {climbing}\n" in shown and "\nNote: bring snacks\n" in shown
+    assert f"\nNote: {climbing}\n" in build_messages("how much is it?", [ph], None)[1]["content"]  # no kit

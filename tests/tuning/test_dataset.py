@@ -272,7 +272,7 @@ def test_a_comparison_with_one_product_missing_answers_for_the_other(sample):
         assert price_text(p) in shown(after, catalog, kit) and other not in target(after)
         assert "| Product |" not in target(after)
         for d in product_disclaimers(p, kit):  # its notes still close the answer
-            assert d.text in target(after)
+            assert f"[[note:{d.id}]]" in target(after) and d.text in shown(after, catalog, kit)
 
 
 # --- prompts ---------------------------------------------------------------------------------------------
@@ -338,6 +338,9 @@ def test_shipped_dataset_targets_state_no_catalog_value_and_pass_lint():
             offenders += [(row["id"], v) for v in values if v in text]
     assert not offenders, offenders[:5]
     assert sum(ref("stock") in target(r) for r in rows) > 50
+    # disclaimers are note references too: the kit's text is filled in, never spelt out by the model
+    assert sum("[[note:" in target(r) for r in rows) > 200
+    assert not [r["id"] for r in rows for d in kit.disclaimers if d.text in target(r)]
     assert [str(f) for f in lint_dataset(rows, kit, by_id) if f.severity == "error"] == []
 
 
