@@ -139,13 +139,18 @@ def test_ask_compare_record_review_export(browser_home, app_url, tmp_path):
             sidebar = page.get_by_test_id("stSidebar")
             chat = page.get_by_test_id("stChatInputTextArea")
             chat.wait_for(timeout=SLOW)
+            # the reviewer's name first, so no rerun for it runs while a verdict form is being filled in
+            reviewer = sidebar.get_by_label("Reviewer", exact=True)
+            reviewer.fill("browser-test")
+            reviewer.press("Enter")
+            _idle(page)
 
             # 1. ask: a streamed answer with its sources
             chat.fill(QUESTION)
             chat.press("Enter")
             page.get_by_role("button", name="Record verdict").first.wait_for(timeout=SLOW)
             _idle(page)
-            assert page.get_by_text("Answered by fernhollow@").count() == 1
+            expect(page.get_by_text("Answered by fernhollow@")).to_have_count(1)
             page.get_by_text("Sources").first.wait_for()
             # the grid is a lazily loaded component: it can mount a moment after its caption
             page.get_by_test_id("stDataFrame").last.wait_for(timeout=SLOW)  # the sources (the fills grid is folded)
@@ -164,24 +169,22 @@ def test_ask_compare_record_review_export(browser_home, app_url, tmp_path):
             page.get_by_text("Base model", exact=True).wait_for(timeout=SLOW)
             page.get_by_text("Adapter fernhollow@v", exact=False).first.wait_for()
             _idle(page)
-            assert page.get_by_text("Approved names:", exact=False).count() == 2
+            expect(page.get_by_text("Approved names:", exact=False)).to_have_count(2)  # waits: a column can render late
             # the planted contradiction: one badge (the base column's), naming the claim and the catalog value
             page.get_by_text("Contradicts the catalog", exact=False).first.wait_for()
-            assert page.get_by_text("Contradicts the catalog", exact=False).count() == 1
+            expect(page.get_by_text("Contradicts the catalog", exact=False)).to_have_count(1)
             page.get_by_text("catalog: $84.50", exact=False).first.wait_for()
             page.get_by_text("Filled from the catalog", exact=False).first.wait_for()  # the adapter's fills
-            assert page.get_by_test_id("stColumn").count() >= 2
+            expect(page.get_by_test_id("stColumn").nth(1)).to_be_attached()
             page.get_by_text("Base model", exact=True).scroll_into_view_if_needed()
             shot = tmp_path / "side-by-side.png"
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot: {shot}")
 
-            # 3. a verdict on the side-by-side answer
-            reviewer = sidebar.get_by_label("Reviewer", exact=True)
-            reviewer.fill("browser-test")
-            reviewer.press("Enter")
-            _idle(page)
-            form = page.get_by_test_id("stForm").last
+            # 3. a verdict on the side-by-side answer: its form is the one offering the base answer (".last"
+            # once matched the first turn's form while the page was re-rendering under load)
+            form = page.get_by_test_id("stForm").filter(has_text="Base answer")
+            form.wait_for()
             form.get_by_text("Flag", exact=True).click()
             select = form.get_by_test_id("stSelectbox")
             reason = select.locator("input")
