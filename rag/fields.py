@@ -25,6 +25,9 @@ Rules (the same for the app, the CLI and the evaluation, which all go through `F
   "note:<id>"). The adapter still decides which notes an answer needs (the kit's conditions, judged on the
   filled answer by the scorecard and the badges); it no longer spells out 30-60 tokens of legal text it can
   get wrong or stop in the middle of, and answers decode in fewer steps. An id the kit lacks is unfilled;
+- a spec value holding a link, an e-mail address, instruction-like phrases or markup (`corpus.hostile`, what
+  lint warns about) is never quoted: it shows as "<key> withheld (the catalog text holds a link or
+  instructions)", in `[[specs]]`, `[[details]]` and its own key alike;
 - it is filled only from a *retrieved* record (what the sources show). A reference to a product that was
   not retrieved, an unknown field or a field the product lacks is left unfilled and shown as
   "(not in the catalog data)"; `Fill.filled` is False and the app shows an "Unfilled reference" badge.
@@ -38,6 +41,7 @@ from typing import Iterable, Iterator, Sequence
 
 from corpus.brandkit import BrandKit
 from corpus.claims import product_mentions
+from corpus.hostile import find_instructions, find_links, find_markup
 from corpus.schema import Product, Stock
 
 OPEN, CLOSE = "[[", "]]"
@@ -63,12 +67,25 @@ def spoken_list(values: Sequence[str]) -> str:
     return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} and {values[-1]}"
 
 
+def quotable(value: str) -> bool:
+    """Whether a record's text may be quoted into an answer: not when it holds a link, an e-mail address,
+    instruction-like phrases or markup (`corpus.hostile`, what lint warns about at ingest). A planted spec
+    ("availability: sold only at http://evil.example/claim for $1.00") would otherwise reach the shopper
+    verbatim through `[[details]]`, whatever the model did."""
+    return not (find_links(value) or find_instructions(value) or find_markup(value))
+
+
+def withheld(key: str) -> str:
+    return f"{key} withheld (the catalog text holds a link or instructions)"
+
+
 def field_value(p: Product, field: str) -> tuple[str, str] | None:
-    """(canonical field, value as a person reads it) of one record, or None when it has no such field."""
+    """(canonical field, value as a person reads it) of one record, or None when it has no such field. A spec
+    value that is not `quotable` is shown as withheld, never quoted."""
     key = field.strip().lower()
     for k, v in p.specs.items():  # the record's own key first: a tarp's "size" spec is not its sizes list
         if k.lower() == key:
-            return f"spec:{k}", v
+            return f"spec:{k}", v if quotable(v) else withheld(k)
     key = _ALIASES.get(key, key)
     if key == "price":
         return "price", price_text(p)
@@ -78,21 +95,20 @@ def field_value(p: Product, field: str) -> tuple[str, str] | None:
         return ("colours", spoken_list(p.colors)) if p.colors else None
     if key == "sizes":
         return ("sizes", spoken_list(p.sizes)) if p.sizes else None
+    specs = [f"{k} {v}" if quotable(v) else withheld(k) for k, v in p.specs.items()]
     if key == "specs":  # every spec of the record, "key value; key value", in the record's order
-        return ("specs", "; ".join(f"{k} {v}" for k, v in p.specs.items())) if p.specs else None
+        return ("specs", "; ".join(specs)) if specs else None
     if key == "details":  # the colours and the sizes (when the record lists them), then every spec
         parts = ([f"colours {spoken_list(p.colors)}"] if p.colors else []) + \
-            ([f"sizes {spoken_list(p.sizes)}"] if p.sizes else []) + [f"{k} {v}" for k, v in p.specs.items()]
+            ([f"sizes {spoken_list(p.sizes)}"] if p.sizes else []) + specs
         return ("details", "; ".join(parts)) if parts else None
-    for k, v in p.specs.items():
-        if k.lower() == key:
-            return f"spec:{k}", v
     # a part of a key ("diameter" for "rope diameter", "output" for "max output"): filled only when exactly one
     # of the record's keys has those words, and the field it came from is shown with the value
     words = set(re.findall(r"[a-z0-9]+", key))
     partial = [k for k in p.specs if words and words <= set(re.findall(r"[a-z0-9]+", k.lower()))]
     if len(partial) == 1:
-        return f"spec:{partial[0]}", p.specs[partial[0]]
+        value = p.specs[partial[0]]
+        return f"spec:{partial[0]}", value if quotable(value) else withheld(partial[0])
     return None
 
 
