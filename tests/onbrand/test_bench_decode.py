@@ -12,29 +12,17 @@ import types
 from pathlib import Path
 
 import pytest
-import torch
 
 from onbrand import bench
 from onbrand.generation import Generator
-from onbrand.model import load_base_model
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost?", "stove in stock?")]
 
 
 @pytest.fixture()
-def gen(tiny_lm_dir, tmp_path, monkeypatch):
-    from peft import LoraConfig, get_peft_model
-
-    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
-    lm = load_base_model(str(tiny_lm_dir), tmp_path, device="cpu")
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in lm.model.parameters():
-            p.normal_(0, 0.15)
-    lm.model = get_peft_model(lm.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj", "down_proj"],
-                                                   init_lora_weights=False), adapter_name="brand").eval()
-    return Generator(lm)
+def gen(scrambled_lm):
+    return Generator(scrambled_lm(("brand", ("q_proj", "v_proj", "down_proj"))))
 
 
 def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
