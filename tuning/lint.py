@@ -310,21 +310,17 @@ def _lint_rows(numbered: list[tuple[int, object]], kit: BrandKit, products: dict
             add(ERROR, "dataset.misspelt-trademark", f"Target misspells the trademark {mark!r} as {term!r}.")
         concerned = [products[i] for i in ids if i in products] if products else []
         quoted: list[tuple[int, int]] = []
-        if not products:  # note references need only the kit
-            target, fills = fill_text(target, [], [], kit)
-            for f in fills:
-                if not f.filled:
-                    add(ERROR, "dataset.unfilled-reference", f"Target's {f.label}.")
-        else:
-            # facts come from retrieval: the target as the shopper would see it (references filled from the
-            # products in its context) must not contradict a record, nor hold a reference nothing can fill
-            shown = [products[i] for i in _CONTEXT_ID.findall(row["messages"][-2]["content"]) if i in products] \
-                if len(row["messages"]) >= 2 else []
-            target, fills = fill_text(target, shown, products.values(), kit)
+        # facts come from retrieval: the target as the shopper would see it (references filled from the products
+        # in its context; note references need only the kit) must not hold a reference nothing can fill, nor
+        # contradict a record
+        shown = [products[i] for i in _CONTEXT_ID.findall(row["messages"][-2]["content"]) if i in products] \
+            if products and len(row["messages"]) >= 2 else []
+        target, fills = fill_text(target, shown, (products or {}).values(), kit)
+        for f in fills:
+            if not f.filled:
+                add(ERROR, "dataset.unfilled-reference", f"Target's {f.label}.")
+        if products:
             quoted = quoted_spans(fills)
-            for f in fills:
-                if not f.filled:
-                    add(ERROR, "dataset.unfilled-reference", f"Target's {f.label}.")
             extra = " ".join(d.text for d in kit.disclaimers)
             for c in contradictions(target, list(products.values()), kit=kit, default=shown[:1],
                                     question=row["question"], extra_text=extra, quoted=quoted):
