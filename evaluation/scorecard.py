@@ -6,9 +6,10 @@
                                                     # contradicts the catalog, with both answers
 
 Every variant goes through `Assistant.prompt_for` (the prompt the app sends) and `Assistant.answer_batch`
-(greedy decoding). Rows are batched by prompt shape: the base and adapter rows of the same prompts share
-one batched pass with peft's per-row `adapter_names`, so both see the identical retrieved context and cost
-one forward pass per decoding step; finished rows leave the batch (`Generator.generate_batch`).
+(greedy decoding). Rows are batched by prompt shape: the base and adapter rows of the same prompts are one
+call, so both see the identical retrieved context; each adapter's rows are prefilled on its own weights with
+their common prompt prefix computed once, then decode together, one forward pass per step with peft's
+per-row `adapter_names`; finished rows leave the batch (`Generator.generate_batch`).
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def problems(score: AnswerScore) -> dict[str, list[str]]:
 
 def _family(v: Variant) -> str:
     """Variants whose prompts have the same shape share a batched pass: similar lengths pad little, and the
-    brand-rules system prompt, identical across rows, is computed once (Generator.generate_batch)."""
+    system prompt (with the brand rules, or the retrieval instructions), identical across one adapter's rows,
+    is computed once (Generator.generate_batch)."""
     return ("rules+" if v.rules else "") + ("rag" if v.rag else "plain")
 
 

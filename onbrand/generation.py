@@ -7,9 +7,10 @@
     gen.last_stats  # prompt tokens, new tokens, time to first token, decode tokens/s
 
 Every call is a job of one or more rows for the generator's one decoding loop (a thread, alive while there
-is work). A job that arrives while others decode joins the running batch at the next step: its prompt is
-prefilled on its own, then its KV cache is left-padded to the batch's width and concatenated, so each row
-keeps its own positions and its own mask. A row leaves the batch as soon as it ends (EOS, its token budget,
+is work). A job that arrives while others decode joins the running batch at the next step: its prompts are
+prefilled on their own, one adapter's rows at a time on that adapter's weights (a prompt prefix those rows
+share, such as a long system prompt, computed once), then its KV cache is left-padded to the batch's width
+and concatenated, so each row keeps its own positions and its own mask. A row leaves the batch as soon as it ends (EOS, its token budget,
 or a consumer that stopped reading). `stream`, `stream_batch`, `generate_batch` and the server's concurrent
 shoppers are all this loop; for each prompt alone, its greedy tokens are those of
 `model.generate(do_sample=False, repetition_penalty=...)` (tests/onbrand/test_generation.py).
@@ -19,7 +20,8 @@ Which weights a step runs on (`onbrand bench` times each; README "Speed"):
 - rows that all use one adapter: a merged copy (the base's linear weights plus that adapter's LoRA delta,
   rounded once to the base dtype), built from the attached adapter, which `AdapterSet` verified against
   the registry's hashes, cached per adapter and bounded in bytes (least recently used goes first);
-- rows that mix adapters (side by side, the scorecard's base + adapter batches): peft's `adapter_names`.
+- rows that mix adapters (side by side, the scorecard's base + adapter batches): peft's `adapter_names`
+  for the one-token steps; their prompts are still prefilled per adapter on the weights above.
 Merged weights give the peft path's greedy tokens on the fp32 test model (tests/onbrand/test_decode_merged.py);
 in bf16 a merged weight is rounded once where peft rounds the base and LoRA outputs apart, so a near-tie can
 go the other way: `merge_adapters=False` keeps peft's arithmetic for every row.
@@ -187,7 +189,7 @@ def _pad_left(t: torch.Tensor, n: int, dim: int) -> torch.Tensor:
 class _Row:
     job: "_Job"
     index: int  # row number within its job
-    prompt: torch.Tensor  # this row's prompt tokens after the job's shared prefix
+    prompt: torch.Tensor  # this row's prompt tokens
     name: str | None  # peft adapter name (BASE: the bare base); None: a model without adapters
     tokens: list[int] = field(default_factory=list)  # new tokens, EOS excluded
     steps: int = 0  # tokens chosen, EOS included
@@ -199,14 +201,13 @@ class _Job:
     ends, (None, None) once every row has left the batch, (None, exception) if the loop failed it."""
 
     def __init__(self, prompts: list[torch.Tensor], names: list[str] | None, max_new_tokens: int,
-                 min_new_tokens: int = 0, prefix: torch.Tensor | None = None):
+                 min_new_tokens: int = 0):
         if names is not None and len(names) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(names)} adapter names")
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
         self.rows = [_Row(self, i, p, names[i] if names is not None else None) for i, p in enumerate(prompts)]
         self.names = list(names) if names is not None else None
-        self.prefix = prefix if prefix is not None and len(prefix) else None
         self.max_new_tokens, self.min_new_tokens = max_new_tokens, min_new_tokens
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.cancelled = threading.Event()  # the consumer stopped reading
@@ -285,7 +286,7 @@ class _Batch:
         self.cache.concat(other.cache)
         self.valid = torch.cat([self.valid, other.valid])
         self.pos, self.seen = torch.cat([self.pos, other.pos]), torch.cat([self.seen, other.seen])
-        self.last = torch.cat([self.last, other.last])
+        self.last = None if self.last is None else torch.cat([self.last, other.last])  # None while prefilling
         self.rows = self.rows + other.rows
         self.engine = None
         return self
@@ -430,35 +431,51 @@ class _DecodeLoop:
         self.batch = batch if alive else None
 
     def _prefill(self, job: _Job, finished: list[_Job]) -> _Batch | None:
-        gen, rows = self.gen, job.rows
-        n, width = len(rows), max(len(r.prompt) for r in rows)
-        prefix = job.prefix
-        shared = 0 if prefix is None else len(prefix)
-        device = rows[0].prompt.device
+        """The job's rows prefilled group by group, one group per adapter (each on its own weights: the plain
+        copy, a merged copy; never peft's mixed-batch arithmetic over a long prompt), then joined."""
+        groups: dict[str | None, list[_Row]] = {}
+        for r in job.rows:
+            groups.setdefault(r.name, []).append(r)
+        batch, logits = None, []
+        for rows in groups.values():
+            part, part_logits = self._prefill_rows(rows)
+            batch = part if batch is None else batch.join(part)
+            logits.append(part_logits)
+        return batch if batch.pick(self.gen, torch.cat(logits), finished) else None
+
+    def _prefill_rows(self, rows: list[_Row]) -> tuple[_Batch, torch.Tensor]:
+        """One adapter's rows: the tokens every row's prompt starts with (a system prompt with the brand
+        rules, the retrieval prompt's instructions) computed once when they are long enough, then each row's
+        rest, left-padded; the batch and each row's last logits."""
+        gen = self.gen
+        prompts = [r.prompt for r in rows]
+        shared = _common_prefix(prompts) if len(rows) > 1 else 0
+        shared = shared if shared >= gen.min_shared_prefix else 0
+        n, width = len(rows), max(len(p) for p in prompts) - shared
+        device = prompts[0].device
         pad = gen.lm.tokenizer.pad_token_id or 0
         ids = torch.full((n, width), pad, dtype=torch.long, device=device)
         valid = torch.zeros((n, shared + width), dtype=torch.bool, device=device)
         valid[:, :shared] = True
-        for i, r in enumerate(rows):
-            ids[i, width - len(r.prompt):] = r.prompt
-            valid[i, shared + width - len(r.prompt):] = True
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p) + shared:] = p[shared:]
+            valid[i, width - len(p) + 2 * shared:] = True
         pos = (valid.long().cumsum(-1) - 1).clamp(min=0)  # each row's positions start at 0 after its padding
         cache = _Cache()
-        names = job.names
-        if prefix is not None:  # computed once, then copied to every row (they all use one adapter)
-            gen._forward(names[:1] if names else None, input_ids=prefix[None], cache=cache, logits_to_keep=1)
+        names = [r.name or BASE for r in rows] if rows[0].name is not None else None
+        if shared:  # computed once, then copied to every row (they all use one adapter)
+            gen.engine_steps["shared_prefix"] += 1
+            gen._forward(names[:1] if names else None, input_ids=prompts[0][None, :shared], cache=cache,
+                         logits_to_keep=1)
             cache.apply(lambda t: t.expand(n, -1, -1, -1))
         out = gen._forward(names, input_ids=ids, attention_mask=valid.long(), position_ids=pos[:, shared:],
                            cache=cache, logits_to_keep=1)
         logits = out.logits[:, -1, :].float()
         seen = torch.zeros((n, logits.shape[-1]), dtype=torch.bool, device=device)
         if gen.penalize_prompt:  # transformers' and vLLM's repetition penalty: the prompt's tokens count too
-            for i, r in enumerate(rows):
-                seen[i, r.prompt] = True
-                if prefix is not None:
-                    seen[i, prefix] = True
-        batch = _Batch(list(rows), cache, valid, valid.sum(-1), seen)
-        return batch if batch.pick(gen, logits, finished) else None
+            for i, p in enumerate(prompts):
+                seen[i, p] = True
+        return _Batch(list(rows), cache, valid, valid.sum(-1), seen), logits
 
     def _decode(self, batch: _Batch, finished: list[_Job]) -> bool:
         gen = self.gen
@@ -768,23 +785,13 @@ class Generator:
     def generate_batch(self, conversations: list[list[dict]], max_new_tokens: int = 200,
                        adapter_names: list[str] | None = None) -> list[str]:
         """Greedy answers for several conversations, decoded together; with adapter_names each row can use
-        a different adapter (peft mixed batches). When every row uses the same adapter and the prompts share
-        a long prefix (a system prompt with the brand rules), that prefix is computed once and its KV cache
-        shared by the rows."""
-        tok = self.lm.tokenizer
-        rows = [self.encode(m)[0] for m in conversations]
-        shared = 0
-        if len(rows) > 1 and (adapter_names is None or len(set(adapter_names)) == 1):
-            shared = _common_prefix(rows)
-            shared = shared if shared >= self.min_shared_prefix else 0
-        width = max(len(r) - shared for r in rows)
-        ids = torch.full((len(rows), width), tok.pad_token_id or 0, dtype=torch.long, device=self.lm.device)
-        mask = torch.zeros_like(ids)
-        for i, r in enumerate(rows):
-            ids[i, width - len(r) + shared:] = r[shared:]
-            mask[i, width - len(r) + shared:] = 1
-        out = self._greedy_rows(ids, mask, max_new_tokens, adapter_names, prefix=rows[0][:shared])
-        return [tok.decode(o, skip_special_tokens=True).strip() for o in out]
+        a different adapter. Each adapter's rows are prefilled together on that adapter's weights, and when
+        their prompts share a long prefix (a system prompt with the brand rules), it is computed once and its
+        KV cache shared by those rows."""
+        job = _Job([self.encode(m)[0] for m in conversations], adapter_names, max_new_tokens)
+        for _ in self._events(job):
+            pass
+        return [self.lm.tokenizer.decode(r.tokens, skip_special_tokens=True).strip() for r in job.rows]
 
     def stream_batch(self, conversations: list[list[dict]], max_new_tokens: int = 200,
                      adapter_names: list[str] | None = None,
@@ -822,18 +829,6 @@ class Generator:
             return self._loop.cond.wait_for(predicate, timeout)
 
     # --- internals ----------------------------------------------------------------------------------------
-
-    def _greedy_rows(self, ids: torch.Tensor, mask: torch.Tensor, max_new_tokens: int,
-                     adapter_names: list[str] | None, prefix: torch.Tensor | None = None) -> list[list[int]]:
-        """Each row's new tokens (EOS excluded), decoded by the loop with the rows of any other caller.
-
-        ids/mask: left-padded prompts [rows, width], after `prefix` (tokens every row starts with, computed
-        once; then every row must use the same adapter)."""
-        prompts = [ids[i][mask[i].bool()] for i in range(ids.shape[0])]
-        job = _Job(prompts, adapter_names, max_new_tokens, prefix=prefix)
-        for _ in self._events(job):
-            pass
-        return [r.tokens for r in job.rows]
 
     def _events(self, job: _Job) -> Iterator[tuple[int, int | None]]:
         """Submit `job` to the loop and yield its (row, token) events; a row's end is (row, None). If the

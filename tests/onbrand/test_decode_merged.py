@@ -106,7 +106,25 @@ def test_mixed_rows_use_peft_and_one_adapter_rows_merge_within_one_batch_call(sc
     expected = [_peft_greedy(lm, gen, c, n).strip() for c, n in zip(convs, names)]
     assert len(set(expected[1:3])) == 2  # a and b answer the same prompt differently
     assert gen.generate_batch(convs, NEW, adapter_names=names) == expected
-    assert gen.engine_steps["peft"] > 0
+    assert gen.engine_steps["peft"] > 0  # the steps the three adapters' rows decode together
+
+
+def test_mixed_rows_prefill_per_adapter_each_sharing_its_prompt_prefix(scrambled_lm):
+    """The scorecard's shape: the same prompts for the base and an adapter in one call. Each adapter's rows
+    are prefilled on their own weights with the common system prompt computed once per adapter, never with
+    peft's mixed-batch arithmetic; every row still gets its solo answer."""
+    lm = _peft_lm(scrambled_lm)
+    gen = Generator(lm)
+    system = {"role": "system", "content": "You answer for a shop. " * 6}  # > min_shared_prefix characters
+    convs = [[system, *m] for m in PROMPTS for _ in (BASE, "a")]
+    names = [n for _ in PROMPTS for n in (BASE, "a")]
+    expected = [_peft_greedy(lm, gen, c, n).strip() for c, n in zip(convs, names)]
+    prefills = []
+    real = gen._forward
+    gen._forward = lambda names_, **kw: prefills.append(names_) or real(names_, **kw)
+    assert gen.generate_batch(convs, NEW, adapter_names=names) == expected
+    assert gen.engine_steps["shared_prefix"] == 2  # one prefix pass per adapter
+    assert all(p is not None and len(set(p)) == 1 for p in prefills)  # no prefill mixes adapters
 
 
 @pytest.mark.parametrize("names", [["a", "a", "a"], [BASE, BASE, BASE]])
@@ -118,3 +136,4 @@ def test_one_adapter_batches_with_a_shared_prefix_merge_and_match_peft(scrambled
     expected = [_peft_greedy(lm, gen, c, names[0]).strip() for c in convs]
     assert gen.generate_batch(convs, NEW, adapter_names=names) == expected
     assert gen.engine_steps["peft"] == 0
+    assert gen.engine_steps["shared_prefix"] == 1
