@@ -21,7 +21,7 @@ import streamlit as st
 
 from app_pages import chat, review, spotcheck
 from app_pages.common import Context, check_exposure, get_server, get_store, reviewer_field, settings_from_env
-from corpus.errors import UserError
+from core.errors import UserError
 from onbrand.assistant import Assistant
 
 st.set_page_config(page_title="onbrand", layout="wide")

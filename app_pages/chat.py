@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import streamlit as st
 
-from corpus.errors import UserError
+from core.errors import UserError
 from onbrand.guardrails import escape_markdown, marks
 from app_pages.common import (Context, answer_badges, reviewer_unlocked, show_answer, show_badges, show_fills,
                               show_sources, sources_rows, retrieved_text, verdict_form)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from corpus.errors import UserError
-from onbrand import config
+from core import config
+from core.errors import UserError
 from onbrand.assistant import Assistant
 from onbrand.guardrails import Badge, badges, catalog_names, escape_markdown, marked_markdown
 from onbrand.serving import DEFAULT_MAX_WAITING, Server

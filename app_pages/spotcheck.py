@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.errors import UserError
 from corpus import SAMPLE_EVAL_PROMPTS
-from corpus.errors import UserError
 from onbrand.guardrails import escape_markdown
 from onbrand.spotchecks import MAX_UPLOAD_BYTES, parse_questions
 from app_pages.chat import ask, show_turn

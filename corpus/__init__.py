@@ -1,15 +1,11 @@
 """Catalog ingest (JSONL, CSV, Shopify export) with validation, and the brand kit."""
 
-from pathlib import Path
-
+from core.config import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_DIR
 from corpus.brandkit import BrandKit, load_brand_kit
 from corpus.errors import BrandKitError, CatalogError, InputError, Problem
 from corpus.ingest import load_catalog
 from corpus.schema import Catalog, Product, Stock
 
-SAMPLE_DIR = Path(__file__).parent / "sample"
-SAMPLE_CATALOG = SAMPLE_DIR / "catalog.jsonl"
-SAMPLE_BRAND_KIT = SAMPLE_DIR / "brand_kit.yaml"
 SAMPLE_QUESTIONS = SAMPLE_DIR / "questions.jsonl"
 SAMPLE_DATASET = SAMPLE_DIR / "dataset.jsonl"  # made by `onbrand dataset`; the shipped adapter trained on it
 SAMPLE_EVAL_PROMPTS = SAMPLE_DIR / "eval_prompts.jsonl"  # held-out prompts with expectations, for `onbrand eval`

@@ -35,8 +35,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+from core import atomic
 from evaluation.metrics import LOWER_IS_BETTER
-from onbrand import atomic
 
 SIMPLER = ("base", "prompt", "rag", "rag_prompt")  # the setups an adapter has to beat: no trained weights
 

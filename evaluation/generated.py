@@ -65,6 +65,6 @@ def prompts_from_dataset(rows: list[dict], catalog: Catalog, kit: BrandKit) -> l
 
 
 def write_prompts(rows: list[dict], path: Path) -> None:
-    from onbrand import atomic
+    from core import atomic
 
     atomic.write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -5,7 +5,7 @@
 
 A question overlaps a template when the template (placeholders as wildcards; {s} any catalog spec key) can
 render it, or when it shares the template's first four words (a placeholder matches one or more words).
-Templates come from `tuning.dataset.PHRASINGS`, both halves: an eval phrasing is held out from training,
+Templates come from `corpus.phrasings.PHRASINGS` (the dataset builder's), both halves: an eval phrasing is held out from training,
 but the scorecard's prompts must be held out from the dataset's evaluation half too.
 """
 
@@ -48,7 +48,7 @@ def template_hits(question: str, templates: list[str], spec_keys: set[str]) -> l
 
 def training_templates(halves: tuple[int, ...] = (0, 1)) -> list[str]:
     """The dataset builder's phrasing templates: both halves by default, (0,) for the trained half only."""
-    from tuning.dataset import PHRASINGS
+    from corpus.phrasings import PHRASINGS
 
     return [t for pair in PHRASINGS.values() for i in halves for t in pair[i]]
 

@@ -91,8 +91,8 @@ from corpus.brandkit import BrandKit, FormatRule
 from corpus.checks import (_RENAMED, unneeded_disclaimers, _pattern, find_approved, find_deprecated, find_generic,
                            find_misspelt_trademarks, required_disclaimers, disclaimer_present,
                            ungrounded_numbers, unknown_products)
+from core.errors import InputError, Problem
 from corpus.claims import ASK_FORMS, answered, ask_ok, clean_problems, contradictions, fact_present
-from corpus.errors import InputError, Problem
 from corpus.schema import Catalog
 from rag.fields import UNFILLED
 

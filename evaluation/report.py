@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core import atomic
 from evaluation.metrics import LOWER_IS_BETTER, METRICS
 from evaluation.scorecard import BY_NAME, Scorecard, answers_json
-from onbrand import atomic
 
 LABELS = {
     "approved_name_rate": "Approved names", "deprecated_rate": "Deprecated aliases",

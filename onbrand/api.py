@@ -38,9 +38,9 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from corpus.errors import UserError
+from core.errors import UserError
+from core.generation import GenerationStats
 from onbrand.assistant import Assistant, Reply
-from onbrand.generation import GenerationStats
 from onbrand.guardrails import badges, catalog_names
 from onbrand.serving import Busy, Server
 from tuning.loading import portable_base_id

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+from core.config import Settings
+from core.errors import UserError
+from core.generation import BatchStats, Generator, GenerationStats
+from core.model import load_base_model
 from corpus.brandkit import BrandKit, load_brand_kit
-from corpus.errors import UserError
 from corpus.ingest import load_catalog
 from onbrand.backends import Backend, LocalBackend, OpenAIBackend
-from onbrand.config import Settings
-from onbrand.generation import BatchStats, Generator, GenerationStats
-from onbrand.model import load_base_model
 from rag.embedding import Embedder
-from rag.index_store import LoadedIndex, build_index, current_version, load_index
 from rag.fields import FieldFiller, Fill, fill_text
+from rag.index_store import LoadedIndex, build_index, current_version, load_index
 from rag.prompting import build_messages
 from rag.retrieval import ProductHits, Retriever
 from tuning.loading import AdapterSet, portable_base_id

@@ -24,8 +24,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Mapping, Protocol, runtime_checkable
 
-from corpus.errors import UserError
-from onbrand.generation import BatchStats, GenerationStats, Generator
+from core.errors import UserError
+from core.generation import BatchStats, GenerationStats, Generator
 from tuning.loading import AdapterSet, portable_base_id
 from tuning.registry import AdapterRef, Registry
 

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.config import Settings
+from core.generation import BASE, BatchStats, Generator
+from core.model import default_gguf
 from corpus.brandkit import load_brand_kit
 from corpus.ingest import load_catalog
 from corpus.schema import Catalog, Product, Stock
 from onbrand.assistant import ensure_index
-from onbrand.config import Settings
-from onbrand.generation import BASE, BatchStats, Generator
-from onbrand.model import default_gguf
 from rag.embedding import Embedder
 from rag.index_store import build_index, load_index
 from rag.refresh import refresh_index

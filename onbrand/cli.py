@@ -18,9 +18,9 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from core import config
+from core.errors import UserError
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_DATASET, SAMPLE_EVAL_PROMPTS, SAMPLE_QUESTIONS
-from corpus.errors import UserError
-from onbrand import config
 
 log = logging.getLogger("onbrand")
 GATE_MARGIN, GATE_TOLERANCE = 0.10, 0.05  # evaluation.gate.GateConfig's defaults, without importing it here
@@ -308,8 +308,8 @@ def cmd_dataset(args) -> int:
 def cmd_train(args) -> int:
     """Train a LoRA adapter on a dataset snapshot and register it as a new version (refuses on lint errors
     unless --override-lint REASON, which is recorded in the manifest)."""
+    from core.model import load_base_model
     from corpus.brandkit import load_brand_kit
-    from onbrand.model import load_base_model
     from tuning.lint import lint
     from tuning.registry import Registry
     from tuning.train import TrainConfig, run_training
@@ -371,7 +371,7 @@ def _serving_check(s: config.Settings, registry, lm=None):
     def check(ref) -> None:
         what = f"adapter {ref.name}@{ref.version}"
         check_files(ref.path, what, ref.manifest)
-        from onbrand.model import load_base_model
+        from core.model import load_base_model
 
         base = lm if lm is not None else load_base_model(s.model, s.model_cache)
         try:
@@ -529,9 +529,9 @@ def cmd_serve(args) -> int:
 
 def cmd_prepare(args) -> int:
     """Do the one-time work before the app starts: convert the model, build the sample index if missing."""
+    from core.model import convert_gguf, default_gguf
     from corpus.brandkit import load_brand_kit
     from onbrand.assistant import ensure_index
-    from onbrand.model import convert_gguf, default_gguf
     from rag.embedding import Embedder
 
     s = _settings(args)
@@ -557,7 +557,7 @@ def cmd_bench(args) -> int:
 
 def cmd_spotchecks(args) -> int:
     """Export spot-check verdicts recorded in the app as JSONL evaluation cases (stdout or --out), filtered."""
-    from onbrand import atomic
+    from core import atomic
     from onbrand.spotchecks import SPOTCHECKS_FILE, SpotChecks, export_jsonl
 
     path = config.home(args.home) / SPOTCHECKS_FILE

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from core import atomic
 from corpus.schema import Catalog
 from evaluation.gate import GateConfig, bind_scorecard, gate, relative_to_roots
 from evaluation.heldout import held_out_from
 from evaluation.metrics import Case
 from evaluation.report import write_report
 from evaluation.scorecard import run_scorecard
-from onbrand import atomic
 from tuning.registry import REPO_ROOT
 
 log = logging.getLogger(__name__)

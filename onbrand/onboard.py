@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from corpus.errors import UserError
-from onbrand import atomic
-from onbrand.config import Settings
+from core import atomic
+from core.config import Settings
+from core.errors import UserError
 
 STEPS = ("ingest", "lint", "index", "dataset", "prompts", "train", "eval")
 
@@ -181,7 +181,7 @@ class Onboarding:
             return p.is_file() and atomic.sha256_file(p) == outputs.get("sha256")
 
         ds = self._run("dataset", _sha(catalog_sha, kit_sha, self.results[2].outputs.get("version"),
-                                       _code_version("tuning/dataset.py")), dataset_step, file_there)
+                                       _code_version("tuning/dataset.py", "corpus/phrasings.py")), dataset_step, file_there)
 
         # 5. prompts: the merchant's, or made from the dataset's eval split
         prompts_path = self.prompts_path or self.folder / "eval_prompts.jsonl"
@@ -206,7 +206,7 @@ class Onboarding:
 
         # 6. train
         def train_step():
-            from onbrand.model import load_base_model
+            from core.model import load_base_model
             from tuning.registry import Registry
             from tuning.train import TrainConfig, run_training
 
@@ -260,8 +260,8 @@ class Onboarding:
                           for r in self.results]}
 
 
-def _code_version(relative: str) -> str:
-    """A step re-runs when the code that makes its output changes (the builder, the trainer)."""
+def _code_version(*relative: str) -> str:
+    """A step re-runs when the code that makes its output changes (the builder and its templates, the
+    trainer)."""
     from tuning.registry import REPO_ROOT
-    path = REPO_ROOT / relative
-    return atomic.sha256_file(path) if path.is_file() else ""
+    return _sha(*(atomic.sha256_file(REPO_ROOT / r) if (REPO_ROOT / r).is_file() else "" for r in relative))

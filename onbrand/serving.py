@@ -5,7 +5,7 @@
     for piece in reply.stream: ...                   # Busy (from ask or the first piece) when the queue is full
 
 Up to `max_batch` requests generate at once: each joins the generator's running batch at its next step
-(onbrand/generation.py), with its own adapter, and leaves it when its answer ends. Requests beyond that
+(core/generation.py), with its own adapter, and leaves it when its answer ends. Requests beyond that
 wait here, up to `max_waiting` of them; the next one gets `Busy` at once instead of a silent wait. A
 request holds its place while it is prepared (retrieval, and attaching an adapter not loaded yet, which
 waits for the generator between two steps) and again while its stream runs. The adapter is an argument
@@ -18,7 +18,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator, TypeVar
 
-from corpus.errors import UserError
+from core.errors import UserError
 from onbrand.assistant import DEFAULT, Assistant, Reply, SideBySide
 
 BUSY_MESSAGE = "The assistant is busy answering other questions; try again in a moment."

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from corpus.errors import UserError
+from core.errors import UserError
 
 SCHEMA_VERSION = 1
 SPOTCHECKS_FILE = "spotchecks.sqlite3"  # under the onbrand home

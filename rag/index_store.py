@@ -39,12 +39,12 @@ from typing import Callable
 
 import numpy as np
 
+from core import atomic
+from core.config import index_name_problem
+from core.errors import UserError
 from corpus.brandkit import BrandKit
-from corpus.errors import UserError
 from corpus.ingest import RawRecord, validate_records
 from corpus.schema import Catalog, Product
-from onbrand import atomic
-from onbrand.config import index_name_problem
 from rag.chunking import Chunk, ChunkConfig, chunk_catalog
 from rag.embedding import Embedder, EmbedderInfo
 

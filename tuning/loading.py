@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from corpus.errors import UserError
-from onbrand import atomic
-from onbrand.model import DEFAULT_MODEL_ID, LoadedModel
+from core import atomic
+from core.errors import UserError
+from core.model import DEFAULT_MODEL_ID, LoadedModel
 from tuning.registry import AdapterRef, Registry, way_back
 
 log = logging.getLogger(__name__)

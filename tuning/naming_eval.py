@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.generation import Generator
 from corpus.brandkit import BrandKit
 from corpus.checks import find_approved, find_deprecated, find_generic, missing_disclaimers, required_disclaimers
 from corpus.schema import Product
-from onbrand.generation import Generator
 from rag.chunking import price_text
 from tuning.loading import BASE
 

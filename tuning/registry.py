@@ -36,9 +36,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from corpus.errors import UserError
+from core import atomic
+from core.errors import UserError
 from evaluation.gate import RecordError, verify_recorded
-from onbrand import atomic
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from typing import Callable
 
 import torch
 
-from corpus.errors import UserError
-from onbrand import atomic
-from onbrand.model import LoadedModel
+from core import atomic
+from core.errors import UserError
+from core.model import LoadedModel
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ on is derived from the catalog export and the brand kit, as for the sample
 - disclaimers: `corpus.checks.required_disclaimers` on the question and the facts a right answer states;
 - format: "table" for a comparison of two or more products, else "text".
 
-Checks before writing: no question reuses a `tuning/dataset.py` PHRASINGS template (the sample's check,
+Checks before writing: no question reuses a `corpus/phrasings.py` PHRASINGS template (the sample's check,
 `evaluation.heldout.template_hits`), a question about a variant that does not name its colour, size or
 flavour asks nothing the variants disagree on, and out-of-stock, low-stock and pre-order products are each at
 least 10% of the stock asks. Run from the repository root after make_kitewell.py (deterministic):

@@ -14,7 +14,7 @@ catalog and the brand kit, so the labels cannot drift from the data:
   answer must state (a stated price, the asked spec's name and value), with the products as context;
 - format: "table" when two or more products are compared, else "text".
 
-None of the questions reuses a `tuning/dataset.py` PHRASINGS template (train or eval half); the
+None of the questions reuses a `corpus/phrasings.py` PHRASINGS template (train or eval half); the
 check at the bottom refuses any question a template could render, or that shares a template's first
 four words. Run from the repository root (deterministic; no model, no index):
 
@@ -331,14 +331,14 @@ def build(catalog, kit) -> list[dict]:
 # ---------------------------------------------------------------- held-out checks
 
 def phrasings() -> dict[str, tuple[list[str], list[str]]]:
-    """PHRASINGS from tuning/dataset.py, read from its source (no heavy imports)."""
-    tree = ast.parse((ROOT / "tuning" / "dataset.py").read_text(encoding="utf-8"))
+    """PHRASINGS from corpus/phrasings.py, read from its source (no imports)."""
+    tree = ast.parse((ROOT / "corpus" / "phrasings.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "PHRASINGS":
             return ast.literal_eval(node.value)
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PHRASINGS" for t in node.targets):
             return ast.literal_eval(node.value)
-    raise SystemExit("PHRASINGS not found in tuning/dataset.py")
+    raise SystemExit("PHRASINGS not found in corpus/phrasings.py")
 
 
 def validate(rows: list[dict], catalog, kit) -> list[str]:

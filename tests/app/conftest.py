@@ -18,8 +18,8 @@ QUESTIONS = ["how much is the quokka dome 2?", "is the blaze mini stove in stock
 @pytest.fixture(scope="session")
 def app_home(tmp_path_factory, tiny_lm_dir, tiny_kit, embedder):
     """A home with the payload index published as "tiny" and two promoted adapters; returns (home, env)."""
+    from core.model import load_base_model
     from corpus.ingest import load_catalog
-    from onbrand.model import load_base_model
     from rag.index_store import build_index
     from tuning.dataset import Example, write_dataset
     from tuning.registry import Registry

@@ -687,7 +687,7 @@ def test_unterminated_csv_quote_reported_where_the_record_starts(tmp_path):
 
 
 def test_problem_without_field_or_value_has_no_empty_slot():
-    from corpus.errors import Problem
+    from core.errors import Problem
 
     assert str(Problem("c.csv", 3, None, None, "malformed CSV")) == "c.csv:3: malformed CSV"
     assert str(Problem("c.csv", None, None, None, "catalog has no products")) == "c.csv: catalog has no products"

@@ -21,7 +21,7 @@ CFG = TrainConfig(max_steps=4, batch_size=2, learning_rate=2e-2, lora_rank=4, wa
 @pytest.fixture()
 def home(tmp_path, tiny_lm_dir, monkeypatch):
     """An onbrand home whose registry holds `bellweather` v0001, a tiny adapter on the tiny base."""
-    from onbrand.model import load_base_model
+    from core.model import load_base_model
 
     monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
     home = tmp_path / "home"
@@ -95,7 +95,7 @@ def test_scorecard_runs_on_a_second_merchant_and_gates_promotion(home, tiny_lm_d
 
 
 def test_base_and_adapter_rows_of_a_prompt_share_one_pass(home, tiny_lm_dir, tmp_path, monkeypatch, capsys):
-    from onbrand.generation import Generator
+    from core.generation import Generator
 
     calls = []
     real = Generator.generate_batch

@@ -15,7 +15,7 @@ def sample_home(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def sample_assistant(sample_home):
+    from core.config import Settings
     from onbrand.assistant import Assistant
-    from onbrand.config import Settings
 
     return Assistant.load(Settings(home=sample_home))

@@ -7,9 +7,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_real_default_model_trains_a_few_steps_with_nonzero_lora_gradients(sample_home, tmp_path):
+    from core.model import load_base_model
     from corpus import SAMPLE_BRAND_KIT, SAMPLE_DATASET
     from corpus.brandkit import load_brand_kit
-    from onbrand.model import load_base_model
     from tuning.registry import Registry
     from tuning.train import TrainConfig, run_training
 

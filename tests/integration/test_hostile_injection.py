@@ -35,10 +35,10 @@ def _repeats(text: str, host: str) -> bool:
 
 
 def test_planted_links_raise_the_badge_with_the_adapter_on_and_off(sample_home, tmp_path):
+    from core.config import Settings
     from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG
     from onbrand.assistant import DEFAULT, Assistant
     from onbrand.cli import main
-    from onbrand.config import Settings
     from onbrand.guardrails import badges, catalog_names
     from tuning.lint import lint
 

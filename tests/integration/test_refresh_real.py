@@ -13,10 +13,10 @@ QUESTION = "how much is the Canopy Basecamp 4 Tent and is it in stock?"
 
 
 def test_refreshed_price_and_stock_reach_the_answer_without_retraining(sample_home, tmp_path, monkeypatch):
+    from core.config import Settings
     from corpus import SAMPLE_CATALOG
     from onbrand.assistant import Assistant
     from onbrand.cli import main
-    from onbrand.config import Settings
 
     def no_training(*a, **k):
         raise AssertionError("a catalog refresh must not train anything")

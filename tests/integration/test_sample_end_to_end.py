@@ -41,7 +41,7 @@ def test_price_question_streams_an_answer_with_the_product_as_source(sample_assi
 def test_default_model_is_bf16_on_this_cpu_when_supported(sample_assistant):
     import torch
 
-    from onbrand.model import cpu_supports_bf16
+    from core.model import cpu_supports_bf16
 
     expected = torch.bfloat16 if cpu_supports_bf16() else torch.float32
     assert sample_assistant.generator.lm.dtype == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from onbrand.model import load_base_model
+from core.model import load_base_model
 
 
 @pytest.fixture()

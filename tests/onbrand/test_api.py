@@ -21,12 +21,12 @@ import pytest
 
 openai = pytest.importorskip("openai", reason="the dev extra installs the official openai client")
 
+from core.config import Settings  # noqa: E402
+from core.generation import Generator  # noqa: E402
+from core.model import load_base_model  # noqa: E402
 from onbrand.api import running  # noqa: E402
 from onbrand.assistant import Assistant  # noqa: E402
-from onbrand.config import Settings  # noqa: E402
-from onbrand.generation import Generator  # noqa: E402
 from onbrand.guardrails import badges, catalog_names  # noqa: E402
-from onbrand.model import load_base_model  # noqa: E402
 from onbrand.serving import Server  # noqa: E402
 from rag.index_store import build_index, load_index  # noqa: E402
 from tuning.dataset import Example, write_dataset  # noqa: E402

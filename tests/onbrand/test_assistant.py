@@ -1,9 +1,9 @@
 import pytest
 
+from core.config import Settings
+from core.generation import Generator
+from core.model import load_base_model
 from onbrand.assistant import Assistant, QuestionError
-from onbrand.config import Settings
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
 from rag.index_store import load_index
 
 

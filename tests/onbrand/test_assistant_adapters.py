@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
+from core.config import Settings
+from core.generation import Generator
+from core.model import load_base_model
 from onbrand.assistant import Assistant, seed_shipped_adapters
-from onbrand.config import Settings
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
 from rag.index_store import load_index
 from tuning.registry import Registry
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import UserError
+from core.config import Settings
+from core.errors import UserError
+from core.generation import Generator
+from core.model import load_base_model
 from onbrand.api import running
 from onbrand.assistant import Assistant
 from onbrand.backends import Backend, BackendError, LocalBackend, OpenAIBackend
 from onbrand.cli import main
-from onbrand.config import Settings
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
 from onbrand.serving import Server
 from rag.index_store import build_index, load_index
 from tuning.dataset import Example, write_dataset

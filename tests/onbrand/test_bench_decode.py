@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from core.generation import Generator
 from onbrand import bench
-from onbrand.generation import Generator
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost?", "stove in stock?")]

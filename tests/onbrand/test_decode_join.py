@@ -8,7 +8,7 @@ import threading
 
 import torch
 
-from onbrand.generation import BASE, Generator
+from core.generation import BASE, Generator
 
 WAIT_S = 120
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

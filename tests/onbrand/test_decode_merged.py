@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from onbrand.generation import BASE, Generator, merged_copy
+from core.generation import BASE, Generator, merged_copy
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost?", "stove in stock?")]

@@ -11,11 +11,11 @@ import json
 
 import pytest
 
+from core.config import Settings
+from core.generation import Generator
+from core.model import load_base_model
 from onbrand.assistant import Assistant
 from onbrand.cli import main
-from onbrand.config import Settings
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
 from rag.index_store import IndexLoadError, build_index, current_version, load_index
 from tuning.loading import AdapterRefused
 

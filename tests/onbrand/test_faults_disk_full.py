@@ -1,6 +1,6 @@
 """A full disk during a write (issue 17, group 3): an index publish, an adapter publish or promotion, and a
 spot-check verdict each fail with one clear line naming the file, and the previous state keeps serving,
-whole. The disk fills at every step of each write in turn (OSError(ENOSPC) injected where onbrand.atomic
+whole. The disk fills at every step of each write in turn (OSError(ENOSPC) injected where core.atomic
 makes a file durable, tests/conftest.py `disk_full`; SQLite's own "database or disk is full" for the
 verdict store, which does its own I/O).
 
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import UserError
-from onbrand import atomic
+from core import atomic
+from core.config import Settings
+from core.errors import UserError
+from core.generation import Generator
+from core.model import load_base_model
 from onbrand.assistant import Assistant
 from onbrand.cli import main
-from onbrand.config import Settings
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
 from onbrand.spotchecks import SpotCheckError, SpotChecks, Verdict
 from rag.index_store import build_index, current_version, load_index, rollback, versions
 

@@ -3,8 +3,8 @@ import threading
 
 import torch
 
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
+from core.generation import Generator
+from core.model import load_base_model
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello there"}]
 

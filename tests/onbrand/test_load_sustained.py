@@ -27,10 +27,10 @@ import time
 
 import pytest
 
+from core.config import Settings
+from core.generation import Generator
+from core.model import load_base_model
 from onbrand.assistant import Assistant
-from onbrand.config import Settings
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
 from onbrand.serving import Busy, Server
 from onbrand.spotchecks import SpotChecks, Verdict
 from rag.index_store import load_index

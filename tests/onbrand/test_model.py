@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from corpus.errors import UserError
-from onbrand import model as model_mod
-from onbrand.model import default_gguf, load_base_model, pick_dtype
+from core import model as model_mod
+from core.errors import UserError
+from core.model import default_gguf, load_base_model, pick_dtype
 
 
 def test_default_gguf_is_found_without_importing_the_package():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import UserError
-from onbrand.config import Settings
+from core.config import Settings
+from core.errors import UserError
 from onbrand.onboard import STEPS, Onboarding
 from tuning.train import TrainConfig
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from onbrand import config
+from core import config
 from onbrand.cli import main
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
+from core.config import Settings
+from core.generation import Generator
+from core.model import load_base_model
 from onbrand.assistant import Assistant, QuestionError
-from onbrand.config import Settings
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
 from onbrand.serving import BUSY_MESSAGE, Busy, Server
 from rag.index_store import load_index
 from tuning.dataset import Example, write_dataset

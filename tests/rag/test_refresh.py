@@ -137,7 +137,7 @@ def test_brand_kit_change_counts_every_product_changed_and_says_why(tmp_path, ti
 def test_rows_written_by_another_chunker_are_all_rewritten(tmp_path, tiny_catalog, tiny_kit):
     """Unchanged rows are copied as written: an index whose rows an older onbrand wrote differently (here
     "Availability:" for "Stock:") must not keep them beside new-format rows of the changed products."""
-    from onbrand import atomic
+    from core import atomic
 
     emb, root = FakeEmbedder(), tmp_path / "idx"
     build_index(tiny_catalog, emb, root, "q", kit=tiny_kit)
@@ -180,7 +180,7 @@ def test_another_catalog_is_refused_unless_replace(tmp_path, tiny_catalog, tiny_
 
 def test_a_format_1_index_is_refreshed_without_reembedding(tmp_path, tiny_catalog, tiny_kit):
     """Indexes built before stable ids (ids = rows, no hashes) refresh like any other."""
-    from onbrand import atomic
+    from core import atomic
 
     emb, root = FakeEmbedder(), tmp_path / "idx"
     build_index(tiny_catalog, emb, root, "q", kit=tiny_kit)
@@ -277,7 +277,7 @@ def test_watch_refreshes_once_a_changed_file_has_settled(tmp_path):
 
 
 def test_watch_keeps_going_after_a_bad_export(tmp_path, caplog):
-    from corpus.errors import UserError
+    from core.errors import UserError
 
     path = tmp_path / "export.jsonl"
     path.write_text("x")
@@ -306,10 +306,10 @@ def test_watch_keeps_going_after_a_bad_export(tmp_path, caplog):
 
 @pytest.fixture()
 def fake_assistant(tmp_path, tiny_catalog, tiny_kit, tiny_lm_dir):
+    from core.config import Settings
+    from core.generation import Generator
+    from core.model import load_base_model
     from onbrand.assistant import Assistant
-    from onbrand.config import Settings
-    from onbrand.generation import Generator
-    from onbrand.model import load_base_model
 
     emb = FakeEmbedder()
     root = tmp_path / "indexes"

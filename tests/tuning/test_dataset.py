@@ -11,9 +11,9 @@ import re
 
 import pytest
 
+from core.errors import UserError
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalog
 from corpus.checks import find_deprecated, product_disclaimers
-from corpus.errors import UserError
 from rag.fields import fill_text, price_text
 from rag.index_store import build_index, load_index
 from rag.prompting import CLOSE, OPEN, build_messages

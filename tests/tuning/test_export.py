@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import UserError
+from core.errors import UserError
+from core.generation import Generator
+from core.model import DEFAULT_MODEL_ID, load_base_model
 from onbrand.backends import LocalBackend
 from onbrand.cli import main
-from onbrand.generation import Generator
-from onbrand.model import DEFAULT_MODEL_ID, load_base_model
 from tuning.dataset import Example, write_dataset
 from tuning.export import absolute_paths, export_adapter
 from tuning.registry import Registry, RegistryError

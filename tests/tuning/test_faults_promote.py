@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from onbrand import atomic
+from core import atomic
 from onbrand.cli import main
 from tuning.registry import MANIFEST, Registry
 
@@ -59,11 +59,11 @@ def home(tmp_path, distinct_registry, monkeypatch):
 @pytest.fixture()
 def loads(monkeypatch):
     """How many times the base model was loaded (a cheap refusal must not load it at all)."""
-    import onbrand.model
+    import core.model
 
     calls = []
-    real = onbrand.model.load_base_model
-    monkeypatch.setattr(onbrand.model, "load_base_model", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    real = core.model.load_base_model
+    monkeypatch.setattr(core.model, "load_base_model", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
     return calls
 
 
@@ -113,7 +113,7 @@ def test_promote_refuses_what_serving_would_refuse(home, distinct_registry, talk
     loads.clear()
     assert _promote(home, good.version, talkative_lm_dir, capsys) == (0, [])
     assert reg.promoted("quokka") == good.version and len(loads) == 1
-    from onbrand.model import load_base_model
+    from core.model import load_base_model
     from tuning.loading import AdapterSet
 
     served = AdapterSet(load_base_model(str(talkative_lm_dir), home / "cache", device="cpu"))

@@ -13,9 +13,9 @@ import shutil
 import pytest
 import torch
 
-from corpus.errors import UserError
-from onbrand.generation import Generator
-from onbrand.model import load_base_model
+from core.errors import UserError
+from core.generation import Generator
+from core.model import load_base_model
 from tuning.dataset import Example, write_dataset
 from tuning.loading import BASE, AdapterRefused, AdapterSet, base_fingerprint
 from tuning.registry import Registry, RegistryError

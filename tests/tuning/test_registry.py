@@ -6,8 +6,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from core import atomic
 from evaluation.gate import bind_scorecard, gate
-from onbrand import atomic
 from tuning.registry import REPO_ROOT, AdapterRef, Registry, RegistryError
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from corpus.errors import UserError
-from onbrand.model import load_base_model
+from core.errors import UserError
+from core.model import load_base_model
 from tuning.dataset import Example, write_dataset
 from tuning.loading import base_fingerprint
 from tuning.registry import Registry

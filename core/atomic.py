@@ -16,7 +16,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from corpus.errors import UserError
+from core.errors import UserError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

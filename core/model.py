@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from corpus.errors import UserError
-from onbrand import atomic
+from core import atomic
+from core.errors import UserError
 
 log = logging.getLogger(__name__)
 

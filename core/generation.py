@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
-from onbrand.model import LoadedModel
+from core.model import LoadedModel
 
 log = logging.getLogger(__name__)
 

