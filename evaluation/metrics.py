@@ -15,7 +15,9 @@ Metrics (the names are the report's columns; every text check is the one in `cor
   approved names (`find_approved`) + deprecated hits + generic hits; a deprecated hit is a kit alias
   (`find_deprecated`: "formerly the X" is allowed) or one of the case's `must_not_use` terms not already
   counted (word-boundary, case-insensitive, not inside an approved name; "formerly" excuses it only when the
-  term is a kit alias or a catalog name). Aggregated as summed approved / summed mentions.
+  term is a kit alias or a catalog name), or a competitor's name (the kit's `competitors`: the merchant speaks
+  of its own products only, and "The Summitry 900 is $99.95" puts a competitor's name on one of them).
+  Aggregated as summed approved / summed mentions.
 - deprecated_rate, generic_rate: deprecated hits / mentions and generic labels (`find_generic`) / mentions,
   summed the same way. Lower is better. None for an answer that mentions no product.
 - trademark_ok: no misspelt trademark (`find_misspelt_trademarks`). Applies to every answer.
@@ -337,6 +339,22 @@ def _must_not_use_hits(answer: str, case: Case, kit: BrandKit, catalog_names: se
     return hits
 
 
+def _competitor_hits(answer: str, kit: BrandKit, approved: list[tuple[int, int]],
+                     taken: list[tuple[int, int]]) -> list[str]:
+    """The kit's competitors named in the answer (word-boundary, case-insensitive, not inside an approved
+    name): the merchant speaks of its own products only, and a competitor's name on one of them ("The
+    Summitry 900 is $99.95" for the Lumen Summit 900) is a wrong name."""
+    hits = []
+    for name in sorted(kit.competitors, key=len, reverse=True):
+        for m in _pattern(name).finditer(answer):
+            s, e = m.span()
+            if any(a <= s and e <= b for a, b in approved) or _spans_overlap(s, e, taken):
+                continue
+            taken.append((s, e))
+            hits.append(m.group(0))
+    return hits
+
+
 def _rule(kit: BrandKit, style: str) -> FormatRule | None:
     return next((f for f in kit.formats if f.style == style), None)
 
@@ -481,6 +499,7 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     generic = find_generic(answer, kit)
     taken = [(m.start, m.start + len(m.term)) for m in deprecated + generic]
     extra = _must_not_use_hits(answer, case, kit, catalog_names, approved_spans, taken)
+    extra += _competitor_hits(answer, kit, approved_spans, taken)
     deprecated_terms = tuple(m.term for m in deprecated) + tuple(extra)
 
     by_disclaimer = {d.id: d for d in kit.disclaimers}

@@ -83,6 +83,27 @@ def test_deprecated_rate_adds_must_not_use_terms_once(score):
     assert inside.deprecated_mentions == 0  # a term inside the approved name is not a hit
 
 
+def test_a_competitors_name_in_an_answer_counts_as_a_deprecated_mention(tiny_kit, tiny_catalog):
+    """The sample's ev-099 ("saw a Summitry 900 lumen light for 80 bucks. lumen summit 900 price match?") was
+    once answered "The Summitry 900 is $99.95": the right price under a competitor's name, and no name check
+    saw it (no approved name, no alias)."""
+    kit = replace(tiny_kit, competitors=("Summitry", "Northpeak"))
+    case = stove_case(question="Summitry sells one for $45, is the blaze mini stove cheaper?", kind="competitor")
+
+    def run(answer):
+        return score_answer(case, answer, sources_text=STOVE_SRC, retrieved_ids=["QK-STV-01"], kit=kit,
+                            catalog=tiny_catalog, k=3)
+
+    wrong = run("The Summitry Mini is $59.50.")
+    assert (wrong.approved_mentions, wrong.deprecated_terms) == (0, ("Summitry",))
+    assert aggregate([wrong])["deprecated_rate"] == 1.0 and aggregate([wrong])["approved_name_rate"] == 0.0
+    both = run("Unlike Northpeak, the Quokka Blaze Mini Stove is $59.50.")
+    assert (both.approved_mentions, both.deprecated_terms) == (1, ("Northpeak",))
+    right = run("I can only speak to our own products. The Quokka Blaze Mini Stove is $59.50.")
+    assert right.deprecated_mentions == 0 and passes(right, "deprecated_rate")
+    assert run("The Quokka Blaze Mini Stove is $59.50. Summitryx").deprecated_mentions == 0  # whole words only
+
+
 def test_generic_rate(score):
     case = stove_case(product_ids=("QK-BOT-01",), approved_names=("Quokka Wallaby Trail Boot",), must_state=(),
                       disclaimers=())
