@@ -86,11 +86,13 @@ def settings_from_env() -> dict:
     waiting = os.environ.get("ONBRAND_MAX_WAITING", str(DEFAULT_MAX_WAITING))
     if not waiting.isdigit():
         raise UserError(f"ONBRAND_MAX_WAITING must be a whole number, got {waiting!r}")
-    return {"home": os.environ.get("ONBRAND_HOME", ""), "index_name": os.environ.get("ONBRAND_INDEX", "sample"),
-            "model": os.environ.get("ONBRAND_MODEL", config.DEFAULT_MODEL),
-            "adapter": os.environ.get("ONBRAND_ADAPTER", config.SAMPLE_ADAPTER),
-            "brand_kit": os.environ.get("ONBRAND_BRAND_KIT", ""), "max_waiting": int(waiting),
-            **{"backend": "local", "base_url": "", "api_key": "", **config.backend_from_env()}}
+    try:  # the CLI's reading of the environment (Settings.from_env), as plain values for the resource cache
+        s = config.Settings.from_env()
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return {"home": str(s.home), "index_name": s.index_name, "model": s.model, "adapter": s.adapter or "",
+            "brand_kit": str(s.brand_kit), "max_waiting": int(waiting), "backend": s.backend,
+            "base_url": s.base_url or "", "api_key": s.api_key or ""}
 
 
 def answer_badges(ctx: Context, question: str, answer: str, products, messages, fills=()) -> list[Badge]:

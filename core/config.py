@@ -57,6 +57,24 @@ def _folder(path: Path, where: str) -> Path:
 
 
 @dataclass(frozen=True)
+class Retrieval:
+    """How a question retrieves products, in one place: the app, `onbrand retrieve`, `eval-retrieval`, the
+    scorecard and the dataset builder (whose training prompts must look like served ones) all use these."""
+    top_k: int = 3  # three products' facts fit SmolLM2's context with room for the answer
+    chunks_per_product: int = 1  # best chunk + the overview (price, stock); more text lowered price accuracy
+    score_gap: float | None = 0.12  # drop products scoring this far below the best (None: keep all top k):
+    # distractors mislead a 135M model
+
+
+RETRIEVAL = Retrieval()
+
+# The environment the app and the CLI read (`Settings.from_env`); the CLI's options win over it.
+ENVIRONMENT = {"ONBRAND_INDEX": "index_name", "ONBRAND_MODEL": "model", "ONBRAND_ADAPTER": "adapter",
+               "ONBRAND_BRAND_KIT": "brand_kit", "ONBRAND_BACKEND": "backend", "ONBRAND_BASE_URL": "base_url",
+               "ONBRAND_API_KEY": "api_key"}
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     index_name: str = "sample"  # one index per catalog; the sample merchant's by default
@@ -64,9 +82,9 @@ class Settings:
     brand_kit: Path = SAMPLE_BRAND_KIT
     model: str = DEFAULT_MODEL  # "default", a hub id or a local folder
     adapter: str | None = SAMPLE_ADAPTER  # "name" (promoted version) or "name@version"; None: bare base
-    top_k: int = 3  # three products' facts fit SmolLM2's context with room for the answer
-    chunks_per_product: int = 1  # best chunk + the overview (price, stock); more text lowered price accuracy
-    score_gap: float = 0.12  # drop products scoring this far below the best: distractors mislead a 135M model
+    top_k: int = RETRIEVAL.top_k
+    chunks_per_product: int = RETRIEVAL.chunks_per_product
+    score_gap: float = RETRIEVAL.score_gap
     max_question_chars: int = 1000  # longer "questions" are pasted documents, not questions
     max_new_tokens: int = 200  # a short answer or a 4-row comparison table
     max_new_tokens_limit: int = 1024  # hard bound for any caller asking for more
@@ -97,6 +115,23 @@ class Settings:
         if self.backend_concurrency < 1:
             raise ValueError(f"backend_concurrency must be at least 1, got {self.backend_concurrency}")
 
+    @classmethod
+    def from_env(cls, **chosen) -> "Settings":
+        """Settings from the environment (ONBRAND_HOME, ONBRAND_INDEX, ONBRAND_MODEL, ONBRAND_ADAPTER,
+        ONBRAND_BRAND_KIT, ONBRAND_BACKEND, ONBRAND_BASE_URL, ONBRAND_API_KEY; unset or empty: the default),
+        with `chosen` fields (the CLI's options) winning over it."""
+        fields = {name: os.environ[var] for var, name in ENVIRONMENT.items() if os.environ.get(var)}
+        if "brand_kit" in fields:
+            fields["brand_kit"] = Path(fields["brand_kit"]).expanduser()
+        fields.update(chosen)
+        if "home" not in fields:
+            fields["home"] = home()  # --home, else ONBRAND_HOME, else ~/.cache/onbrand
+        return cls(**fields)
+
+    @property
+    def retrieval(self) -> Retrieval:
+        return Retrieval(self.top_k, self.chunks_per_product, self.score_gap)
+
     @property
     def index_root(self) -> Path:
         return self.home / "indexes"
@@ -108,11 +143,3 @@ class Settings:
     @property
     def model_cache(self) -> Path:
         return self.home / "models"
-
-
-def backend_from_env() -> dict:
-    """The generation backend chosen by the environment (ONBRAND_BACKEND, ONBRAND_BASE_URL,
-    ONBRAND_API_KEY), as Settings fields; the CLI's --backend/--base-url/--api-key win over them."""
-    env = {"backend": os.environ.get("ONBRAND_BACKEND"), "base_url": os.environ.get("ONBRAND_BASE_URL"),
-           "api_key": os.environ.get("ONBRAND_API_KEY")}
-    return {k: v for k, v in env.items() if v}

@@ -160,9 +160,8 @@ class Assistant:
     def retrieve(self, question: str, k: int | None = None, collection: str | None = None,
                  in_stock: bool | None = None) -> list[ProductHits]:
         self.follow_current()
-        return self.retriever.retrieve(self.check_question(question), k or self.settings.top_k,
-                                       collection=collection, in_stock=in_stock, max_gap=self.settings.score_gap,
-                                       chunks_per_product=self.settings.chunks_per_product)
+        return self.retriever.retrieve(self.check_question(question), k or None, collection=collection,
+                                       in_stock=in_stock, settings=self.settings.retrieval)
 
     def follow_current(self) -> bool:
         """Serve the index version CURRENT points at now (a refresh or rollback published since we

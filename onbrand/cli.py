@@ -30,7 +30,7 @@ def _settings(args) -> config.Settings:
     try:  # Settings validates itself (ValueError naming the field); for the CLI that is a user error
         chosen = {key: getattr(args, key) for key in ("index_name", "model", "brand_kit", "adapter", "backend",
                                                       "base_url", "api_key") if getattr(args, key, None) is not None}
-        s = config.Settings(home=config.home(args.home), **{**config.backend_from_env(), **chosen})
+        s = config.Settings.from_env(home=config.home(args.home), **chosen)
     except ValueError as e:
         raise UserError(str(e)) from None
     if getattr(args, "no_adapter", False):
@@ -180,7 +180,8 @@ def cmd_retrieve(args) -> int:
     s = _settings(args)
     emb = Embedder.load()
     retriever = Retriever(load_index(s.index_root, s.index_name, emb.info), emb)
-    hits = retriever.retrieve(args.question, k=args.k, collection=args.collection, in_stock=args.in_stock or None)
+    hits = retriever.retrieve(args.question, k=args.k, collection=args.collection, in_stock=args.in_stock or None,
+                              settings=s.retrieval)
     _emit([asdict(h) for h in hits])
     return 0
 
@@ -227,16 +228,17 @@ def cmd_eval_retrieval(args) -> int:
     emb = Embedder.load()
     retriever = Retriever(load_index(s.index_root, s.index_name, emb.info), emb)
     rows = [json.loads(line) for line in Path(args.questions).read_text(encoding="utf-8").splitlines() if line.strip()]
+    k = args.k or s.top_k
     misses, hits, top1 = [], 0, 0
     for row in rows:
-        got = [ph.product_id for ph in retriever.retrieve(row["question"], k=args.k)]
+        got = [ph.product_id for ph in retriever.retrieve(row["question"], k=k, settings=s.retrieval)]
         top1 += bool(got) and got[0] in row["product_ids"]
         if set(got) & set(row["product_ids"]):
             hits += 1
         else:
             misses.append({"question": row["question"], "expected": row["product_ids"], "got": got})
     rate = hits / len(rows) if rows else 0.0
-    _emit({"questions": len(rows), "k": args.k, "hits": hits, "hit_rate": round(rate, 4),
+    _emit({"questions": len(rows), "k": k, "hits": hits, "hit_rate": round(rate, 4),
            "hit_at_1": round(top1 / len(rows), 4) if rows else 0.0, "misses": misses})
     return 0 if rate >= args.min_hit_rate else 1
 
@@ -617,7 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def query_args(sp):
         sp.add_argument("question", help="the shopper's question")
-        sp.add_argument("-k", type=int, default=3, help="products to retrieve (default 3)")
+        sp.add_argument("-k", type=int, default=None, help="products to retrieve (default: the app's, 3)")
         sp.add_argument("--collection", help="only products of this collection/line")
         sp.add_argument("--in-stock", action="store_true", help="only in-stock or low-stock products")
         sp.add_argument("--brand-kit", type=Path, default=None, help="brand kit YAML (default: the sample's)")
@@ -664,7 +666,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("eval-retrieval", cmd_eval_retrieval)
     sp.add_argument("--questions", default=str(SAMPLE_QUESTIONS), help="JSONL of {question, product_ids}")
-    sp.add_argument("-k", type=int, default=3, help="hit if a wanted product is in the top k (default 3)")
+    sp.add_argument("-k", type=int, default=None,
+                    help="hit if a wanted product is in the top k (default: the app's, 3); retrieval as the app's")
     sp.add_argument("--min-hit-rate", type=float, default=0.0, help="exit 1 when hit@k is below this")
     index_name(sp)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.config import RETRIEVAL, Retrieval
 from rag.embedding import Embedder
 from rag.index_store import LoadedIndex
 
@@ -104,13 +105,13 @@ class Retriever:
             hits.append(Hit(int(cid), c["product_id"], c["field"], c["text"], float(score)))
         return hits
 
-    def retrieve(self, query: str, k: int = 3, collection: str | None = None,
-                 in_stock: bool | None = None, chunks_per_product: int = 3,
-                 max_gap: float | None = None) -> list[ProductHits]:
-        """Top-k products for a query, each with up to `chunks_per_product` of its best chunks.
-
-        max_gap: keep only products whose best score is within this distance of the top product's.
-        """
+    def retrieve(self, query: str, k: int | None = None, collection: str | None = None,
+                 in_stock: bool | None = None, settings: Retrieval = RETRIEVAL) -> list[ProductHits]:
+        """Top-k products for a query (k: settings.top_k unless given), each with up to
+        `settings.chunks_per_product` of its best chunks, keeping only products whose best score is within
+        `settings.score_gap` of the top product's. The defaults are the app's (`core.config.RETRIEVAL`)."""
+        k = settings.top_k if k is None else k
+        chunks_per_product, max_gap = settings.chunks_per_product, settings.score_gap
         # 8 chunks per wanted product: a product has ~3 chunks, so this leaves room for runners-up
         qvec = self.embedder.encode_query(query)
         hits = self.search(qvec, n_chunks=max(8 * k, 16), collection=collection, in_stock=in_stock)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import atomic
+from core.config import RETRIEVAL, Retrieval
 from corpus.brandkit import BrandKit
 from corpus.checks import product_disclaimers, required_disclaimers
 from corpus.phrasings import PHRASINGS
@@ -65,9 +66,9 @@ class DatasetConfig:
     tail_share: float = 0.3
     sizing_first: float = 0.5  # share of sized products whose first question is about sizing (fit disclaimer)
     no_context_share: float = 0.2  # examples without retrieval, to teach naming on its own
-    k: int = 3  # the serving defaults, so training prompts look exactly like served prompts
-    chunks_per_product: int = 1
-    score_gap: float = 0.12
+    k: int = RETRIEVAL.top_k  # the serving defaults, so training prompts look exactly like served prompts
+    chunks_per_product: int = RETRIEVAL.chunks_per_product
+    score_gap: float = RETRIEVAL.score_gap
 
 
 # a spec value's unit -> the PHRASINGS entry that asks about it in everyday words
@@ -339,8 +340,7 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
         use_context = (intent in ("compare", "missing", "injection", "generic")
                        or rng.random() >= cfg.no_context_share)
         if use_context:
-            ctx = retriever.retrieve(question, k=cfg.k, chunks_per_product=cfg.chunks_per_product,
-                                     max_gap=cfg.score_gap)
+            ctx = retriever.retrieve(question, settings=Retrieval(cfg.k, cfg.chunks_per_product, cfg.score_gap))
             in_ctx = {ph.product_id for ph in ctx}
             present = [p for p in wanted if p.id in in_ctx]
             if intent == "generic":

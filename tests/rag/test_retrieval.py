@@ -1,5 +1,10 @@
+from dataclasses import replace
+
+from core.config import Retrieval
 from rag.index_store import load_index
 from rag.retrieval import Retriever
+
+WIDE = Retrieval(top_k=5, chunks_per_product=3, score_gap=None)  # every filtered product, all its chunks
 
 
 def _retriever(tiny_index, embedder):
@@ -9,7 +14,7 @@ def _retriever(tiny_index, embedder):
 
 def test_top_product_with_scores_grouped(tiny_index, embedder):
     r = _retriever(tiny_index, embedder)
-    hits = r.retrieve("four person family tent", k=2)
+    hits = r.retrieve("four person family tent", k=2, settings=WIDE)
     assert hits[0].product_id == "QK-TNT-02"
     assert len(hits) == 2 and hits[0].score >= hits[1].score
     assert all(h.product_id == hits[0].product_id for h in hits[0].hits)
@@ -22,26 +27,26 @@ def test_deprecated_name_finds_the_product(tiny_index, embedder):
 
 def test_overview_always_travels_with_a_product(tiny_index, embedder):
     hits = _retriever(tiny_index, embedder).retrieve("boils a litre in three and a half minutes", k=1,
-                                                     chunks_per_product=1)
+                                                     settings=Retrieval(chunks_per_product=1))
     fields = [h.field for h in hits[0].hits]
     assert "overview" in fields
     assert any("Price: $59.50" in h.text for h in hits[0].hits)
 
 
 def test_collection_filter(tiny_index, embedder):
-    hits = _retriever(tiny_index, embedder).retrieve("tent", k=5, collection="Quokka Light")
+    hits = _retriever(tiny_index, embedder).retrieve("tent", k=5, collection="Quokka Light", settings=WIDE)
     assert [h.product_id for h in hits] == ["QK-LMP-01"]
 
 
 def test_in_stock_filter_drops_out_of_stock_and_preorder(tiny_index, embedder):
-    hits = _retriever(tiny_index, embedder).retrieve("stove headlamp tent boot", k=5, in_stock=True)
+    hits = _retriever(tiny_index, embedder).retrieve("stove headlamp tent boot", k=5, in_stock=True, settings=WIDE)
     ids = {h.product_id for h in hits}
     assert ids == {"QK-TNT-01", "QK-TNT-02", "QK-BOT-01"}
 
 
 def test_max_gap_drops_distant_products(tiny_index, embedder):
     r = _retriever(tiny_index, embedder)
-    all5 = r.retrieve("Quokka Dome 4 Tent price", k=5)
-    close = r.retrieve("Quokka Dome 4 Tent price", k=5, max_gap=0.05)
+    all5 = r.retrieve("Quokka Dome 4 Tent price", k=5, settings=WIDE)
+    close = r.retrieve("Quokka Dome 4 Tent price", k=5, settings=replace(WIDE, score_gap=0.05))
     assert len(close) < len(all5)
     assert all(h.score >= close[0].score - 0.05 for h in close)

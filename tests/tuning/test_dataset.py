@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from core.config import Retrieval
 from core.errors import UserError
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalog
 from corpus.checks import find_deprecated, product_disclaimers
@@ -285,8 +286,7 @@ def test_prompts_are_the_served_prompts(rows, retriever, tiny_kit):
         assert (OPEN in prompt[1]["content"]) == r["has_context"] == (CLOSE in prompt[1]["content"])
         ctx = None
         if r["has_context"]:
-            ctx = retriever.retrieve(r["question"], k=CFG.k, chunks_per_product=CFG.chunks_per_product,
-                                     max_gap=CFG.score_gap)
+            ctx = retriever.retrieve(r["question"], settings=Retrieval(CFG.k, CFG.chunks_per_product, CFG.score_gap))
         assert prompt == build_messages(r["question"], ctx, tiny_kit), r["id"]
 
 
