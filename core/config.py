@@ -84,7 +84,7 @@ class Settings:
     adapter: str | None = SAMPLE_ADAPTER  # "name" (promoted version) or "name@version"; None: bare base
     top_k: int = RETRIEVAL.top_k
     chunks_per_product: int = RETRIEVAL.chunks_per_product
-    score_gap: float = RETRIEVAL.score_gap
+    score_gap: float | None = RETRIEVAL.score_gap
     max_question_chars: int = 1000  # longer "questions" are pasted documents, not questions
     max_new_tokens: int = 200  # a short answer or a 4-row comparison table
     max_new_tokens_limit: int = 1024  # hard bound for any caller asking for more

@@ -10,8 +10,8 @@ Every call is a job of one or more rows for the generator's one decoding loop (a
 is work). A job that arrives while others decode joins the running batch at the next step: its prompts are
 prefilled on their own, one adapter's rows at a time on that adapter's weights (a prompt prefix those rows
 share, such as a long system prompt, computed once), then its KV cache is left-padded to the batch's width
-and concatenated, so each row keeps its own positions and its own mask. A row leaves the batch as soon as it ends (EOS, its token budget,
-or a consumer that stopped reading). `stream`, `stream_batch`, `generate_batch` and the server's concurrent
+and concatenated, so each row keeps its own positions and its own mask. A row leaves the batch as soon as it
+ends (EOS, its token budget, or a consumer that stopped reading). `stream`, `stream_batch`, `generate_batch` and the server's concurrent
 shoppers are all this loop; for each prompt alone, its greedy tokens are those of
 `model.generate(do_sample=False, repetition_penalty=...)` (tests/onbrand/test_generation.py).
 
@@ -458,8 +458,9 @@ class _DecodeLoop:
         valid = torch.zeros((n, shared + width), dtype=torch.bool, device=device)
         valid[:, :shared] = True
         for i, p in enumerate(prompts):
-            ids[i, width - len(p) + shared:] = p[shared:]
-            valid[i, width - len(p) + 2 * shared:] = True
+            rest = p[shared:]
+            ids[i, width - len(rest):] = rest
+            valid[i, shared + width - len(rest):] = True
         pos = (valid.long().cumsum(-1) - 1).clamp(min=0)  # each row's positions start at 0 after its padding
         cache = _Cache()
         names = [r.name or BASE for r in rows] if rows[0].name is not None else None

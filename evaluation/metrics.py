@@ -323,32 +323,18 @@ def _spans_overlap(s: int, e: int, spans: list[tuple[int, int]]) -> bool:
     return any(s < te and ts < e for ts, te in spans)
 
 
-def _must_not_use_hits(answer: str, case: Case, kit: BrandKit, catalog_names: set[str],
-                       approved: list[tuple[int, int]], taken: list[tuple[int, int]]) -> list[str]:
-    old_names = {a.lower() for a in kit.alias_targets()} | {n.lower() for n in catalog_names}
+def _term_hits(answer: str, terms, approved: list[tuple[int, int]], taken: list[tuple[int, int]],
+               renamed_ok: set[str] = frozenset()) -> list[str]:
+    """Each mention of `terms` in the answer (word-boundary, case-insensitive, longest term first) that is not
+    inside an approved name nor a span already counted (`taken`, which grows), nor, for a term in `renamed_ok`
+    (lower-cased), right after "formerly" and the like."""
     hits = []
-    for term in sorted(case.must_not_use, key=len, reverse=True):
+    for term in sorted(terms, key=len, reverse=True):
         for m in _pattern(term).finditer(answer):
             s, e = m.span()
             if any(a <= s and e <= b for a, b in approved) or _spans_overlap(s, e, taken):
                 continue
-            if term.lower() in old_names and _RENAMED.search(answer[max(0, s - 40):s]):
-                continue
-            taken.append((s, e))
-            hits.append(m.group(0))
-    return hits
-
-
-def _competitor_hits(answer: str, kit: BrandKit, approved: list[tuple[int, int]],
-                     taken: list[tuple[int, int]]) -> list[str]:
-    """The kit's competitors named in the answer (word-boundary, case-insensitive, not inside an approved
-    name): the merchant speaks of its own products only, and a competitor's name on one of them ("The
-    Summitry 900 is $99.95" for the Lumen Summit 900) is a wrong name."""
-    hits = []
-    for name in sorted(kit.competitors, key=len, reverse=True):
-        for m in _pattern(name).finditer(answer):
-            s, e = m.span()
-            if any(a <= s and e <= b for a, b in approved) or _spans_overlap(s, e, taken):
+            if term.lower() in renamed_ok and _RENAMED.search(answer[max(0, s - 40):s]):
                 continue
             taken.append((s, e))
             hits.append(m.group(0))
@@ -498,8 +484,11 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     deprecated = find_deprecated(answer, kit)
     generic = find_generic(answer, kit)
     taken = [(m.start, m.start + len(m.term)) for m in deprecated + generic]
-    extra = _must_not_use_hits(answer, case, kit, catalog_names, approved_spans, taken)
-    extra += _competitor_hits(answer, kit, approved_spans, taken)
+    # the case's forbidden terms ("formerly" excuses only a real old name), then the kit's competitors: the
+    # merchant speaks of its own products only ("The Summitry 900 is $99.95" for the Lumen Summit 900)
+    old_names = {a.lower() for a in kit.alias_targets()} | {n.lower() for n in catalog_names}
+    extra = _term_hits(answer, case.must_not_use, approved_spans, taken, renamed_ok=old_names)
+    extra += _term_hits(answer, kit.competitors, approved_spans, taken)
     deprecated_terms = tuple(m.term for m in deprecated) + tuple(extra)
 
     by_disclaimer = {d.id: d for d in kit.disclaimers}
