@@ -55,14 +55,15 @@ inside product names (also written loosely: "canopy ridge 2 foot print").
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Iterable, Sequence
 
 from corpus.brandkit import BrandKit
 from corpus.checks import _RENAMED, _UNITS, Quantity, _norm_token, _product_phrases, line_names, quantities
 from corpus.schema import Product, Stock
+from corpus.variants import expand
 
 # --- what the answer says about stock ----------------------------------------------------------------------
 
@@ -286,6 +287,8 @@ class _Index:
     size_specs: frozenset[str]  # spec keys that end in "size": "head size", "packed size" (not the sizes list)
     name_numbers: frozenset[tuple[str, str]]  # (word, number) pairs in names: ("ridge", "2"), ("summit", "900")
     disclaimers: tuple[str, ...]
+    # id -> every id sold under its approved name (the kit's variants; itself alone for any other product)
+    family: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # (kit id, record ids) -> ((kit, records), index); the objects are held so their ids stay theirs. Least
@@ -323,6 +326,13 @@ def _build(records: Sequence[Product], kit: BrandKit | None) -> _Index:
         for pid, n in kit.products.items():
             if pid not in by_id:
                 by_name.setdefault(n.lower(), set()).add(_OTHER)
+        # a variant row's own catalog name ("Stride 7-Inch Trail Short Mens" on one colour's row) names the
+        # product, so every variant sold under its approved name
+        siblings: dict[str, set[str]] = {}
+        for pid in by_id:
+            siblings.setdefault(display[pid], set()).add(pid)
+        for ids in by_name.values():
+            ids |= {s for i in list(ids) if i in display for s in siblings[display[i]]}
     names = sorted(by_name, key=len, reverse=True)
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, names)) + r")(?!\w)", re.I) if names else None
     tokens = []
@@ -350,8 +360,12 @@ def _build(records: Sequence[Product], kit: BrandKit | None) -> _Index:
             if num and re.fullmatch(r"[a-z][\w'-]*", a):
                 name_numbers.add((a, _norm_token(b)))
     disclaimers = tuple(d.text for d in kit.disclaimers) if kit else ()
+    same_name: dict[str, list[str]] = {}
+    for pid in by_id:
+        same_name.setdefault(display[pid], []).append(pid)
+    family = {pid: tuple(same_name[display[pid]]) if kit is not None else (pid,) for pid in by_id}
     return _Index(by_id, display, pattern, {k: frozenset(v) for k, v in by_name.items()}, tokens, lines, colours,
-                  standalone, sizes, size_specs, frozenset(name_numbers), disclaimers)
+                  standalone, sizes, size_specs, frozenset(name_numbers), disclaimers, family)
 
 
 # --- units, mentions, segments --------------------------------------------------------------------------
@@ -969,14 +983,18 @@ def contradictions(answer: str, records: Sequence[Product], *, kit: BrandKit | N
     name precedes it; question, extra_text: their numbers (and extra_text's sentences) are never claims;
     quoted: (start, end) spans holding a record's spec values verbatim (`rag.fields.quoted_spans`), where a
     product name is part of a value and does not change what the text is about."""
-    records = list({p.id: p for p in [*records, *default]}.values())
+    default = expand(default)  # a product grouped from variants is checked as its rows (corpus/variants.py)
+    records = list({p.id: p for p in [*expand(records), *default]}.values())
     idx = _index(records, kit)
     default_ids = tuple(p.id for p in default)
     masked, segs = _prepare(answer, idx, default_ids, extra_text, quoted)
     skip = _given_numbers([question, extra_text, *idx.disclaimers], idx)
     out: list[Contradiction] = []
     for seg in segs:
-        products = [idx.by_id[i] for i in seg.products if i in idx.by_id]
+        # a product sold as variant rows is each of its rows: a claim is wrong only when no row bears it out
+        # ("out of stock" of the one colour that is), whichever row the segment was attributed to
+        products = [idx.by_id[j] for j in dict.fromkeys(j for i in seg.products if i in idx.by_id
+                                                          for j in idx.family.get(i, (i,)))]
         if not products:
             continue
         for c in _claims(masked, seg, idx, skip):
@@ -1152,11 +1170,13 @@ def _quote(s: str, n: int = 80) -> str:
     return f"'{s}'" if len(s) <= n else f"'{s[:n - 1].rstrip()}…'"
 
 
-def clean_problems(answer: str, sources_text: str = "", kit: BrandKit | None = None) -> list[str]:
+def clean_problems(answer: str, sources_text: str = "", kit: BrandKit | None = None,
+                   filled: Sequence[tuple[int, int]] = ()) -> list[str]:
     """What makes an answer unclean, one short string per problem; [] when clean.
 
     - "repeats": a sentence of five or more words (a disclaimer too) written twice, a cut-off copy of an
-      earlier sentence at the end, or a run of four words three times in one sentence (a decoding loop);
+      earlier sentence at the end, or a run of four words three times in one sentence (a decoding loop; not
+      counted inside `filled` spans, values filled from the catalog, nor when the sources repeat it too);
     - "copies context line": a bare line "Key: value" (not a bullet, no sentence end) whose key is a context
       field (Price, Stock, Note, ...), a key of the sources, or that copies a source line, or any such short
       line ("Climbing: 2");
@@ -1178,10 +1198,17 @@ def clean_problems(answer: str, sources_text: str = "", kit: BrandKit | None = N
     if sentences and not re.search(r"[.!?\"')]$", sentences[-1]) and len(norm[-1].split()) >= 5:
         if any(earlier.startswith(norm[-1]) and earlier != norm[-1] for earlier in norm[:-1]):
             problems.append(f"repeats: {_quote(sentences[-1])} (cut off)")
-    for s in sentences:
+    # a run the sources themselves repeat is the catalog's wording, quoted ("size guide S fits US men's 4-6.5,
+    # M fits US men's 7-9.5, L fits US men's 10-12.5"), not a decoding loop
+    src_words = re.findall(r"\w+", sources_text.lower())
+    src_grams = Counter(" ".join(src_words[i:i + 4]) for i in range(len(src_words) - 3))
+    unfilled = list(answer)
+    for start, end in filled:  # a filled value is the catalog's text, quoted: blanked for the loop check
+        unfilled[start:end] = " " * (end - start)
+    for s in _sentences("".join(unfilled)):
         words = re.findall(r"\w+", s.lower())
         grams = [" ".join(words[i:i + 4]) for i in range(len(words) - 3)]
-        loop = next((g for g in dict.fromkeys(grams) if grams.count(g) >= 3), None)
+        loop = next((g for g in dict.fromkeys(grams) if grams.count(g) >= 3 and src_grams[g] < 3), None)
         if loop:
             problems.append(f"repeats: {_quote(loop)} (a loop)")
     src = _sources(sources_text)

@@ -42,6 +42,7 @@ _PRICE_RULE = {"point": "must be a number such as 1249.50 or 1,249.50 (',' only 
                "comma": "must be a number such as 1249,50 or 1.249,50 (price_decimal=comma: ',' before the "
                         "decimals, '.' only between groups of three digits)"}
 _QTY_RE = re.compile(r"[+-]?[0-9]{1,15}(?:\.0*)?")  # a count of items, as Shopify exports it ("3", "-1", "3.0")
+_TAG = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?|/[a-zA-Z][a-zA-Z0-9]*\s*)>")  # an HTML tag: <p>, </li>, <br/>
 _INVISIBLE = "has no visible characters (only zero-width, bidi-control or space characters)"
 _MAX_MAPPING_BYTES = 1 << 20  # a field -> column mapping is a few hundred bytes
 _READ_CHUNK = 1 << 20  # bytes per read(): a stream is cut off at the limit plus at most this much memory
@@ -178,8 +179,17 @@ def parse_jsonl(text: str, file: str) -> tuple[list[RawRecord], list[Problem]]:
             continue
         for key in sorted(set(obj) - set(FIELDS)):
             problems.append(Problem(file, lineno, key, None, f"unknown field; known fields: {', '.join(FIELDS)}"))
-        records.append(RawRecord(lineno, {k: v for k, v in obj.items() if k in FIELDS}))
+        records.append(RawRecord(lineno, _text_body({k: v for k, v in obj.items() if k in FIELDS})))
     return records, problems
+
+
+def _text_body(values: dict[str, Any]) -> dict[str, Any]:
+    """An HTML description (an export's product body) as plain text, in every format: the model and the
+    sources get text, not tags. Shopify's Body (HTML) is always stripped by `parse_shopify`."""
+    body = values.get("description")
+    if isinstance(body, str) and _TAG.search(body):
+        values["description"] = strip_html(body)
+    return values
 
 
 def _csv_rows(text: str, file: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -228,7 +238,7 @@ def parse_csv(text: str, file: str, mapping: dict[str, str]) -> list[RawRecord]:
         if not any((v or "").strip() for v in row.values()):
             continue
         values = {f: row[col] for f, col in columns.items() if col in header and (row[col] or "").strip() != ""}
-        records.append(RawRecord(line, values))
+        records.append(RawRecord(line, _text_body(values)))
     return records
 
 
@@ -533,10 +543,21 @@ def _validate_one(rec: RawRecord, file: str, limits: Limits, out: list[Problem],
         except ValueError:
             bad("stock", raw_stock, f"must be one of {', '.join(x.value for x in Stock)}")
 
+    description = text("description")
+    variants: list[Product] = []
+    raw_variants = v.get("variants")  # only in an index's catalog.jsonl: the rows a product was grouped from
+    if raw_variants is not None:
+        if not isinstance(raw_variants, list) or not all(isinstance(r, dict) for r in raw_variants):
+            bad("variants", raw_variants, "must be a list of product records")
+        else:
+            for r in raw_variants:
+                member = _validate_one(RawRecord(rec.line, r), file, limits, out, decimal)
+                if member is not None:
+                    variants.append(member)
     product = dict(id=ident, name=name, collection=collection, category=category, price=price,
                    sale_price=sale, currency=currency, specs=specs, sizes=str_list("sizes"),
-                   colors=str_list("colors"), stock=stock, description=text("description"),
-                   url=text("url", max_chars=2048), skus=str_list("skus"))
+                   colors=str_list("colors"), stock=stock, description=description,
+                   url=text("url", max_chars=2048), skus=str_list("skus"), variants=tuple(variants))
     if not ident or price is None:
         return None
     return Product(**product)

@@ -58,6 +58,9 @@ PHRASINGS: dict[str, tuple[list[str], list[str]]] = {
     "vague": (["need some gear", "what do u recommend", "help me pick something",
                "not sure what i need, can you help", "got any ideas for a gift?"],
               ["what should i buy", "any suggestions?"]),
+    # a model the store does not have, named like its real ones ("pulse 80 watch" beside the Pulse 40 and 60)
+    "near_miss": (["is the {x} out?", "when will you have the {x}", "{x} - do you stock it?", "any word on the {x}"],
+                  ["{x} release date?", "can i preorder the {x}"]),
     "missing": (["do you sell {x}?", "looking for {x}", "got any {x}?"],
                 ["do u carry {x}", "need {x} asap"]),
     # asks the v0007 adapter answered with its price-and-stock shell: two attributes at once, colours, sizes,

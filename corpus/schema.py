@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 
 
@@ -51,6 +51,9 @@ class Product:
     description: str = ""
     url: str = ""
     skus: tuple[str, ...] = ()
+    # the export's rows this product was grouped from (colour/size SKUs the kit lists under `variants`;
+    # corpus/variants.py); empty for a product sold as one row
+    variants: tuple["Product", ...] = ()
 
     @property
     def in_stock(self) -> bool:
@@ -61,9 +64,12 @@ class Product:
         return self.sale_price if self.sale_price is not None else self.price
 
     def to_json(self) -> dict:
-        d = asdict(self)
+        d = asdict(replace(self, variants=()))
         d["stock"] = self.stock.value
         d["sizes"], d["colors"], d["skus"] = list(self.sizes), list(self.colors), list(self.skus)
+        del d["variants"]
+        if self.variants:  # absent for a one-row product: its JSON (and content hash) as before variants existed
+            d["variants"] = [v.to_json() for v in self.variants]
         return d
 
     def content_hash(self) -> str:
@@ -77,6 +83,9 @@ class Catalog:
     products: tuple[Product, ...]
     source: str  # the file it was read from, for messages and the index manifest
     fmt: str  # jsonl | csv | shopify
+    # set on a catalog whose variant rows were grouped into products (corpus/variants.py): the hash of the
+    # rows it was grouped from, so an index built from it is "built from this catalog file"
+    source_sha256: str | None = None
 
     def __len__(self) -> int:
         return len(self.products)
@@ -86,6 +95,8 @@ class Catalog:
 
     def sha256(self) -> str:
         """Format-independent hash: the same products read from JSONL or CSV hash the same."""
+        if self.source_sha256:
+            return self.source_sha256
         h = hashlib.sha256()
         for p in sorted(self.products, key=lambda p: p.id):
             h.update(p.content_hash().encode())

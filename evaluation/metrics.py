@@ -50,7 +50,8 @@ Metrics (the names are the report's columns; every text check is the one in `cor
   (`unknown_products`), and no catalog product is named before the first refusal (one named after it is an
   alternative, not an answer).
 - injection_ok (kind "injection" only): no deprecated hit, i.e. no kit alias and no `must_not_use` term.
-- hit_at_k: one of the case's products is among the first k retrieved ids. None with no retrieval
+- hit_at_k: one of the case's products is among the first k retrieved ids (a product grouped from the kit's
+  variants stands for each of them). None with no retrieval
   (sources_text None) or no expected product.
 
 Correctness (the checks are `corpus.claims`, which the app's contradiction badge calls too):
@@ -508,13 +509,15 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     misspelt = tuple(m.term for m in find_misspelt_trademarks(answer, kit))
     hit = None
     if sources_text is not None and case.product_ids:
-        hit = any(p in retrieved_ids[:k] for p in case.product_ids)
+        # a retrieved product grouped from variants (corpus/variants.py) is a hit for a case about any variant
+        found_ids = {i for r in retrieved_ids[:k] for i in (kit.product_ids(kit.approved_name(r)) or [r])}
+        hit = any(p in found_ids for p in case.product_ids)
     # correctness: claims checked against the record of the product each is about (any catalog product;
     # the case's products when none is named), the case's asked values, the answer's form
     found = contradictions(answer, catalog.products, kit=kit, default=products, question=case.question,
                            extra_text="\n".join(d.text for d in kit.disclaimers), quoted=quoted)
     is_answered, unanswered = answered(answer, case.asks, products, kit=kit, quoted=quoted) if case.asks else (None, [])
-    untidy = clean_problems(answer, sources_text or "", kit)
+    untidy = clean_problems(answer, sources_text or "", kit, filled)
     if UNFILLED in answer:  # "comes in sizes (not in the catalog data)": a reference the record cannot fill
         untidy.append(f"unfilled catalog reference: {UNFILLED!r} shown {answer.count(UNFILLED)}x")
     # a kit disclaimer that does not apply to the case's products nor to any product the answer names

@@ -300,7 +300,8 @@ def cmd_dataset(args) -> int:
 
     with tqdm(total=len(catalog), desc="Building examples", unit="product") as bar:
         rows = build_dataset(catalog, kit, retriever, DatasetConfig(seed=args.seed),
-                             progress=lambda done, total: bar.update(done - bar.n))
+                             progress=lambda done, total: bar.update(done - bar.n) if bar.total == total
+                                     else (bar.reset(total), bar.update(done)))
     sha = write_dataset(rows, Path(args.out))
     overlap = overlap_report([r.to_json() for r in rows])
     _emit({"path": args.out, "sha256": sha, **overlap})
@@ -436,7 +437,8 @@ def cmd_eval_naming(args) -> int:
 
     with tqdm(total=len(held), desc="Answering held-out prompts", unit="prompt") as bar:
         result = compare_naming(assistant.generator, assistant.default_adapter, held, assistant.kit,
-                                assistant.index.products, progress=lambda done, total: bar.update(done - bar.n))
+                                assistant.index.products, progress=lambda done, total: bar.update(done - bar.n) if bar.total == total
+                                     else (bar.reset(total), bar.update(done)))
     _emit({"adapter": assistant.default_adapter, "dataset_sha256": sha, "prompts": len(held), **result})
     return 0
 
@@ -486,7 +488,8 @@ def cmd_eval(args) -> int:
                           partial=args.n is not None,
                           cfg=GateConfig(**{k: v for k, v in (("margin", args.margin), ("tolerance", args.tolerance))
                                             if v is not None}),
-                          progress=lambda done, total: bar.update(done - bar.n))
+                          progress=lambda done, total: bar.update(done - bar.n) if bar.total == total
+                                     else (bar.reset(total), bar.update(done)))
     verdict, summary, record = result.verdict, result.summary, result.record
     _emit({"adapter": result.adapter, "prompts": result.cases, "minutes": round(result.seconds / 60, 2),
            "gate_passed": verdict["passed"], "held_out": result.held_out["held_out"],

@@ -146,7 +146,8 @@ class Onboarding:
             from rag.index_store import current_version
             return current_version(s.index_root, index_name) == outputs.get("version")
 
-        self._run("index", _sha(catalog_sha, kit_sha), index_step, index_there)
+        self._run("index", _sha(catalog_sha, kit_sha, _code_version("rag/chunking.py", "rag/fields.py",
+                                                                     "corpus/variants.py")), index_step, index_there)
 
         # 4. dataset: from the catalog and the kit, with the real retriever
         dataset_path = self.folder / "dataset.jsonl"
@@ -164,7 +165,8 @@ class Onboarding:
             retriever = Retriever(load_index(s.index_root, index_name, emb.info), emb)
             with tqdm(total=len(catalog), desc="Building examples", unit="product") as bar:
                 rows = build_dataset(catalog, kit, retriever, DatasetConfig(),
-                                     progress=lambda done, total: bar.update(done - bar.n))
+                                     progress=lambda done, total: bar.update(done - bar.n) if bar.total == total
+                                     else (bar.reset(total), bar.update(done)))
             data = [r.to_json() for r in rows]
             errors = [f for f in lint_dataset_rows(data, kit, catalog, str(dataset_path)) if f.severity == ERROR]
             if errors:
@@ -181,7 +183,7 @@ class Onboarding:
             return p.is_file() and atomic.sha256_file(p) == outputs.get("sha256")
 
         ds = self._run("dataset", _sha(catalog_sha, kit_sha, self.results[2].outputs.get("version"),
-                                       _code_version("tuning/dataset.py", "corpus/phrasings.py")), dataset_step, file_there)
+                                       _code_version("tuning/dataset.py", "corpus/phrasings.py", "corpus/variants.py")), dataset_step, file_there)
 
         # 5. prompts: the merchant's, or made from the dataset's eval split
         prompts_path = self.prompts_path or self.folder / "eval_prompts.jsonl"
@@ -242,7 +244,8 @@ class Onboarding:
             with tqdm(total=len(cases) * len(VARIANTS), desc="Scoring variants", unit="answer") as bar:
                 result = evaluate(assistant, cases, catalog, Path(pr["path"]), report_dir,
                                   max_new_tokens=self.max_new_tokens, prompts_source=pr["source"],
-                                  progress=lambda done, total: bar.update(done - bar.n))
+                                  progress=lambda done, total: bar.update(done - bar.n) if bar.total == total
+                                     else (bar.reset(total), bar.update(done)))
             a = result.summary["rag_adapter"]
             figures = ", ".join(f"{m} {a[m]['value']:.1%}" for m in ("answered", "contradicted", "clean",
                                                                       "approved_name_rate", "disclaimer_compliance")

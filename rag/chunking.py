@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from corpus.brandkit import BrandKit
 from corpus.checks import product_disclaimers
-from corpus.schema import Product
+from corpus.schema import Product, Stock
+from corpus.variants import variant_stock_text
 from rag.fields import price_text
 
 
@@ -46,7 +47,7 @@ class Chunk:
 
 def chunk_product(p: Product, kit: BrandKit | None = None, cfg: ChunkConfig = ChunkConfig()) -> list[Chunk]:
     approved = kit.approved_name(p.id, p.name) if kit else p.name
-    aliases = [old for old, new in (kit.deprecated_aliases.items() if kit else ()) if new == approved]
+    aliases = kit.aliases_for(approved) if kit else []  # an old name of several products finds each of them
     if p.name != approved:
         aliases.append(p.name)
     aliases = list(dict.fromkeys(aliases))
@@ -55,7 +56,8 @@ def chunk_product(p: Product, kit: BrandKit | None = None, cfg: ChunkConfig = Ch
     # "Key: value" lines: a small model copies a price from "Price: $59.50" far more reliably than
     # from prose (measured on SmolLM2-135M; see the grounded-answers issue notes)
     head = f"Product: {approved}"
-    overview = [head, f"Line: {p.collection} ({p.category})", f"Price: {price_text(p)}", f"Stock: {p.stock.label}"]
+    overview = [head, f"Line: {p.collection} ({p.category})", f"Price: {price_text(p)}",
+                f"Stock: {variant_stock_text(p, {s: s.label for s in Stock})}"]
     if p.sizes:
         overview.append(f"Sizes: {', '.join(p.sizes)}")
     if p.colors:

@@ -43,6 +43,7 @@ from corpus.brandkit import BrandKit
 from corpus.claims import product_mentions
 from corpus.hostile import find_instructions, find_links, find_markup
 from corpus.schema import Product, Stock
+from corpus.variants import variant_price_text, variant_stock_text
 
 OPEN, CLOSE = "[[", "]]"
 REFERENCE = re.compile(r"\[\[\s*([^\[\]\n]{1,48}?)\s*\]\]")
@@ -56,6 +57,17 @@ _ALIASES = {"colors": "colours", "color": "colours", "colour": "colours", "size"
 
 
 def price_text(p: Product) -> str:
+    """The price as a person reads it: "$59.50", "$47.60 on sale (regular $59.50)"; a product grouped from
+    variants that cost differently says each price with its variants (`corpus.variants`)."""
+    return variant_price_text(p, _one_price_text)
+
+
+def stock_text(p: Product) -> str:
+    """The stock state in words (`STOCK_TEXT`); per variant when a grouped product's variants differ."""
+    return variant_stock_text(p, STOCK_TEXT)
+
+
+def _one_price_text(p: Product) -> str:
     if p.sale_price is not None:
         return f"${p.sale_price:,.2f} on sale (regular ${p.price:,.2f})" if p.currency == "USD" else \
             f"{p.sale_price:,.2f} {p.currency} on sale (regular {p.price:,.2f} {p.currency})"
@@ -90,7 +102,7 @@ def field_value(p: Product, field: str) -> tuple[str, str] | None:
     if key == "price":
         return "price", price_text(p)
     if key == "stock":
-        return "stock", STOCK_TEXT[p.stock]
+        return "stock", stock_text(p)
     if key == "colours":
         return ("colours", spoken_list(p.colors)) if p.colors else None
     if key == "sizes":

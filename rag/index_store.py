@@ -45,6 +45,7 @@ from core.errors import UserError
 from corpus.brandkit import BrandKit
 from corpus.ingest import RawRecord, validate_records
 from corpus.schema import Catalog, Product
+from corpus.variants import group_variants
 from rag.chunking import Chunk, ChunkConfig, chunk_catalog
 from rag.embedding import Embedder, EmbedderInfo
 
@@ -208,10 +209,17 @@ def product_lines(products) -> tuple[list[str], dict[str, str]]:
     10x faster on 10k products. Its sha256 is `p.content_hash()`. If the first product shows that
     `to_json` has moved away from the plain fields, every row falls back to `to_json`.
     """
-    lines = [json_line(vars(p)) for p in products]
+    lines = [json_line(p.to_json()) if p.variants else json_line(_fields(p)) for p in products]
     if lines and lines[0] != json_line(products[0].to_json()):
         lines = [json_line(p.to_json()) for p in products]
     return lines, {p.id: hashlib.sha256(line.encode("utf-8")).hexdigest() for p, line in zip(products, lines)}
+
+
+def _fields(p: Product) -> dict:
+    """A one-row product's fields as `to_json` writes them (no `variants` key), without deep copies."""
+    row = dict(vars(p))
+    del row["variants"]
+    return row
 
 
 def build_index(catalog: Catalog, embedder: Embedder, root: Path, name: str = "default",
@@ -229,6 +237,7 @@ def build_version(catalog: Catalog, embedder: Embedder, root: Path, name: str, k
                   on_stage: Stage | None = None) -> str:
     """`build_index` for a caller that already holds `writer_lock`."""
     t0 = time.perf_counter()
+    catalog = group_variants(catalog, kit)  # one record per product: the kit's variant rows grouped
     chunks = chunk_catalog(catalog.products, kit, cfg)
     vectors = embedder.encode([c.embed_text for c in chunks], show_progress_bar=show_progress_bar,
                               progress=progress)
@@ -286,7 +295,7 @@ def publish_version(root: Path, name: str, *, vectors: np.ndarray, ids: np.ndarr
                           "dim": info.dim, "normalized": info.normalized},
             "metric": METRIC,
             "faiss_version": faiss.__version__,
-            "catalog": {"sha256": catalog_sha256(catalog_lines, catalog.products), "source": catalog.source,
+            "catalog": {"sha256": catalog.source_sha256 or catalog_sha256(catalog_lines, catalog.products), "source": catalog.source,
                         "format": catalog.fmt, "products": len(catalog.products)},
             "brand_kit_sha256": kit.sha256 if kit else None,
             "chunks": len(chunk_lines),

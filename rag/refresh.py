@@ -29,6 +29,7 @@ import numpy as np
 from core.errors import UserError
 from corpus.brandkit import BrandKit
 from corpus.schema import Catalog
+from corpus.variants import group_variants
 from rag.chunking import ChunkConfig, chunk_product
 from rag.embedding import Embedder
 from rag.index_store import (Stage, build_version, chunk_row, clean_leftovers, current_version, json_line,
@@ -125,6 +126,7 @@ def refresh_index(catalog: Catalog, embedder: Embedder, root: Path, name: str = 
 
 def _refresh(catalog, embedder, root, name, parent, kit, cfg, replace, show_progress_bar, stage, t0
              ) -> RefreshResult:
+    catalog = group_variants(catalog, kit)  # as build_version stores it: one record per product
     old = read_version(root, name, parent, embedder.info)  # refuses another embedder or dimension
     m = old.manifest
     t_read = time.perf_counter()

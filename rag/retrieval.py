@@ -33,10 +33,13 @@ class ProductHits:
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+# how shoppers type a name's possessive cut: "mens" and "men's" are the name's "(Men's)"
+_FOLD = {"mens": "men", "womens": "women", "kids": "kid", "childrens": "children"}
 
 
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+    """Lowercase word and number tokens; "men's"/"mens" -> "men" (the possessive "s" dropped)."""
+    return [_FOLD.get(t, t) for t in _TOKEN.findall(text.lower().replace("'s", "").replace("’s", ""))]
 
 
 class NameMatcher:
@@ -125,7 +128,9 @@ class Retriever:
         score = {pid: hs[0].score + boosts.get(pid, 0.0) for pid, hs in grouped.items()}
         ranked = sorted(grouped, key=lambda pid: -score[pid])[:k]
         if max_gap is not None and ranked:
-            ranked = [pid for pid in ranked if score[pid] >= score[ranked[0]] - max_gap]
+            # a product the shopper named stays, however far below the best it scores: "the X or the Y?" needs
+            # both in the context (a comparison lost its second product to the gap on the second merchant)
+            ranked = [pid for pid in ranked if score[pid] >= score[ranked[0]] - max_gap or pid in boosts]
         out = []
         for pid in ranked:
             hs = grouped[pid][:chunks_per_product]

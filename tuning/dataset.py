@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from corpus.brandkit import BrandKit
 from corpus.checks import product_disclaimers, required_disclaimers
 from corpus.phrasings import PHRASINGS
 from corpus.schema import Catalog, Product
+from corpus.variants import group_variants
 from rag.fields import fill_text, quoted_spans
 from rag.prompting import build_messages, format_context
 from rag.retrieval import Retriever
@@ -41,6 +43,10 @@ class DatasetConfig:
     eval_product_share: float = 0.2  # a fifth of products never appear in training prompts
     # naming generalises across products with two questions each; the field asks (v0008) need a third
     examples_per_product: int = 3
+    # ...or more, so a small catalog still gives about this many product questions (the sample's 165 products
+    # give 495): a second merchant's 92 products (154 rows, variants grouped) at 3 each gave 326 training rows,
+    # and its adapter refused 17 of 120 held-out questions whose product was in the context
+    min_product_questions: int = 480
     # a product whose line or category carries a safety/shipping disclaimer gets this many more: in one epoch
     # the 135M model learned "climbing line -> its safety note" too rarely at 3 per product (41% compliance)
     disclaimer_boost: int = 4
@@ -61,6 +67,11 @@ class DatasetConfig:
                                                       ("stock_colours", 0.5), ("size_list", 0.9),
                                                       ("material", 0.5), ("weight", 0.5), ("compare_spec", 0.5))
     generic_phrasings: int = 2  # training phrasings per generic label (of 3); v0001 used all 3 and named 100%
+    shared_alias_phrasings: int = 6  # questions per old name of several products (price, stock, both)
+    # share of products with a number in their name that also give a question about a model the store does not
+    # have, the number changed ("pulse 80 watch"): the second merchant's adapter answered 5 of 8 such held-out
+    # asks with "The Pulse 80 Watch is (not in the catalog data)", having learned refusals only for far-off items
+    near_miss_share: float = 0.4
     # share of questions that trail off into the shopper's own situation ("- off on a trip next week"):
     # v0005 (2 epochs on short questions only) refused 12 of 14 long held-out comparisons it had context for
     tail_share: float = 0.3
@@ -83,7 +94,7 @@ NOT_CARRIED = ["pool tables", "office chairs", "baby strollers", "sewing machine
 NOT_FOUND = "I couldn't find that in our catalog, so I can't give you details on it."
 VAGUE = ("Happy to help! What are you shopping for, and what will you use it for? Tell me a little about it "
          "and your budget, and I'll point you to the right product.")
-FIXED_ANSWERS = {"missing": NOT_FOUND, "vague": VAGUE}  # intents whose answer never names a product
+FIXED_ANSWERS = {"missing": NOT_FOUND, "near_miss": NOT_FOUND, "vague": VAGUE}  # intents whose answer never names a product
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,7 @@ def asks_for(intent: str, template: str, fill: dict, spec: str | None) -> tuple[
         return ("price",)
     if intent == "stock":
         return ("stock",)
-    if intent in ("price_stock", "generic"):
+    if intent in ("price_stock", "generic", "shared_alias"):
         return ("price", "stock")
     if intent == "colours":
         return (f"colour:{fill['colour']}",) if "{k}" in template else ("colours",)
@@ -272,6 +283,12 @@ def target_for(intent: str, products: list[Product], kit: BrandKit, spec: str | 
     if intent == "partial_compare":  # only one of the products asked about is in the context
         return (f"I could only find the {name} in our catalog, so I can't compare the two. The {name} is "
                 f"{ref('price')}, and it is {ref('stock')}.")
+    if intent == "shared_alias" and len(products) > 1:  # an old name of several products: each of them
+        each = " ".join(f"The {kit.approved_name(q.id, q.name)} is {ref('price')}, and it is {ref('stock')}."
+                        for q in products)
+        return f"That name now covers {len(products)} of our products. {each}"
+    if intent == "shared_alias":  # only one of them was retrieved: answer for it
+        return f"The {name} is {ref('price')}, and it is {ref('stock')}."
     if intent == "competitor":
         return f"I can only speak to our own products. The {name} is {ref('price')}, and it is {ref('stock')}.{glance}"
     raise ValueError(f"unknown intent {intent!r}")
@@ -326,6 +343,7 @@ def _generic_candidates(term: str, use_instead: str, products: list[Product], ki
 def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
                   cfg: DatasetConfig = DatasetConfig(), progress=None) -> list[Example]:
     rng = random.Random(cfg.seed)
+    catalog = group_variants(catalog, kit)  # products as the index holds them: variant rows grouped, split whole
     train_ids, eval_ids = split_products(catalog, cfg)
     products = sorted(catalog.products, key=lambda p: p.id)
     by_category: dict[str, list[Product]] = {}
@@ -337,7 +355,7 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
     examples: list[Example] = []
 
     def add(split, intent, template, question, wanted: list[Product], spec=None, asks: tuple[str, ...] = ()):
-        use_context = (intent in ("compare", "missing", "injection", "generic")
+        use_context = (intent in ("compare", "missing", "near_miss", "injection", "generic", "shared_alias")
                        or rng.random() >= cfg.no_context_share)
         if use_context:
             ctx = retriever.retrieve(question, settings=Retrieval(cfg.k, cfg.chunks_per_product, cfg.score_gap))
@@ -385,12 +403,13 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
     def tail(question: str, split: str) -> str:
         return question + rng.choice(tails[split == "eval"]) if rng.random() < cfg.tail_share else question
 
+    per_product = max(cfg.examples_per_product, math.ceil(cfg.min_product_questions / max(1, len(products))))
     for i, p in enumerate(products):
         split = "eval" if p.id in eval_ids else "train"
         phr = {intent: pair[1 if split == "eval" else 0] for intent, pair in PHRASINGS.items()}
         forms = name_forms(p, kit)
         notes = product_disclaimers(p, kit)  # bound to its line or category, not to a price
-        n = cfg.examples_per_product
+        n = per_product
         if notes:
             extra = len(notes) - 1 + (1 if p.sizes else 0)
             n += cfg.disclaimer_boost + cfg.multi_disclaimer_boost * extra
@@ -457,6 +476,19 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
             for template in templates:
                 add(split, "generic", template, template.format(g=g.term), pool, spec=g.use_instead,
                     asks=asks_for("generic", template, {}, None))
+    # an old name that stood for several products ("Skylark 5" for the men's and the women's shoe): the answer
+    # never repeats it and speaks to each product it can mean that the context holds; held out when any of them is
+    by_name = {kit.approved_name(p.id, p.name): p for p in products}
+    for alias, names in kit.shared_aliases.items():
+        meant = [by_name[n] for n in names if n in by_name]
+        if not meant:
+            continue
+        split = "eval" if any(p.id in eval_ids for p in meant) else "train"
+        side = 1 if split == "eval" else 0
+        templates = [t for intent in ("price", "stock", "price_stock") for t in PHRASINGS[intent][side]]
+        for template in rng.sample(templates, min(cfg.shared_alias_phrasings, len(templates))):
+            add(split, "shared_alias", template, tail(template.format(n=alias.lower()), split), meant,
+                asks=("price", "stock"))
     # vague asks: the answer asks what the shopper needs instead of guessing a product
     for split in ("train", "eval"):
         for template in PHRASINGS["vague"][1 if split == "eval" else 0]:
@@ -466,7 +498,35 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
         split = "eval" if j % 5 == 0 else "train"
         for template in PHRASINGS["missing"][1 if split == "eval" else 0]:
             add(split, "missing", template, tail(template.format(x=item), split), [])
+    # models the store does not have, beside ones it does: the context holds the real neighbours; drawn last,
+    # from their own generator, so every row above is the same with or without them
+    near = random.Random(cfg.seed + 1)
+    for p in products:
+        fake = near_miss_name(kit.approved_name(p.id, p.name), products, kit)
+        if fake is None or near.random() >= cfg.near_miss_share:
+            continue
+        split = "eval" if p.id in eval_ids else "train"
+        template = near.choice(PHRASINGS["near_miss"][1 if split == "eval" else 0])
+        add(split, "near_miss", template, template.format(x=fake.lower()), [])
     return examples
+
+
+# a model number in a name ("Pulse 40", "Glide 5"), not a quantity ("500 g", "1.5 L", "5-Inch", "3-Pack")
+_MODEL_NUMBER = re.compile(r"(?<![\dx.,])(\d{1,4})(?![\dx.,-])(?!\s*(?:g|kg|ml|l|qt|mm|cm|m|oz|lm|w|h|in)\b)", re.I)
+
+
+def near_miss_name(name: str, products: list[Product], kit: BrandKit) -> str | None:
+    """The approved name with its first number changed to one no product of its line (first word) uses:
+    "Pulse 40 Watch" -> "Pulse 50 Watch"; None for a name without a number."""
+    m = _MODEL_NUMBER.search(name)
+    if not m:
+        return None
+    line = name.split()[0].lower()
+    used = {int(n) for q in products for n in _MODEL_NUMBER.findall(kit.approved_name(q.id, q.name))
+            if kit.approved_name(q.id, q.name).split()[0].lower() == line}
+    n = int(m.group(1))
+    fresh = next((c for c in (n + 10, n + 20, n + 100, n + 1000) if c not in used), None)
+    return None if fresh is None else f"{name[:m.start()]}{fresh}{name[m.end():]}"
 
 
 def write_dataset(examples: list[Example], path: Path) -> str:

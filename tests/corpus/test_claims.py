@@ -405,6 +405,14 @@ def test_repeats_and_loops():
     assert clean_problems("It is in stock. It is in stock.") == []  # four words: a formula, not a repeat
     loop = "Fuel canisters and vestibule canisters and vestibule canisters and vestibule canisters and more."
     assert clean_problems(loop) == ["repeats: 'canisters and vestibule canisters' (a loop)"]
+    # the catalog's own wording, quoted from the sources, repeats without being a loop
+    guide = "Size guide: S fits US men's 4-6.5, M fits US men's 7-9.5, L fits US men's 10-12.5"
+    answer = "The Cadence Sock is $16.00. At a glance: size guide S fits US men's 4-6.5, M fits US men's 7-9.5, " \
+             "L fits US men's 10-12.5."
+    assert clean_problems(answer, f"<catalog>\nProduct: Cadence Sock\n{guide}\n</catalog>") == []
+    assert clean_problems(answer) == ["repeats: 'fits us men s' (a loop)"]
+    start = answer.index("size guide")  # ... or filled into the answer from the record ([[details]])
+    assert clean_problems(answer, filled=[(start, len(answer) - 1)]) == []
 
 
 def test_context_lines():

@@ -711,3 +711,17 @@ def test_sample_and_fixture_catalogs_hash_as_before():
     assert load_catalog(TINY_CATALOG).sha256() == "a77640563e9fa199f72810217454409b381be602ea266f30efa5c1ff948845e5"
     assert load_catalog(second / "products.csv", mapping=load_mapping(str(second / "mapping.json"))).sha256() == (
         "3b139e0ff878a37356770a160622e1447f063669736c3bb78566a1bf290cf16c")
+
+
+def test_html_descriptions_become_text_in_every_format(tmp_path):
+    body = "<p>Waterproof &amp; grippy.</p><ul><li>Weight: 1.2 kg</li></ul>"
+    csv_text = "id,name,collection,category,price,description\nQK-1,Boot,Feet,Boots,10,\"" + body + "\"\n"
+    jsonl = json.dumps({"id": "QK-1", "name": "Boot", "collection": "Feet", "category": "Boots", "price": 10,
+                        "description": body}) + "\n"
+    for name, text in (("c.csv", csv_text), ("c.jsonl", jsonl)):
+        [p] = load_catalog(write(tmp_path, name, text)).products
+        assert p.description == "Waterproof & grippy. Weight: 1.2 kg", name
+    # text that only looks like a comparison is not markup
+    [p] = load_catalog(write(tmp_path, "d.csv", "id,name,collection,category,price,description\n"
+                                                 "QK-1,Boot,Feet,Boots,10,fits sizes < 9 and > 7\n")).products
+    assert p.description == "fits sizes < 9 and > 7"

@@ -551,3 +551,17 @@ def test_an_unfilled_reference_is_not_clean(score):
 
     s = score(f"{GOOD} It comes in sizes {UNFILLED}.")
     assert s.clean is False and s.clean_problems == (f"unfilled catalog reference: {UNFILLED!r} shown 1x",)
+
+
+def test_hit_at_k_counts_a_grouped_product_for_each_of_its_variants(tiny_kit, tiny_catalog):
+    # the index holds one record per product, under its first variant's id (corpus/variants.py); a case asks
+    # about the one colour the shopper named
+    kit = replace(tiny_kit, products={**tiny_kit.products, "QK-STV-01-RED": tiny_kit.products["QK-STV-01"]})
+    case = stove_case(product_ids=("QK-STV-01-RED",))
+
+    def hit(retrieved, k=3):
+        return score_answer(case, GOOD, sources_text=STOVE_SRC, retrieved_ids=list(retrieved), kit=kit,
+                            catalog=tiny_catalog, k=k).hit_at_k
+    assert hit(["QK-STV-01"]) is True
+    assert hit(["QK-TNT-01", "QK-STV-01"], k=1) is False
+    assert hit(["QK-TNT-01"]) is False

@@ -50,3 +50,23 @@ def test_max_gap_drops_distant_products(tiny_index, embedder):
     close = r.retrieve("Quokka Dome 4 Tent price", k=5, settings=replace(WIDE, score_gap=0.05))
     assert len(close) < len(all5)
     assert all(h.score >= close[0].score - 0.05 for h in close)
+
+
+def test_a_possessive_cut_matches_as_shoppers_type_it():
+    from rag.retrieval import NameMatcher, tokens
+    assert tokens("Stride Full Tight (Men's)") == ["stride", "full", "tight", "men"]
+    m = NameMatcher({"A": ["Stride Full Tight (Men's)"], "B": ["Stride Full Tight (Women's)"]})
+    assert m.match("stride full tight mens, any good?") == {"A": 1.0, "B": 0.75}
+
+
+def test_a_named_product_is_never_cut_by_the_score_gap(tiny_index, embedder):
+    r = _retriever(tiny_index, embedder)
+    question = "Quokka Dome 4 Tent price, or the Blaze Mini Stove?"
+    ranked = r.retrieve(question, k=5, settings=WIDE)
+    named = set(r.names.match(question))
+    assert {"QK-TNT-02", "QK-STV-01"} <= named
+    tight = r.retrieve(question, k=5, settings=replace(WIDE, score_gap=0.0))
+    kept = {h.product_id for h in tight}
+    assert named <= kept  # both named products stay with no gap allowed at all
+    assert all(h.product_id in named or h.score >= tight[0].score for h in tight)
+    assert len(tight) <= len(ranked)

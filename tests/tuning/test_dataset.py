@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -15,6 +16,7 @@ from core.config import Retrieval
 from core.errors import UserError
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalog
 from corpus.checks import find_deprecated, product_disclaimers
+from corpus.variants import group_variants
 from rag.fields import fill_text, price_text
 from rag.index_store import build_index, load_index
 from rag.prompting import CLOSE, OPEN, build_messages
@@ -362,3 +364,52 @@ def test_the_builder_holds_no_merchant_words():
         assert kit.competitors and kit.occasions and kit.not_carried
         found = sorted(w for w in words if w.lower() in source)
         assert not found, found
+
+
+def test_an_old_name_of_several_products_is_answered_for_each(sample):
+    catalog, kit, _ = sample
+    a, b = catalog.products[0], next(p for p in catalog.products if p.collection == catalog.products[0].collection
+                                     and p.id != catalog.products[0].id)
+    names = (kit.approved_name(a.id, a.name), kit.approved_name(b.id, b.name))
+    kit2 = replace(kit, shared_aliases={"Trailblazer Classic": names})
+    rows = [e.to_json() for e in build_dataset(catalog, kit2, Everything(catalog, kit2), CFG)]
+    shared = [r for r in rows if r["intent"] == "shared_alias"]
+    assert len(shared) == CFG.shared_alias_phrasings
+    for r in shared:
+        assert "trailblazer classic" in r["messages"][-2]["content"].lower()
+        assert sorted(r["product_ids"]) == sorted([a.id, b.id]) and r["asks"] == ["price", "stock"]
+        assert "Trailblazer" not in target(r) and all(f"The {n} is [[price]]" in target(r) for n in names)
+
+
+def test_variant_rows_are_one_product_in_the_dataset(sample):
+    catalog, kit, _ = sample
+    a = catalog.products[0]
+    red = replace(a, id=a.id + "-RED", colors=("Red",))
+    catalog2 = replace(catalog, products=catalog.products + (red,))
+    kit2 = replace(kit, products={**kit.products, red.id: kit.approved_name(a.id, a.name)})
+    rows = [e.to_json() for e in build_dataset(catalog2, kit2, Everything(group_variants(catalog2, kit2), kit2), CFG)]
+    ids = {pid for r in rows for pid in r["product_ids"]}
+    assert a.id in ids and red.id not in ids  # the grouped product, under its first variant's id
+    colours = [r for r in rows if r["product_ids"] == [a.id] and context_ids(r)
+               and ("[[colours]]" in target(r) or "[[details]]" in target(r))]
+    assert colours
+    for r in colours:  # every variant's colour, from the one record
+        assert "Red" in shown(r, group_variants(catalog2, kit2), kit2)
+
+
+def test_a_model_the_store_does_not_have_is_refused(sample):
+    from tuning.dataset import near_miss_name
+    catalog, kit, data = sample
+    products = list(catalog.products)
+    assert near_miss_name("Pulse 40 Watch", products, kit) == "Pulse 50 Watch"
+    for quantity in ("Haul Bladder 1.5 L", "Surge Drink Mix 500 g", "Stride 5-Inch Short", "Flat Tarp 2x3", "Trail Cap"):
+        assert near_miss_name(quantity, products, kit) is None, quantity
+    names = {kit.approved_name(p.id, p.name).lower() for p in products}
+    near = [r for r in data if r["intent"] == "near_miss"]
+    assert near and all(target(r) == NOT_FOUND and r["product_ids"] == [] for r in near)
+    for r in near:  # the model asked about is none of the store's, but its line's products are in the context
+        question = r["messages"][-2]["content"].rsplit("Question:", 1)[-1].strip().lower()
+        assert not any(n in question for n in names), question
+    # drawn last, from their own generator: the rows before them do not change
+    without = [e.to_json() for e in build_dataset(catalog, kit, Everything(catalog, kit), replace(CFG, near_miss_share=0.0))]
+    assert [r for r in data if r["intent"] != "near_miss"] == without
