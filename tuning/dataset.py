@@ -484,11 +484,14 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
         if not meant:
             continue
         split = "eval" if any(p.id in eval_ids for p in meant) else "train"
+        # products on both sides of the split: no row (it would put a training product in the eval split)
+        straddles = split == "eval" and any(p.id in train_ids for p in meant)
         side = 1 if split == "eval" else 0
         templates = [t for intent in ("price", "stock", "price_stock") for t in PHRASINGS[intent][side]]
         for template in rng.sample(templates, min(cfg.shared_alias_phrasings, len(templates))):
-            add(split, "shared_alias", template, tail(template.format(n=alias.lower()), split), meant,
-                asks=("price", "stock"))
+            question = tail(template.format(n=alias.lower()), split)  # drawn either way: the rows after stay
+            if not straddles:
+                add(split, "shared_alias", template, question, meant, asks=("price", "stock"))
     # vague asks: the answer asks what the shopper needs instead of guessing a product
     for split in ("train", "eval"):
         for template in PHRASINGS["vague"][1 if split == "eval" else 0]:

@@ -226,6 +226,22 @@ def test_comparison_targets_table_both_products(sample):
             assert f"| {kit.products[pid]} | {price_text(catalog.by_id()[pid])} |" in shown(r, catalog, kit)
 
 
+def test_comparison_tables_take_the_kits_columns(sample):
+    catalog, kit, _ = sample
+    table = next(f for f in kit.formats if f.style == "markdown_table")
+    kit2 = replace(kit, formats=tuple(replace(f, columns=("Product", "Price", "Key features", "Availability"))
+                                      if f is table else f for f in kit.formats))
+    rows = [e.to_json() for e in build_dataset(catalog, kit2, Everything(catalog, kit2), CFG)]
+    compares = [r for r in rows if r["intent"] == "compare" and len(r["product_ids"]) == 2]
+    assert compares
+    for r in compares:
+        assert "| Product | Price | Key features | Availability |" in target(r) and "Key spec" not in target(r)
+        a = kit.products[r["product_ids"][0]]
+        assert f"| {a} | [[price]] | [[specs]] | [[stock]] |" in target(r)
+        filled = shown(r, catalog, kit2)
+        assert "in_stock" not in filled and "out_of_stock" not in filled  # values as a person writes them
+
+
 def test_context_targets_only_talk_about_products_in_the_context(rows):
     for r in rows:
         if r["has_context"]:
@@ -368,13 +384,16 @@ def test_the_builder_holds_no_merchant_words():
 
 def test_an_old_name_of_several_products_is_answered_for_each(sample):
     catalog, kit, _ = sample
-    a, b = catalog.products[0], next(p for p in catalog.products if p.collection == catalog.products[0].collection
-                                     and p.id != catalog.products[0].id)
+    train, held = split_products(catalog, CFG)
+    a, b = [p for p in catalog.products if p.id in train][:2]
+    c = next(p for p in catalog.products if p.id in held)
     names = (kit.approved_name(a.id, a.name), kit.approved_name(b.id, b.name))
-    kit2 = replace(kit, shared_aliases={"Trailblazer Classic": names})
+    straddling = (names[0], kit.approved_name(c.id, c.name))
+    kit2 = replace(kit, shared_aliases={"Trailblazer Classic": names, "Old Faithful": straddling})
     rows = [e.to_json() for e in build_dataset(catalog, kit2, Everything(catalog, kit2), CFG)]
     shared = [r for r in rows if r["intent"] == "shared_alias"]
-    assert len(shared) == CFG.shared_alias_phrasings
+    assert len(shared) == CFG.shared_alias_phrasings  # none for the alias whose products straddle the split
+    assert overlap_report(rows)["product_overlap"] == 0
     for r in shared:
         assert "trailblazer classic" in r["messages"][-2]["content"].lower()
         assert sorted(r["product_ids"]) == sorted([a.id, b.id]) and r["asks"] == ["price", "stock"]
