@@ -25,3 +25,13 @@ def test_the_check_catches_a_copied_prompt_and_a_template_rendering():
     assert report["template_overlap"] == 3  # the copied training prompt renders its template too
     assert template_hits("weight of the Lumen Trail 300 pls", training_templates(), {"weight"})
     assert not template_hits("trying to choose a pad for winter camping", training_templates(), {"weight"})
+
+
+def test_the_second_merchants_prompts_render_no_phrasing_template():
+    from pathlib import Path
+    prompts = Path(__file__).parents[2] / "corpus" / "kitewell" / "eval_prompts.jsonl"
+    questions = [json.loads(line)["question"] for line in prompts.read_text().splitlines()]
+    catalog = load_catalog(prompts.parent / "products.csv")
+    spec_keys = {k.lower() for p in catalog.products for k in p.specs}
+    offenders = [(q, template_hits(q, training_templates(), spec_keys)) for q in questions]
+    assert len(questions) >= 80 and not [o for o in offenders if o[1]], [o for o in offenders if o[1]]
