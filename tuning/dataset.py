@@ -1,8 +1,9 @@
 """Supervised chat examples that teach brand *behaviour*, built from the catalog + brand kit.
 
 Questions are phrased as shoppers type (lowercase, typos, shorthand, deprecated names, generic labels,
-competitor mentions, vague asks, comparisons, sizing, stock, things the store does not sell, injection
-attempts).
+competitor mentions, vague asks, comparisons, sizing, stock, things the store does not sell, models it does
+not have ("pulse 50 watch" beside the Pulse 40), old names that stood for several products, injection
+attempts). Products are the index's: the kit's variant rows grouped into one (`corpus.variants`).
 Most examples carry context from the real retriever, built by the same `build_messages` the app uses,
 so the adapter learns to behave *with* RAG; some carry none, to teach naming on its own. Targets use
 approved names, carry the required disclaimers, follow the formats, and state only facts present in
