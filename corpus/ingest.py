@@ -184,12 +184,20 @@ def parse_jsonl(text: str, file: str) -> tuple[list[RawRecord], list[Problem]]:
 
 
 def _text_body(values: dict[str, Any]) -> dict[str, Any]:
-    """An HTML description (an export's product body) as plain text, in every format: the model and the
-    sources get text, not tags. Shopify's Body (HTML) is always stripped by `parse_shopify`."""
+    """An HTML description (an export's product body, formatting tags only) as plain text, in every format:
+    the model and the sources get text, not tags. Shopify's Body (HTML) is always stripped by `parse_shopify`."""
     body = values.get("description")
-    if isinstance(body, str) and _TAG.search(body):
+    if isinstance(body, str) and _TAG.search(body) and \
+            all(t.lower() in _FORMATTING for t in re.findall(r"</?([a-zA-Z][a-zA-Z0-9]*)", body)):
         values["description"] = strip_html(body)
     return values
+
+
+# an export's formatting markup; a description with any other tag (<script>, <img onerror=...>) is left as it is,
+# so lint reports it as markup (corpus/hostile.py) and the app shows it as inert text
+_FORMATTING = frozenset({"p", "br", "ul", "ol", "li", "b", "strong", "i", "em", "u", "div", "span", "h1", "h2",
+                         "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "td", "th", "hr", "small", "sup",
+                         "sub"})
 
 
 def _csv_rows(text: str, file: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:

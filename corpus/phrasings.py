@@ -58,7 +58,7 @@ PHRASINGS: dict[str, tuple[list[str], list[str]]] = {
     "vague": (["need some gear", "what do u recommend", "help me pick something",
                "not sure what i need, can you help", "got any ideas for a gift?"],
               ["what should i buy", "any suggestions?"]),
-    # a model the store does not have, named like its real ones ("pulse 80 watch" beside the Pulse 40 and 60)
+    # a model the store does not have, named like its real ones ("model 80 watch" beside the Model 40 and 60)
     "near_miss": (["is the {x} out?", "when will you have the {x}", "stocking the {x} yet?", "any word on the {x}"],
                   ["{x} release date?", "can i preorder the {x}"]),
     "missing": (["do you sell {x}?", "looking for {x}", "got any {x}?"],

@@ -2,7 +2,7 @@
 
 Questions are phrased as shoppers type (lowercase, typos, shorthand, deprecated names, generic labels,
 competitor mentions, vague asks, comparisons, sizing, stock, things the store does not sell, models it does
-not have ("pulse 50 watch" beside the Pulse 40), old names that stood for several products, injection
+not have ("model 50 watch" beside the Model 40), old names that stood for several products, injection
 attempts). Products are the index's: the kit's variant rows grouped into one (`corpus.variants`).
 Most examples carry context from the real retriever, built by the same `build_messages` the app uses,
 so the adapter learns to behave *with* RAG; some carry none, to teach naming on its own. Targets use
@@ -70,8 +70,8 @@ class DatasetConfig:
     generic_phrasings: int = 2  # training phrasings per generic label (of 3); v0001 used all 3 and named 100%
     shared_alias_phrasings: int = 6  # questions per old name of several products (price, stock, both)
     # share of products with a number in their name that also give a question about a model the store does not
-    # have, the number changed ("pulse 80 watch"): the second merchant's adapter answered 5 of 8 such held-out
-    # asks with "The Pulse 80 Watch is (not in the catalog data)", having learned refusals only for far-off items
+    # have, the number changed ("model 80 watch"): the second merchant's adapter answered such held-out asks with
+    # "The Model 80 Watch is (not in the catalog data)", having learned refusals only for far-off items
     near_miss_share: float = 0.4
     # share of questions that trail off into the shopper's own situation ("- off on a trip next week"):
     # v0005 (2 epochs on short questions only) refused 12 of 14 long held-out comparisons it had context for
@@ -515,13 +515,13 @@ def build_dataset(catalog: Catalog, kit: BrandKit, retriever: Retriever,
     return examples
 
 
-# a model number in a name ("Pulse 40", "Glide 5"), not a quantity ("500 g", "1.5 L", "5-Inch", "3-Pack")
+# a model number in a name ("Model 40", "Trail 5"), not a quantity ("500 g", "1.5 L", "5-Inch", "3-Pack")
 _MODEL_NUMBER = re.compile(r"(?<![\dx.,])(\d{1,4})(?![\dx.,-])(?!\s*(?:g|kg|ml|l|qt|mm|cm|m|oz|lm|w|h|in)\b)", re.I)
 
 
 def near_miss_name(name: str, products: list[Product], kit: BrandKit) -> str | None:
     """The approved name with its first number changed to one no product of its line (first word) uses:
-    "Pulse 40 Watch" -> "Pulse 50 Watch"; None for a name without a number."""
+    "Model 40 Watch" -> "Model 50 Watch"; None for a name without a number."""
     m = _MODEL_NUMBER.search(name)
     if not m:
         return None

@@ -725,3 +725,10 @@ def test_html_descriptions_become_text_in_every_format(tmp_path):
     [p] = load_catalog(write(tmp_path, "d.csv", "id,name,collection,category,price,description\n"
                                                  "QK-1,Boot,Feet,Boots,10,fits sizes < 9 and > 7\n")).products
     assert p.description == "fits sizes < 9 and > 7"
+
+
+def test_a_description_with_other_markup_is_left_for_lint(tmp_path):
+    body = "<p>Nice.</p><script>alert(1)</script>"
+    [p] = load_catalog(write(tmp_path, "c.csv", "id,name,collection,category,price,description\n"
+                                                "QK-1,Boot,Feet,Boots,10,\"" + body + "\"\n")).products
+    assert p.description == body  # not silently cleaned: lint reports the markup, the app shows it as text
