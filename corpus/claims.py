@@ -312,6 +312,11 @@ def _index(records: Sequence[Product], kit: BrandKit | None) -> _Index:
 def _build(records: Sequence[Product], kit: BrandKit | None) -> _Index:
     by_id = {p.id: p for p in records}
     display = {p.id: kit.approved_name(p.id, p.name) if kit else p.name for p in by_id.values()}
+    same_name: dict[str, list[str]] = {}
+    for pid in by_id:
+        same_name.setdefault(display[pid], []).append(pid)
+    # id -> every id sold under its approved name: the kit's variants (without a kit, each product alone)
+    family = {pid: tuple(same_name[display[pid]]) if kit is not None else (pid,) for pid in by_id}
     by_name: dict[str, set[str]] = {}
     for pid, p in by_id.items():
         for n in {display[pid], p.name}:
@@ -328,11 +333,8 @@ def _build(records: Sequence[Product], kit: BrandKit | None) -> _Index:
                 by_name.setdefault(n.lower(), set()).add(_OTHER)
         # a variant row's own catalog name ("Stride 7-Inch Trail Short Mens" on one colour's row) names the
         # product, so every variant sold under its approved name
-        siblings: dict[str, set[str]] = {}
-        for pid in by_id:
-            siblings.setdefault(display[pid], set()).add(pid)
         for ids in by_name.values():
-            ids |= {s for i in list(ids) if i in display for s in siblings[display[i]]}
+            ids |= {s for i in list(ids) if i in display for s in family[i]}
     names = sorted(by_name, key=len, reverse=True)
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, names)) + r")(?!\w)", re.I) if names else None
     tokens = []
@@ -360,10 +362,6 @@ def _build(records: Sequence[Product], kit: BrandKit | None) -> _Index:
             if num and re.fullmatch(r"[a-z][\w'-]*", a):
                 name_numbers.add((a, _norm_token(b)))
     disclaimers = tuple(d.text for d in kit.disclaimers) if kit else ()
-    same_name: dict[str, list[str]] = {}
-    for pid in by_id:
-        same_name.setdefault(display[pid], []).append(pid)
-    family = {pid: tuple(same_name[display[pid]]) if kit is not None else (pid,) for pid in by_id}
     return _Index(by_id, display, pattern, {k: frozenset(v) for k, v in by_name.items()}, tokens, lines, colours,
                   standalone, sizes, size_specs, frozenset(name_numbers), disclaimers, family)
 

@@ -66,7 +66,7 @@ def merge(members: Sequence[Product]) -> Product:
         if len(set(values.values())) == 1:
             specs[key] = next(iter(values.values()))
         elif key == by:
-            specs[key] = _spoken(list(dict.fromkeys(values.values())))
+            specs[key] = spoken_list(list(dict.fromkeys(values.values())))
         else:
             specs[key] = "; ".join(f"{v} ({labels[i]})" for i, v in values.items())
     cheapest = min(members, key=lambda m: (m.current_price, m.price))
@@ -111,7 +111,8 @@ def _grouped(members: Sequence[Product], text) -> list[tuple[str, list[str]]]:
     return sorted(groups.items(), key=lambda kv: -len(kv[1]))  # stable: a tie keeps the first variant's first
 
 
-def _spoken(values: Sequence[str]) -> str:
+def spoken_list(values: Sequence[str]) -> str:
+    """"A", "A and B", "A, B and C": a list as a person says it (also rag.fields' colours and sizes)."""
     values = list(values)
     return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} and {values[-1]}"
 
@@ -124,7 +125,7 @@ def variant_price_text(p: Product, price_text) -> str:
     groups = _grouped(sorted(p.variants, key=lambda m: m.sale_price is not None), price_text)  # a tie: list price first
     if len(groups) == 1:
         return groups[0][0]
-    return "; ".join([groups[0][0], *(f"{_spoken(labels)} {text}" for text, labels in groups[1:])])
+    return "; ".join([groups[0][0], *(f"{spoken_list(labels)} {text}" for text, labels in groups[1:])])
 
 
 def variant_stock_text(p: Product, stock_text: dict) -> str:
@@ -134,7 +135,7 @@ def variant_stock_text(p: Product, stock_text: dict) -> str:
         return stock_text[p.stock]
     groups = _grouped(p.variants, lambda m: m.stock)
     groups.sort(key=lambda kv: _ORDER.index(kv[0]))
-    return "; ".join(f"{SHORT_STOCK[state]} in {_spoken(labels)}" for state, labels in groups)
+    return "; ".join(f"{SHORT_STOCK[state]} in {spoken_list(labels)}" for state, labels in groups)
 
 
 def expand(records: Iterable[Product]) -> list[Product]:

@@ -43,7 +43,7 @@ from corpus.brandkit import BrandKit
 from corpus.claims import product_mentions
 from corpus.hostile import find_instructions, find_links, find_markup
 from corpus.schema import Product, Stock
-from corpus.variants import variant_price_text, variant_stock_text
+from corpus.variants import spoken_list, variant_price_text, variant_stock_text
 
 OPEN, CLOSE = "[[", "]]"
 REFERENCE = re.compile(r"\[\[\s*([^\[\]\n]{1,48}?)\s*\]\]")
@@ -72,11 +72,6 @@ def _one_price_text(p: Product) -> str:
         return f"${p.sale_price:,.2f} on sale (regular ${p.price:,.2f})" if p.currency == "USD" else \
             f"{p.sale_price:,.2f} {p.currency} on sale (regular {p.price:,.2f} {p.currency})"
     return f"${p.price:,.2f}" if p.currency == "USD" else f"{p.price:,.2f} {p.currency}"
-
-
-def spoken_list(values: Sequence[str]) -> str:
-    values = list(values)
-    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} and {values[-1]}"
 
 
 def quotable(value: str) -> bool:
