@@ -290,8 +290,9 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         llama = llama_cpp_figures(gguf, gen.encode(serving)[0].tolist(), new_tokens, runs, torch.get_num_threads())
         if "decode_tokens_per_s_median" in llama:
             for key in ("bare", "adapter"):
-                llama[f"onbrand_{key}_over_llama_cpp"] = round(
-                    batch1[key]["tokens_per_s"] / llama["decode_tokens_per_s_median"], 3)
+                # three significant figures, not three decimals: a tiny ratio must not read as 0
+                llama[f"onbrand_{key}_over_llama_cpp"] = float(
+                    f'{batch1[key]["tokens_per_s"] / llama["decode_tokens_per_s_median"]:.3g}')
         result["llama_cpp"] = llama
     return result
 
