@@ -22,6 +22,7 @@ import streamlit as st
 from app_pages import chat, review, spotcheck
 from app_pages.common import Context, check_exposure, get_server, get_store, reviewer_field, settings_from_env
 from core.errors import UserError
+from core.refs import adapter_key
 from onbrand.assistant import Assistant
 
 st.set_page_config(page_title="onbrand", layout="wide")
@@ -32,12 +33,12 @@ PAGES = {"Chat": chat.render, "Spot checks": spotcheck.render, "Review": review.
 def adapter_picker(assistant: Assistant) -> str | None:
     """Adapter name@version (default: the promoted version of the configured name) and an on/off toggle."""
     rows = assistant.registry.list() if assistant.registry else []
-    keys = [f"{r['name']}@{r['version']}" for r in rows]
+    keys = [adapter_key(r["name"], r["version"]) for r in rows]
     if not keys:
         st.caption("No adapters registered: answers come from the base model.")
         return None
     default = assistant.default_adapter if assistant.default_adapter in keys else keys[0]
-    labels = {f"{r['name']}@{r['version']}": f"{r['name']} {r['version']}" + (" · promoted" if r["promoted"] else "")
+    labels = {adapter_key(r["name"], r["version"]): f"{r['name']} {r['version']}" + (" · promoted" if r["promoted"] else "")
               for r in rows}
     choice = st.selectbox("Adapter", keys, index=keys.index(default), format_func=labels.get, key="adapter")
     on = st.toggle("Adapter on", value=True, key="adapter_on")

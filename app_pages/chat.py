@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.errors import UserError
 from onbrand.guardrails import escape_markdown, marks
-from app_pages.common import (Context, answer_badges, reviewer_unlocked, show_answer, show_badges, show_fills,
+from app_pages.common import (Context, reviewer_unlocked, show_answer, show_badges, show_fills,
                               show_sources, sources_rows, retrieved_text, verdict_form)
 
 
@@ -42,45 +42,44 @@ def show_turn(ctx: Context, turn: dict, key: str) -> None:
 
 def ask(ctx: Context, question: str, options: dict, case: dict | None = None) -> dict | None:
     """Answer one question (streamed into the page) and return the finished turn, or None on an error."""
-    a, server = ctx.assistant, ctx.server
+    server = ctx.server
     live = st.empty()
     try:
         if ctx.side_by_side and ctx.adapter is not None:
             pair = server.side_by_side(question, adapter=ctx.adapter, **options)
-            index = (a.index.name, a.index.version)  # the version retrieval just used
             # closing: a rerun or stop raised mid-stream ends the generation and frees the queue at once
             # (the stream and its result refer to each other, so only the cycle collector would otherwise)
             with closing(pair.stream) as stream, live.container():
                 holders = [col.empty() for col in st.columns(2)]
                 for row, _ in stream:
                     holders[row].text(pair.texts[row] + " ▌")
-            products, messages, texts = pair.products, pair.messages, pair.texts
-            turn = {"mode": "pair", "judged": "adapter", "adapter": pair.adapter, "base": texts[0],
-                    "adapter_text": texts[1], "fills": {"base": pair.fills[0], "adapter_text": pair.fills[1]}}
+            products = pair.products
+            answers = {"base": pair.answers[0], "adapter_text": pair.answers[1]}
+            turn = {"mode": "pair", "judged": "adapter", "adapter": pair.adapter}
         else:
             reply = server.ask(question, adapter=ctx.adapter, **options)
-            index = (a.index.name, a.index.version)
             parts = []
             with closing(reply.stream) as stream:
                 for piece in stream:
                     parts.append(piece)
                     live.text("".join(parts) + " ▌")
-            products, messages = reply.products, reply.messages
-            judged = "adapter" if reply.adapter else "base"
-            turn = {"mode": "single", "judged": judged, "adapter": reply.adapter,
-                    "base": None if reply.adapter else reply.text, "adapter_text": reply.text if reply.adapter else None,
-                    "fills": {"adapter_text" if reply.adapter else "base": reply.fills}}
+            products = reply.products
+            answers = {"adapter_text" if reply.adapter else "base": reply.answer}
+            turn = {"mode": "single", "judged": "adapter" if reply.adapter else "base", "adapter": reply.adapter}
     except UserError as e:  # Busy, a question over the limit, an adapter that cannot load
         live.empty()
         st.error(str(e))
         return None
     live.empty()
+    # the history keeps plain data: each shown answer's text, fills, badges and the snapshot that produced it
+    pinned = next(iter(answers.values())).snapshot
     turn.update(role="assistant", question=question, case=case or {}, sources=sources_rows(products),
-                retrieved=retrieved_text(products), index=index,
-                badges={w: [asdict(b) for b in answer_badges(ctx, question, turn[w], products, messages,
-                                                             turn["fills"].get(w, []))]
-                        for w in ("base", "adapter_text") if turn[w] is not None})
-    turn["fills"] = {w: [f.to_json() for f in fs] for w, fs in turn["fills"].items()}  # history keeps plain data
+                retrieved=retrieved_text(products), index=(pinned.index.name, pinned.index.version),
+                base=answers["base"].text if "base" in answers else None,
+                adapter_text=answers["adapter_text"].text if "adapter_text" in answers else None,
+                fills={w: [f.to_json() for f in a.fills] for w, a in answers.items()},
+                badges={w: [asdict(b) for b in a.badges] for w, a in answers.items()},
+                snapshots={w: a.snapshot.to_json() for w, a in answers.items()})
     return turn
 
 

@@ -22,8 +22,9 @@ import streamlit as st
 
 from core import config
 from core.errors import UserError
+from core.refs import split_key
 from onbrand.assistant import Assistant
-from onbrand.guardrails import Badge, badges, catalog_names, escape_markdown, marked_markdown
+from onbrand.guardrails import escape_markdown, marked_markdown
 from onbrand.serving import DEFAULT_MAX_WAITING, Server
 from onbrand.spotchecks import MAX_REVIEWER_CHARS, REASONS, SPOTCHECKS_FILE, SpotChecks, Verdict
 
@@ -73,12 +74,6 @@ def get_store(home: str) -> SpotChecks:
     return SpotChecks.open(config.home(home) / SPOTCHECKS_FILE)
 
 
-@st.cache_resource(show_spinner=False)
-def known_names(index_path: str, _assistant: Assistant) -> list[str]:
-    """Catalog and approved names of the index version at index_path (computed once per version)."""
-    return catalog_names(_assistant.index.products.values(), _assistant.kit)
-
-
 def settings_from_env() -> dict:
     """The app is configured like the CLI: ONBRAND_HOME, ONBRAND_INDEX, ONBRAND_MODEL, ONBRAND_ADAPTER,
     ONBRAND_BRAND_KIT, ONBRAND_MAX_WAITING (questions queued behind the one generating), and the backend:
@@ -93,13 +88,6 @@ def settings_from_env() -> dict:
     return {"home": str(s.home), "index_name": s.index_name, "model": s.model, "adapter": s.adapter or "",
             "brand_kit": str(s.brand_kit), "max_waiting": int(waiting), "backend": s.backend,
             "base_url": s.base_url or "", "api_key": s.api_key or ""}
-
-
-def answer_badges(ctx: Context, question: str, answer: str, products, messages, fills=()) -> list[Badge]:
-    """The guardrail badges for one answer over the products and prompt it was given."""
-    a = ctx.assistant
-    return badges(question, answer, a.records(products), messages[-1]["content"], a.kit,
-                  known_names(str(a.index.path), a), fills=fills, catalog=a.index.products.values())
 
 
 def show_fills(fills: list[dict]) -> None:
@@ -263,14 +251,15 @@ def verdict_form(turn: dict, key: str, store: SpotChecks, round_id: int | None =
         st.error(reviewer_missing())
         return
     adapter_key = turn.get("adapter")
-    name, _, version = (adapter_key or "").partition("@")
+    name, version = split_key(adapter_key or "")
     try:
         stored = store.record(Verdict(
             question=turn["question"], retrieved_ids=tuple(dict.fromkeys(r["id"] for r in turn["sources"])),
             judged=judged, base_answer=turn.get("base"), adapter_answer=turn.get("adapter_text"),
             adapter=name or None, adapter_version=version or None, index_name=turn["index"][0],
             index_version=turn["index"][1], verdict=verdict, reason=None if reason == NO_REASON else reason,
-            note=note, reviewer=reviewer, case=turn.get("case", {}), round_id=round_id))
+            note=note, reviewer=reviewer, case=turn.get("case", {}), round_id=round_id,
+            snapshot=(turn.get("snapshots") or {}).get("adapter_text" if judged == "adapter" else "base")))
     except UserError as e:
         st.error(str(e))
         return

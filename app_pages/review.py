@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.refs import adapter_key
 from onbrand.guardrails import escape_markdown
 from onbrand.spotchecks import REASONS, export_jsonl
 from app_pages.common import REASON_LABELS, Context, reviewer_unlocked
@@ -30,7 +31,7 @@ def render(ctx: Context) -> None:
         return
     st.dataframe([{"id": v.id, "time": v.created_at, "reviewer": v.reviewer, "verdict": v.verdict,
                    "reason": v.reason or "", "answer": v.judged,
-                   "adapter": f"{v.adapter}@{v.adapter_version}" if v.adapter else "",
+                   "adapter": adapter_key(v.adapter, v.adapter_version) if v.adapter else "",
                    "index": f"{v.index_name}/{v.index_version}", "question": v.question, "note": v.note}
                   for v in rows], hide_index=True, width="stretch", key="verdicts_table")
     st.download_button("Export JSONL", export_jsonl(rows), file_name="spotchecks.jsonl",

@@ -143,7 +143,8 @@ def write_report(card: Scorecard, summary: dict, verdict: dict | None, out_dir: 
     paths = {"markdown": out_dir / "scorecard.md", "json": out_dir / "scorecard.json",
              "chart": out_dir / "scorecard.png"}
     doc = {"adapter": card.adapter, "prompts": len(card.cases), "seconds": round(card.seconds, 1),
-           "seconds_by_shape": card.timing, "settings": card.settings, "summary": summary, "gate": verdict,
+           "seconds_by_shape": card.timing, "settings": card.settings, "snapshot": card.snapshot,
+           "summary": summary, "gate": verdict,
            "differences": {k: (v if isinstance(v, str) else [d["id"] for d in v]) for k, v in differences.items()},
            "answers": answers_json(card)}
     if held_out is not None:

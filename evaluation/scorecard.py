@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from corpus.schema import Catalog
+from rag.answer import Answer
 from evaluation.metrics import METRICS, AnswerScore, Case, aggregate, metric_counts, passes, score_answer
 from evaluation.stats import bootstrap_ci
 from rag.fields import filled_spans, quoted_spans
@@ -46,25 +47,34 @@ VARIANTS: tuple[Variant, ...] = (
 BY_NAME = {v.name: v for v in VARIANTS}
 
 
-@dataclass
-class Answer:
+@dataclass(frozen=True)
+class Scored:
+    """One variant's answer to one case: the pipeline's record (text, fills, badges, snapshot) and its score."""
     case_id: str
     variant: str
-    answer: str  # as shown: the model's catalog field references filled (rag/fields.py)
+    record: Answer
     score: AnswerScore
-    raw: str = ""  # the model's own text
-    fills: list[dict] = field(default_factory=list)  # which value came from which record and field
+
+    @property
+    def answer(self) -> str:
+        """As shown: the model's catalog field references filled (rag/fields.py)."""
+        return self.record.text
+
+    @property
+    def raw(self) -> str:
+        return self.record.raw
 
 
 @dataclass
 class Scorecard:
     adapter: str  # "name@version"
     cases: list[Case]
-    answers: dict[str, dict[str, Answer]] = field(default_factory=dict)  # case id -> variant -> answer
+    answers: dict[str, dict[str, Scored]] = field(default_factory=dict)  # case id -> variant -> answer
     retrieved: dict[str, list[str]] = field(default_factory=dict)  # case id -> retrieved product ids
     seconds: float = 0.0
     settings: dict = field(default_factory=dict)
     timing: dict[str, float] = field(default_factory=dict)  # prompt shape -> seconds its passes took
+    snapshot: dict = field(default_factory=dict)  # what every adapter answer was produced with (Snapshot JSON)
 
     def scores(self, variant: str) -> list[AnswerScore]:
         return [self.answers[c.id][variant].score for c in self.cases if variant in self.answers.get(c.id, {})]
@@ -146,18 +156,22 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
     rules prompts: 99 s in batches of 32 one at a time, 83 s in batches of 8 with 6 in flight; 64-row
     steps cost more than twice 32-row ones here, so the loop's 32 rows stay the cap). The answers can differ in
     the last bf16 bits from a one-batch-at-a-time run (batch composition). progress(answers done, answers in all)."""
-    key = assistant.resolve_adapter(adapter)
+    # one pin for the whole run: the index version, adapter weights and decoding every answer is recorded with,
+    # so a refresh or promotion landing mid-run changes nothing here
+    pin = assistant.pin(adapter, max_new_tokens)
+    key = pin.adapter
     if key is None:
         raise ValueError("the scorecard needs an adapter to compare; got none")
+    base_pin = pin.without_adapter()
     k = assistant.settings.top_k
-    card = Scorecard(key, list(cases), settings={
+    card = Scorecard(key, list(cases), snapshot=pin.snapshot.to_json(), settings={
         "top_k": k, "max_new_tokens": max_new_tokens or assistant.settings.max_new_tokens,
         "cases_per_batch": cases_per_batch, "in_flight": in_flight, "variants": [v.name for v in variants],
         "score_gap": assistant.settings.score_gap, "chunks_per_product": assistant.settings.chunks_per_product})
     t0 = time.perf_counter()
     sources, hits = {}, {}
     for c in cases:
-        products, _ = assistant.prompt_for(c.question, rag=True)
+        products, _ = assistant.prompt_for(c.question, rag=True, pin=pin)
         card.retrieved[c.id] = [ph.product_id for ph in products]
         sources[c.id] = format_context(products)
         hits[c.id] = products
@@ -165,8 +179,8 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
     for family in dict.fromkeys(_family(v) for v in variants):
         members = [v for v in variants if _family(v) == family]
         # the members of one shape differ only in the adapter: one prompt per case serves them all
-        prompts = {c.id: assistant.prompt_for(c.question, rag=members[0].rag, brand_rules=members[0].rules)[1]
-                   for c in cases}
+        prompts = {c.id: assistant.prompt_for(c.question, rag=members[0].rag, brand_rules=members[0].rules,
+                                              pin=pin)[1] for c in cases}
         order = sorted(cases, key=lambda c: assistant.prompt_length(prompts[c.id]))  # tokens, or chars over HTTP
         for start in range(0, len(order), cases_per_batch):
             meta = [(c, v) for c in order[start:start + cases_per_batch] for v in members]
@@ -175,7 +189,7 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
     def answer(task):
         family, meta, convs = task
         started = time.perf_counter()
-        texts = assistant.answer_batch(convs, [key if v.adapter else None for _, v in meta], max_new_tokens)
+        texts = assistant.answer_batch(convs, [key if v.adapter else None for _, v in meta], pin.max_new_tokens)
         return started, time.perf_counter(), texts
 
     done, total = 0, len(cases) * len(variants)
@@ -190,18 +204,20 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
             if queued:
                 nxt = queued.pop(0)
                 pending.append((nxt, pool.submit(answer, nxt)))
-            family, meta, _ = task
+            family, meta, convs = task
             span = spans.setdefault(family, [started, ended])
             span[0], span[1] = min(span[0], started), max(span[1], ended)
-            for (c, v), raw in zip(meta, texts):
+            for (c, v), conv, raw in zip(meta, convs, texts):
                 src = sources[c.id] if v.rag else None
+                used = hits[c.id] if v.rag else []
+                row_pin = pin if v.adapter else base_pin
                 # the shopper's text: references filled from the retrieved records, as in the app
-                text, fills = assistant.fill(raw, hits[c.id] if v.rag else [])
+                text, fills = assistant.fill(raw, used, pin=row_pin)
+                record = assistant.complete(row_pin, c.question, used, conv, raw.strip(), text, fills, None)
                 score = score_answer(c, text, sources_text=src, retrieved_ids=card.retrieved[c.id],
                                      kit=assistant.kit, catalog=catalog, k=k, quoted=quoted_spans(fills),
                                      filled=filled_spans(fills))
-                card.answers.setdefault(c.id, {})[v.name] = Answer(c.id, v.name, text, score, raw,
-                                                                   [f.to_json() for f in fills])
+                card.answers.setdefault(c.id, {})[v.name] = Scored(c.id, v.name, record, score)
             done += len(meta)
             if progress:
                 progress(done, total)
@@ -215,7 +231,9 @@ def answers_json(card: Scorecard) -> list[dict]:
     rows = []
     for c in card.cases:
         for name, a in card.answers[c.id].items():
-            rows.append({"id": c.id, "variant": name, "question": c.question, "answer": a.answer,
-                         "raw": a.raw, "fills": a.fills,
+            rec = a.record
+            rows.append({"id": c.id, "variant": name, "question": c.question, "answer": rec.text,
+                         "raw": rec.raw, "fills": [f.to_json() for f in rec.fills],
+                         "badges": [asdict(b) for b in rec.badges],
                          "retrieved": card.retrieved.get(c.id, []), "score": asdict(a.score)})
     return rows

@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, AsyncIterator, Callable, Iterator
 
@@ -40,8 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import UserError
 from core.generation import GenerationStats
-from onbrand.assistant import Assistant, Reply
-from onbrand.guardrails import badges, catalog_names
+from onbrand.assistant import Assistant, Pinned, Reply
 from onbrand.serving import Busy, Server
 from tuning.loading import portable_base_id
 from tuning.registry import RegistryError
@@ -113,8 +112,8 @@ class _Call:
     adapter: str | None
     max_new_tokens: int
     pieces: Iterator[str]
+    pin: Pinned
     reply: Reply | None = None  # None for a raw request
-    index: tuple[str, str] | None = None  # the index version that retrieved
     stats: GenerationStats | None = None
 
 
@@ -141,8 +140,9 @@ def _prepare(assistant: Assistant, req: ChatRequest) -> _Call:
     if not 1 <= n_new <= settings.max_new_tokens_limit:
         raise ApiError(400, f"max_tokens must be in 1..{settings.max_new_tokens_limit}, got {n_new}")
     adapter = _adapter_for(assistant, req.model)
+    pin = assistant.pin(adapter, n_new)  # what answers: recorded in the response's snapshot
     call = _Call(req, f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), adapter or assistant.backend.base_model,
-                 adapter, n_new, iter(()))
+                 adapter, n_new, iter(()), pin)
 
     def keep(stats: GenerationStats) -> None:
         call.stats = stats
@@ -156,55 +156,24 @@ def _prepare(assistant: Assistant, req: ChatRequest) -> _Call:
         raise ApiError(400, "no user message: the last user message is the question")
     opts = req.onbrand
     call.reply = assistant.ask(question, k=opts.k, collection=opts.collection, in_stock=opts.in_stock,
-                               max_new_tokens=n_new, brand_rules=opts.brand_rules, adapter=adapter)
-    call.index = (assistant.index.name, assistant.index.version)  # retrieval has just followed CURRENT
+                               brand_rules=opts.brand_rules, pin=pin)
     call.pieces = call.reply.stream
     return call
 
 
-class _Names:
-    """Catalog and approved names for the unknown-product badge, computed once per index version."""
-
-    def __init__(self):
-        self._key, self._names, self._lock = None, [], threading.Lock()
-
-    def __call__(self, assistant: Assistant) -> list[str]:
-        with self._lock:
-            key = str(assistant.index.path)
-            if key != self._key:
-                self._names = catalog_names(assistant.index.products.values(), assistant.kit)
-                self._key = key
-            return self._names
-
-
-def _snapshot(assistant: Assistant, call: _Call) -> dict:
-    """What produced the answer: index version, adapter and its weights, base, brand kit, decoding."""
-    desc = assistant.backend.describe()
-    ref = assistant.backend.loaded.get(call.adapter) if call.adapter else None
-    weights = ((ref.manifest.get("files") or {}).get("adapter_model.safetensors") or {}).get("sha256") if ref else None
-    return {"index": {"name": call.index[0], "version": call.index[1]} if call.index else None,
-            "adapter": {"name": ref.name, "version": ref.version, "key": call.adapter, "weights_sha256": weights}
-            if ref else None,
-            "base": {"model": desc["base_model"], "weights_sha256": desc.get("base_weights_sha256")},
-            "backend": desc["backend"],
-            "kit_sha256": assistant.kit.sha256 if assistant.kit else None,
-            "decoding": {**desc["decoding"], "max_new_tokens": call.max_new_tokens}}
-
-
-def _provenance(assistant: Assistant, call: _Call, names: _Names, text: str) -> dict:
-    """The response's "onbrand" field, once the answer is complete; `raw` is always the model's own text."""
-    if call.reply is not None:
-        call.stats = call.reply.stats  # the pipeline keeps the figures on its reply
-    out: dict = {"snapshot": _snapshot(assistant, call), "stats": asdict(call.stats) if call.stats else None}
-    reply = call.reply
-    if reply is None:
-        return {"mode": "raw", "raw": text, **out}
-    products = assistant.index.products.values()
-    found = badges(reply.question, reply.text, assistant.records(reply.products), reply.messages[-1]["content"],
-                   assistant.kit, names(assistant), fills=reply.fills, catalog=products)
-    return {"mode": "pipeline", "question": reply.question, "raw": reply.raw,
-            "fills": [f.to_json() for f in reply.fills], "sources": [asdict(s) for s in reply.sources],
-            "badges": [asdict(b) for b in found], **out}
+def _provenance(call: _Call, text: str) -> dict:
+    """The response's "onbrand" field, once the answer is complete: the pipeline's Answer (rag/answer.py) as
+    JSON (raw, fills, sources, badges, stats, snapshot); for a raw request, the model's text and the pin."""
+    if call.reply is None:
+        # no retrieval: the snapshot names no index
+        snapshot = replace(call.pin.snapshot, index=None).to_json()
+        return {"mode": "raw", "raw": text, "snapshot": snapshot,
+                "stats": asdict(call.stats) if call.stats else None}
+    answer = call.reply.answer
+    call.stats = answer.stats  # the pipeline keeps the figures on its answer
+    doc = answer.to_json()
+    doc.pop("text")  # the response's content
+    return {"mode": "pipeline", **doc}
 
 
 def _finish_reason(call: _Call) -> str:
@@ -248,7 +217,6 @@ def create_app(server: Server, token: str | None = None):
     from starlette.routing import Route
 
     assistant = server.assistant
-    names = _Names()
     started = int(time.time())
 
     def error(e: ApiError) -> JSONResponse:
@@ -310,7 +278,7 @@ def create_app(server: Server, token: str | None = None):
         if not req.stream:
             try:
                 text = await run_in_threadpool(lambda: "".join(call.pieces))
-                extra = await run_in_threadpool(_provenance, assistant, call, names, text)
+                extra = await run_in_threadpool(_provenance, call, text)
                 if call.reply is not None:
                     text = call.reply.text  # the answer as the app shows it: filled, stripped
             except UserError as e:
@@ -328,7 +296,7 @@ def create_app(server: Server, token: str | None = None):
             while (piece := await run_in_threadpool(next, call.pieces, None)) is not None:
                 parts.append(piece)
                 yield _chunk(call, {"content": piece})
-            extra = await run_in_threadpool(_provenance, assistant, call, names, "".join(parts))
+            extra = await run_in_threadpool(_provenance, call, "".join(parts))
             yield _chunk(call, {}, _finish_reason(call), onbrand=extra)
             opts = call.request.stream_options
             if opts is not None and opts.include_usage:
@@ -374,7 +342,7 @@ def _model_list(assistant: Assistant, started: int) -> list[dict]:
         if portable_base_id(str(trained_on.get("model_id"))) != base or \
                 (base_sha and trained_on.get("weights_sha256") != base_sha):
             continue  # trained on another base: this server cannot answer with it
-        key = f"{ref.name}@{ref.version}"
+        key = ref.key
         weights = ((ref.manifest.get("files") or {}).get("adapter_model.safetensors") or {}).get("sha256")
         data.append({"id": key, "object": "model", "created": _epoch(row.get("created"), started),
                      "owned_by": "onbrand", "root": key, "parent": base,

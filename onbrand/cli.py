@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core import config
 from core.errors import UserError
+from core.refs import adapter_key
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, SAMPLE_DATASET, SAMPLE_EVAL_PROMPTS, SAMPLE_QUESTIONS
 
 log = logging.getLogger("onbrand")
@@ -198,22 +199,18 @@ def cmd_ask(args) -> int:
         if not args.json:
             sys.stdout.write(piece)
             sys.stdout.flush()
-    from onbrand.guardrails import badges, catalog_names
-
-    products = assistant.index.products.values()
-    found = badges(reply.question, reply.text, assistant.records(reply.products), reply.messages[-1]["content"],
-                   assistant.kit, catalog_names(products, assistant.kit), fills=reply.fills, catalog=products)
+    answer = reply.answer
     if args.json:
-        _emit({"answer": reply.text, "raw": reply.raw, "fills": [f.to_json() for f in reply.fills],
-               "badges": [asdict(b) for b in found], "adapter": reply.adapter,
-               "sources": [asdict(x) for x in reply.sources], "stats": asdict(reply.stats) if reply.stats else None})
+        _emit({"answer": answer.text, "adapter": answer.adapter, **answer.to_json()})
     else:
-        print(f"\n\n[{reply.adapter or 'base model, no adapter'}] Sources:")
-        for src in reply.sources:
+        pinned = answer.snapshot
+        print(f"\n\n[{answer.adapter or 'base model, no adapter'} · index {pinned.index.name}/{pinned.index.version}]"
+              " Sources:")
+        for src in answer.sources:
             print(f"  {src.product_id:<14} {src.approved_name:<40} {src.field:<12} {src.score:.3f}")
-        for f in reply.fills:
+        for f in answer.fills:
             print(f"  filled: {f.label}")
-        for b in found:
+        for b in answer.badges:
             print(f"  [{b.label}] {b.detail}")
     return 0
 
@@ -372,7 +369,7 @@ def _serving_check(s: config.Settings, registry, lm=None):
     from tuning.loading import AdapterRefused, AdapterSet, check_files
 
     def check(ref) -> None:
-        what = f"adapter {ref.name}@{ref.version}"
+        what = f"adapter {ref.key}"
         check_files(ref.path, what, ref.manifest)
         from core.model import load_base_model
 
@@ -404,13 +401,13 @@ def cmd_adapters(args) -> int:
     elif args.action == "promote":
         ref = reg.promote(args.name, args.version, force=args.force, reason=args.reason or "", require_gate=True,
                           check=_serving_check(_settings(args), reg))
-        _emit({"promoted": f"{ref.name}@{ref.version}"})
+        _emit({"promoted": ref.key})
     elif args.action == "rollback":
         ref = reg.rollback(args.name)
-        _emit({"promoted": f"{ref.name}@{ref.version}"})
+        _emit({"promoted": ref.key})
     elif args.action == "rm":
         reg.rm(args.name, args.version)
-        _emit({"removed": f"{args.name}@{args.version}"})
+        _emit({"removed": adapter_key(args.name, args.version)})
     elif args.action == "export":  # onbrand adapters export NAME@VERSION DIR
         from tuning.export import export_adapter
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from core import atomic
+from core.refs import split_key
 from corpus.schema import Catalog
 from evaluation.gate import GateConfig, bind_scorecard, gate, relative_to_roots
 from evaluation.heldout import held_out_from
@@ -74,7 +75,7 @@ def evaluate(assistant, cases: list[Case], catalog: Catalog, prompts_path: Path,
     kwargs = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("cases_per_batch", cases_per_batch),
                                 ("in_flight", in_flight)) if v is not None}
     card = run_scorecard(assistant, cases, assistant.default_adapter, catalog, progress=progress, **kwargs)
-    name, _, version = card.adapter.partition("@")
+    name, version = split_key(card.adapter)
     manifest = assistant.registry.get(name, version).manifest
     held_out = held_out_for(manifest, cases, catalog)
     summary = card.summary()
@@ -94,7 +95,9 @@ def evaluate(assistant, cases: list[Case], catalog: Catalog, prompts_path: Path,
                               "sha256": hashlib.sha256(prompts_path.read_bytes()).hexdigest(),
                               "source": prompts_source},
                   "held_out": held_out,
-                  "catalog_sha256": catalog.sha256(), "index_version": assistant.index.version,
+                  # the index version every answer retrieved from: pinned when the run started
+                  "catalog_sha256": catalog.sha256(), "index_version": card.snapshot["index"]["version"],
+                  "snapshot": card.snapshot,
                   "seconds": round(card.seconds, 1), "seconds_by_shape": card.timing, "settings": card.settings,
                   "backend": assistant.backend.describe(),  # which generated: this process or a server
                   "summary": {v: {m: st["value"] for m, st in row.items()} for v, row in summary.items()},

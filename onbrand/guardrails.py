@@ -25,16 +25,10 @@ from corpus.checks import (find_approved, find_deprecated, find_misspelt_tradema
                            ungrounded_numbers, unknown_products)
 from corpus.hostile import foreign_links
 from corpus.schema import Product
+from rag.answer import Badge
 from rag.fields import Fill, filled_spans, quoted_spans
 
 KINDS = ("contradiction", "link", "unfilled", "deprecated", "disclaimer", "number", "unknown_product", "trademark")
-
-
-@dataclass(frozen=True)
-class Badge:
-    kind: str  # one of KINDS
-    label: str  # short, for the badge
-    detail: str  # what was found (model text: render escaped)
 
 
 def badges(question: str, answer: str, products: list[Product], sources_text: str, kit: BrandKit | None,

@@ -22,6 +22,7 @@ from typing import Callable
 from core import atomic
 from core.config import Settings
 from core.errors import UserError
+from core.refs import split_key
 
 STEPS = ("ingest", "lint", "index", "dataset", "prompts", "train", "eval")
 
@@ -216,12 +217,12 @@ class Onboarding:
             ref, result = run_training(lm=lm, dataset_path=dataset_path, registry=Registry(s.adapter_root),
                                        name=self.name, cfg=self.train_config or TrainConfig(), kit_sha256=kit.sha256,
                                        notes="onbrand onboard")
-            return (f"{self.name}@{ref.version}: {result.steps} steps, loss {result.loss_curve[0]['loss']:.2f} -> "
-                    f"{result.loss_curve[-1]['loss']:.2f}", {"adapter": f"{self.name}@{ref.version}"})
+            return (f"{ref.key}: {result.steps} steps, loss {result.loss_curve[0]['loss']:.2f} -> "
+                    f"{result.loss_curve[-1]['loss']:.2f}", {"adapter": ref.key})
 
         def adapter_there(outputs: dict) -> bool:
             from tuning.registry import Registry
-            name, _, version = outputs.get("adapter", "").partition("@")
+            name, version = split_key(outputs.get("adapter", ""))
             return bool(version) and version in Registry(s.adapter_root).versions(name)
 
         tr = self._run("train", _sha(ds["sha256"], kit_sha, s.model, _code_version("tuning/train.py"),

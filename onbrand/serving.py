@@ -20,6 +20,7 @@ from typing import Iterator, TypeVar
 
 from core.errors import UserError
 from onbrand.assistant import DEFAULT, Assistant, Reply, SideBySide
+from rag.answer import Answer
 
 BUSY_MESSAGE = "The assistant is busy answering other questions; try again in a moment."
 DEFAULT_MAX_BATCH = 8  # shoppers decoding in one batch; 8 rows cost ~2x one row a step on 2 cores (onbrand bench)
@@ -95,8 +96,9 @@ class Server:
         pair.stream = self._guarded(pair.stream)
         return pair
 
-    def answer(self, question: str, adapter: str | None = DEFAULT, **kwargs) -> Reply:
+    def answer(self, question: str, adapter: str | None = DEFAULT, **kwargs) -> Answer:
+        """`ask`, run to the end: the frozen Answer."""
         reply = self.ask(question, adapter=adapter, **kwargs)
         for _ in reply.stream:
             pass
-        return reply
+        return reply.answer

@@ -7,7 +7,9 @@
 
 Each verdict keeps what is needed to reproduce and reuse it: the question, the retrieved product ids,
 both answers where both were shown, the adapter name and version, the index name and version, the
-verdict, reason, note, reviewer and time. Rounds sample N questions (seeded) from the held-out prompts
+judged answer's snapshot (rag/answer.py: index version, adapter version and weights sha256, base, brand
+kit sha256, decoding settings; none for verdicts stored before schema version 2), the verdict, reason,
+note, reviewer and time. A version-1 file gains the snapshot column on open, in one transaction. Rounds sample N questions (seeded) from the held-out prompts
 file, from questions recently asked in the app, or from an uploaded JSONL.
 
 The file uses WAL (readers never block the writer), one short IMMEDIATE transaction per write, and a
@@ -31,8 +33,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from core.errors import UserError
+from core.refs import adapter_key, split_key
+from rag.answer import Answer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: verdicts.snapshot_json
 SPOTCHECKS_FILE = "spotchecks.sqlite3"  # under the onbrand home
 VERDICTS = ("approve", "flag")
 REASONS = ("wrong_name", "wrong_fact", "missing_disclaimer", "tone", "format", "other")
@@ -75,7 +79,8 @@ CREATE TABLE verdicts (
     verdict TEXT NOT NULL CHECK (verdict IN {VERDICTS!r}),
     reason TEXT CHECK (reason IS NULL OR reason IN {REASONS!r}),
     note TEXT NOT NULL,
-    round_id INTEGER REFERENCES rounds(id)
+    round_id INTEGER REFERENCES rounds(id),
+    snapshot_json TEXT
 );
 CREATE INDEX verdicts_by_time ON verdicts(created_at);
 CREATE INDEX questions_by_time ON questions(asked_at);
@@ -84,7 +89,8 @@ _TABLES = {"schema_version": {"version"}, "questions": {"id", "question", "asked
            "rounds": {"id", "created_at", "reviewer", "source", "seed", "cases"},
            "verdicts": {"id", "created_at", "reviewer", "question", "case_json", "retrieved_ids", "judged",
                         "base_answer", "adapter_answer", "adapter", "adapter_version", "index_name",
-                        "index_version", "verdict", "reason", "note", "round_id"}}
+                        "index_version", "verdict", "reason", "note", "round_id", "snapshot_json"}}
+_V1_VERDICTS = _TABLES["verdicts"] - {"snapshot_json"}
 
 
 class SpotCheckError(UserError):
@@ -113,8 +119,29 @@ class Verdict:
     reviewer: str
     case: dict = field(default_factory=dict)  # the held-out case (id, product_ids, expectations) when known
     round_id: int | None = None
+    snapshot: dict | None = None  # the judged answer's Snapshot.to_json(); None for verdicts from before it
     id: int | None = None  # set once stored
     created_at: str | None = None
+
+    @classmethod
+    def on(cls, judged_answer: Answer, *, judged: str, verdict: str, reason: str | None, note: str, reviewer: str,
+           base_answer: str | None = None, adapter_answer: str | None = None, case: dict | None = None,
+           round_id: int | None = None) -> "Verdict":
+        """A verdict on a pipeline Answer: question, retrieved ids, adapter, index and snapshot from its record;
+        the other column's text, when both were shown, as given."""
+        snap = judged_answer.snapshot
+        adapter = snap.adapter if judged == "adapter" else None
+        if judged == "adapter":
+            adapter_answer = judged_answer.text
+        else:
+            base_answer = judged_answer.text
+        if snap.index is None:
+            raise SpotCheckError("spot check: the answer retrieved from no index")
+        return cls(question=judged_answer.question, retrieved_ids=judged_answer.retrieved_ids, judged=judged,
+                   base_answer=base_answer, adapter_answer=adapter_answer,
+                   adapter=adapter.name if adapter else None, adapter_version=adapter.version if adapter else None,
+                   index_name=snap.index.name, index_version=snap.index.version, verdict=verdict, reason=reason,
+                   note=note, reviewer=reviewer, case=case or {}, round_id=round_id, snapshot=snap.to_json())
 
     def __post_init__(self):
         if not self.question.strip():
@@ -136,6 +163,16 @@ class Verdict:
             raise SpotCheckError(f"spot check: judged is {self.judged!r} but there is no {self.judged} answer")
         if self.judged == "adapter" and not (self.adapter and self.adapter_version):
             raise SpotCheckError("spot check: an adapter answer needs the adapter name and version")
+        if self.snapshot is not None:  # the record must say what the columns say
+            pinned = self.snapshot.get("adapter") or {}
+            index = self.snapshot.get("index") or {}
+            said = (pinned.get("name"), pinned.get("version"), index.get("name"), index.get("version"))
+            columns = (self.adapter if self.judged == "adapter" else None,
+                       self.adapter_version if self.judged == "adapter" else None, self.index_name, self.index_version)
+            if said != columns:
+                raise SpotCheckError(f"spot check: the snapshot names adapter {said[0]}@{said[1]} and index "
+                                     f"{said[2]}/{said[3]}, the verdict {columns[0]}@{columns[1]} and "
+                                     f"{columns[2]}/{columns[3]}")
 
     @property
     def answer(self) -> str:
@@ -154,8 +191,9 @@ class Verdict:
         out.update(retrieved_ids=list(self.retrieved_ids), verdict=self.verdict, reason=self.reason,
                    note=self.note, reviewer=self.reviewer, created_at=self.created_at, judged=self.judged,
                    answer=self.answer, answers={"base": self.base_answer, "adapter": self.adapter_answer},
-                   adapter=f"{self.adapter}@{self.adapter_version}" if self.adapter else None,
-                   index=f"{self.index_name}/{self.index_version}", spotcheck_id=self.id, round_id=self.round_id)
+                   adapter=adapter_key(self.adapter, self.adapter_version) if self.adapter else None,
+                   index=f"{self.index_name}/{self.index_version}", spotcheck_id=self.id, round_id=self.round_id,
+                   snapshot=self.snapshot)
         return out
 
 
@@ -210,12 +248,23 @@ class SpotChecks:
                         con.execute(statement)
                     con.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
                 else:
+                    store._upgrade(con, tables)
                     store._verify(con, tables)
             with store._connection() as con:
                 con.execute("PRAGMA journal_mode=WAL")  # persistent; outside any transaction
         except sqlite3.DatabaseError as e:
             raise SpotCheckError(f"{store.path}: not a usable spot-check database ({e})") from None
         return store
+
+    def _upgrade(self, con: sqlite3.Connection, tables: set[str]) -> None:
+        """Schema 1 -> 2 inside open's transaction: verdicts gain snapshot_json (NULL for the ones stored)."""
+        if "schema_version" not in tables or "verdicts" not in tables:
+            return
+        versions = [r[0] for r in con.execute("SELECT version FROM schema_version")]
+        have = {r[1] for r in con.execute("PRAGMA table_info(verdicts)")}
+        if versions == [1] and have == _V1_VERDICTS:
+            con.execute("ALTER TABLE verdicts ADD COLUMN snapshot_json TEXT")
+            con.execute("UPDATE schema_version SET version = 2")
 
     def _verify(self, con: sqlite3.Connection, tables: set[str]) -> None:
         missing = sorted(set(_TABLES) - tables)
@@ -274,11 +323,12 @@ class SpotChecks:
         with self._writing("the verdict") as con:
             cur = con.execute(
                 "INSERT INTO verdicts (created_at, reviewer, question, case_json, retrieved_ids, judged, base_answer, "
-                "adapter_answer, adapter, adapter_version, index_name, index_version, verdict, reason, note, round_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "adapter_answer, adapter, adapter_version, index_name, index_version, verdict, reason, note, round_id, "
+                "snapshot_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (created, v.reviewer.strip(), v.question, json.dumps(v.case, ensure_ascii=False),
                  json.dumps(list(v.retrieved_ids)), v.judged, v.base_answer, v.adapter_answer, v.adapter,
-                 v.adapter_version, v.index_name, v.index_version, v.verdict, v.reason, v.note, v.round_id))
+                 v.adapter_version, v.index_name, v.index_version, v.verdict, v.reason, v.note, v.round_id,
+                 json.dumps(v.snapshot, sort_keys=True) if v.snapshot is not None else None))
             vid = cur.lastrowid
         return Verdict(**{**asdict(v), "retrieved_ids": tuple(v.retrieved_ids), "reviewer": v.reviewer.strip(),
                           "id": vid, "created_at": created})
@@ -336,7 +386,7 @@ class SpotChecks:
         if adapter == "":
             where.append(("adapter IS NULL", None))
         elif adapter is not None:
-            name, _, version = adapter.partition("@")
+            name, version = split_key(adapter)
             where.append(("adapter = ?", name))
             if version:
                 where.append(("adapter_version = ?", version))
@@ -359,7 +409,7 @@ class SpotChecks:
 
     def adapters(self) -> list[str]:
         with self._connection() as con:
-            return [f"{a}@{v}" for a, v in con.execute(
+            return [adapter_key(a, v) for a, v in con.execute(
                 "SELECT DISTINCT adapter, adapter_version FROM verdicts WHERE adapter IS NOT NULL ORDER BY 1, 2")]
 
 
@@ -369,7 +419,8 @@ def _verdict(r: sqlite3.Row) -> Verdict:
                    adapter_version=r["adapter_version"], index_name=r["index_name"],
                    index_version=r["index_version"], verdict=r["verdict"], reason=r["reason"], note=r["note"],
                    reviewer=r["reviewer"], case=json.loads(r["case_json"]), round_id=r["round_id"], id=r["id"],
-                   created_at=r["created_at"])
+                   created_at=r["created_at"],
+                   snapshot=json.loads(r["snapshot_json"]) if r["snapshot_json"] is not None else None)
 
 
 def export_jsonl(verdicts: Iterable[Verdict]) -> str:

@@ -17,7 +17,6 @@ as changed (said in `all_changed_reason`); a different embedder is refused. Cras
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field

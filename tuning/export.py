@@ -24,6 +24,7 @@ from pathlib import Path
 from core import atomic
 from core.errors import UserError
 from core.model import GGUF_FILE
+from core.refs import split_key
 from tuning.loading import check_files, portable_base_id
 from tuning.registry import AdapterRef, Registry
 
@@ -56,9 +57,9 @@ def absolute_paths(obj, where: str = "") -> list[str]:
 def export_adapter(registry: Registry, spec: str, dest: Path) -> Exported:
     """Write adapter `spec` ("name@version", or "name" for its promoted version) to the folder `dest`, which
     must not exist yet or be empty."""
-    name, _, version = spec.partition("@")
+    name, version = split_key(spec)
     ref = registry.get(name, version or None)
-    key = f"{ref.name}@{ref.version}"
+    key = ref.key
     registry.verify(ref)  # sizes and sha256 as recorded
     check_files(ref.path, f"adapter {key}", ref.manifest)  # and no pickle-format file beside them
     dest = Path(dest)
@@ -105,7 +106,7 @@ def _pct(value) -> str:
 def model_card(ref: AdapterRef, base_id: str) -> str:
     """README.md for an exported adapter, from its manifest alone (no path of this machine)."""
     m = ref.manifest
-    key = f"{ref.name}@{ref.version}"
+    key = ref.key
     base = m.get("base") or {}
     hp = m.get("hyperparameters") or {}
     training = m.get("training") or {}

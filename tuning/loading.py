@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -106,7 +105,7 @@ class AdapterSet:
 
     @staticmethod
     def key(ref: AdapterRef) -> str:
-        return f"{ref.name}@{ref.version}"
+        return ref.key
 
     def load(self, ref: AdapterRef, registry: Registry | None = None) -> str:
         """Verify and attach an adapter version; return the key requests use to select it."""

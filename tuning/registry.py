@@ -38,6 +38,7 @@ from typing import Callable
 
 from core import atomic
 from core.errors import UserError
+from core.refs import adapter_key
 from evaluation.gate import RecordError, verify_recorded
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,11 @@ class AdapterRef:
     version: str
     path: Path  # the version folder
     manifest: dict
+
+    @property
+    def key(self) -> str:
+        """"name@version" (core/refs.py)."""
+        return adapter_key(self.name, self.version)
 
 
 def _now() -> str:
@@ -370,7 +376,7 @@ class Registry:
     def _gate_problem(self, ref: AdapterRef, refuse: bool) -> str | None:
         """Why the recorded verdict does not stand (None when it does); with refuse, raise it instead."""
         try:
-            verify_recorded(ref.manifest.get("evaluation"), f"{ref.name}@{ref.version}", self.report_roots)
+            verify_recorded(ref.manifest.get("evaluation"), ref.key, self.report_roots)
         except RecordError as e:
             if refuse:
                 raise RegistryError(f"adapter {ref.name}/{ref.version}: {e}; evaluate it first, or force the "

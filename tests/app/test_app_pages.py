@@ -154,6 +154,10 @@ def test_a_verdict_is_recorded_then_listed_filtered_and_exported(new_app, app_en
     assert (v.base_answer, v.adapter_answer) == (turn["base"], turn["adapter_text"])
     assert (v.adapter, v.adapter_version, v.index_name, v.index_version) == ("quokka", "v0001", "tiny", "v0001")
     assert v.retrieved_ids[0] == "QK-TNT-01"
+    # the judged answer's snapshot, from the pipeline's Answer: the base column answered with no adapter
+    assert v.snapshot == turn["snapshots"]["base"] and v.snapshot["adapter"] is None
+    assert v.snapshot["index"] == {"name": "tiny", "version": "v0001"} and v.snapshot["backend"] == "local"
+    assert turn["snapshots"]["adapter_text"]["adapter"]["key"] == "quokka@v0001"
 
     at.sidebar.radio(key="page").set_value("Review").run()
     assert not at.exception

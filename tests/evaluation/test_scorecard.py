@@ -62,6 +62,11 @@ def test_scorecard_runs_on_a_second_merchant_and_gates_promotion(home, tiny_lm_d
             assert stat["value"] is None or stat["lo"] <= stat["value"] <= stat["hi"]
     assert doc["summary"]["rag"]["hit_at_k"]["value"] is not None  # retrieval ran over the mapped CSV
     assert doc["summary"]["base"]["hit_at_k"]["value"] is None  # no retrieval, no hit@k
+    # one pin for the run: the index version, adapter weights and decoding every answer was produced with
+    snap = doc["snapshot"]
+    assert snap["index"]["name"] == "bellweather" and snap["adapter"]["key"] == "bellweather@v0001"
+    assert len(snap["adapter"]["weights_sha256"]) == 64 and snap["decoding"]["max_new_tokens"] == 6
+    assert all(isinstance(a["badges"], list) for a in doc["answers"])  # the pipeline's badges on every answer
     md = (out / "scorecard.md").read_text()
     assert "| Metric | Base | Base + prompt | RAG | RAG + prompt | Adapter | RAG + adapter |" in md
     assert "## Ship gate: FAILED" in md
@@ -72,6 +77,7 @@ def test_scorecard_runs_on_a_second_merchant_and_gates_promotion(home, tiny_lm_d
     assert manifest["evaluation"]["gate"]["passed"] is False
     assert manifest["evaluation"]["gate"]["config"] == doc["gate"]["config"]
     assert manifest["evaluation"]["prompts"]["count"] == n
+    assert manifest["evaluation"]["snapshot"] == snap and manifest["evaluation"]["index_version"] == snap["index"]["version"]
     assert manifest["evaluation"]["prompts"]["root"] == "repo"  # no absolute machine path recorded
     assert manifest["evaluation"]["prompts"]["path"] == "tests/fixtures/second_merchant/eval_prompts.jsonl"
     assert manifest["evaluation"]["scorecard"] == {  # the verdict is bound to the file it came from
@@ -142,7 +148,10 @@ def _score(case_id, **fields):
 
 def _card():
     from evaluation.metrics import Case
-    from evaluation.scorecard import Answer, Scorecard
+    from evaluation.scorecard import Scored, Scorecard
+    from rag.answer import Answer, IndexPin, Snapshot
+
+    snap = Snapshot(IndexPin("fernhollow", "v0001"), None, "base", None, "local", None, ())
 
     tarp = {"product_id": "FH-TARP", "product": "Canopy Flat Tarp 2x3", "field": "stock", "claim": "in stock",
             "catalog": "out of stock", "message": "says in stock; catalog: out of stock"}
@@ -158,7 +167,8 @@ def _card():
     }
     for cid, (ref, tuned) in scores.items():
         for v, s in (("rag_prompt", ref), ("rag_adapter", tuned)):
-            card.answers.setdefault(cid, {})[v] = Answer(cid, v, f"{v} answer to {cid}", s)
+            record = Answer(cid, f"{v} answer to {cid}", "", (), (), (), None, snap)
+            card.answers.setdefault(cid, {})[v] = Scored(cid, v, record, s)
     return card
 
 

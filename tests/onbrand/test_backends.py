@@ -140,6 +140,11 @@ def test_onbrand_ask_runs_on_the_openai_backend(home, url, local, tiny_lm_dir, c
     want = local.answer(QUESTIONS[0], adapter=KEY)
     assert got["answer"] == want.text and got["raw"] == want.raw and got["adapter"] == KEY
     assert got["sources"] and got["sources"][0]["product_id"] == want.sources[0].product_id
+    # the snapshot says which backend generated; the rest of what was pinned is the local one's
+    assert got["snapshot"]["backend"] == "openai" and want.snapshot.backend == "local"
+    assert got["snapshot"]["index"] == want.snapshot.to_json()["index"]
+    assert got["snapshot"]["adapter"] == want.snapshot.to_json()["adapter"]
+    assert got["badges"] == [vars(b) for b in want.badges]
 
 
 def test_the_openai_backend_needs_a_base_url(home, capsys, monkeypatch):

@@ -34,6 +34,7 @@ from onbrand.assistant import Assistant
 from onbrand.serving import Busy, Server
 from onbrand.spotchecks import SpotChecks, Verdict
 from rag.index_store import load_index
+from rag.answer import Answer
 
 pytestmark = pytest.mark.load
 
@@ -73,27 +74,23 @@ def server(tiny_index, tiny_kit, embedder, talkative_lm_dir, distinct_registry, 
     return Server(a, max_waiting=MAX_WAITING, max_batch=MAX_BATCH)
 
 
-def _ask(server: Server, question: str, choice) -> tuple[str | None, object, list]:
-    """One request as a session makes it: (adapter key, answer text or the pair's texts, retrieved products)."""
+def _ask(server: Server, question: str, choice) -> tuple[str | None, object, Answer]:
+    """One request as a session makes it: (adapter key, answer text or the pair's texts, the judged Answer)."""
     if choice == PAIR:
         pair = server.side_by_side(question, adapter="wombat@v0001")
         for _ in pair.stream:
             pass
-        return pair.adapter, tuple(pair.texts), pair.products
-    reply = server.answer(question, adapter=choice)
-    return reply.adapter, reply.text, reply.products
+        return pair.adapter, tuple(pair.texts), pair.answers[1]
+    answer = server.answer(question, adapter=choice)
+    return answer.adapter, answer.text, answer
 
 
-def _verdict(server, session: int, n: int, question: str, key: str | None, got, products, rng) -> Verdict:
-    base, adapter = (got if isinstance(got, tuple) else ((None, got) if key else (got, None)))
-    name, _, version = (key or "").partition("@")
+def _verdict(session: int, n: int, key: str | None, got, answer: Answer, rng) -> Verdict:
+    """A verdict on the answer as the app records it: from the Answer, with its snapshot."""
     flag = rng.random() < 0.3
-    idx = server.assistant.index
-    return Verdict(question=question, retrieved_ids=tuple(dict.fromkeys(p.product_id for p in products)),
-                   judged="adapter" if key else "base", base_answer=base, adapter_answer=adapter,
-                   adapter=name or None, adapter_version=version or None, index_name=idx.name,
-                   index_version=idx.version, verdict="flag" if flag else "approve", reason="tone" if flag else None,
-                   note=f"session {session} answer {n}", reviewer=f"load-session-{session}")
+    return Verdict.on(answer, judged="adapter" if key else "base", verdict="flag" if flag else "approve",
+                      reason="tone" if flag else None, note=f"session {session} answer {n}",
+                      reviewer=f"load-session-{session}", base_answer=got[0] if isinstance(got, tuple) else None)
 
 
 def test_eight_sessions_hold_under_sustained_load(server, tmp_path):
@@ -137,7 +134,7 @@ def _run(server: Server, store: SpotChecks) -> None:
                 while not answered and time.monotonic() < deadline:  # past the deadline a refused request ends
                     began = time.perf_counter()
                     try:
-                        key, got, products = _ask(server, q, c)
+                        key, got, answer = _ask(server, q, c)
                         answered = True
                     except Busy:  # "try again in a moment": once another answer has finished
                         out["busy"] += 1
@@ -157,7 +154,7 @@ def _run(server: Server, store: SpotChecks) -> None:
                 want = SERVED.get(c, None if c is None else "wombat@v0001" if c == PAIR else c)
                 if (key, got) != (want, alone[(q, c)][1]):
                     out["crossed"].append((q, c, key, got))
-                stored = store.record(_verdict(server, i, out["answers"], q, key, got, products, rng))
+                stored = store.record(_verdict(i, out["answers"], key, got, answer, rng))
                 out["recorded"].append((stored.id, stored.note, stored.answer))
         except BaseException as e:  # reported below
             out["errors"].append(repr(e))

@@ -10,8 +10,9 @@ import threading
 import pytest
 
 from corpus import SAMPLE_EVAL_PROMPTS
-from onbrand.spotchecks import (MAX_UPLOAD_BYTES, SCHEMA_VERSION, SpotCheckError, SpotChecks, Verdict,
+from onbrand.spotchecks import (_SCHEMA, MAX_UPLOAD_BYTES, SCHEMA_VERSION, SpotCheckError, SpotChecks, Verdict,
                                 export_jsonl, parse_questions)
+from rag.answer import AdapterPin, Answer, IndexPin, Snapshot, Source
 
 
 def _verdict(**kw) -> Verdict:
@@ -36,6 +37,46 @@ def test_a_verdict_round_trips_with_every_field(store):
     assert (back.base_answer, back.adapter_answer) == ("The Dome is $249.", "The Quokka Dome 2 Tent is $249.00.")
     assert (back.adapter, back.adapter_version, back.index_name, back.index_version) == ("quokka", "v0002", "tiny",
                                                                                          "v0001")
+
+
+SNAPSHOT = Snapshot(IndexPin("tiny", "v0001"), AdapterPin("quokka", "v0002", "ab" * 32), "tiny-lm", None, "local",
+                    "cd" * 32, (("max_new_tokens", 12), ("strategy", "greedy")))
+
+
+def test_a_verdict_on_an_answer_keeps_its_snapshot(store):
+    answer = Answer("how much is the dome?", "The Quokka Dome 2 Tent is $249.00.", "The [[name]] is [[price]].", (),
+                    (Source("QK-TNT-01", "Quokka Dome 2 Tent", "overview", 0.9),
+                     Source("QK-TNT-01", "Quokka Dome 2 Tent", "price", 0.8)), (), None, SNAPSHOT)
+    stored = store.record(Verdict.on(answer, judged="adapter", verdict="flag", reason="tone", note="", reviewer="ana",
+                                     base_answer="The Dome is $249."))
+    [back] = store.verdicts()
+    assert back == stored and back.snapshot == SNAPSHOT.to_json()
+    assert (back.adapter, back.adapter_version, back.index_version) == ("quokka", "v0002", "v0001")
+    assert back.retrieved_ids == ("QK-TNT-01",) and back.base_answer == "The Dome is $249."
+    assert json.loads(export_jsonl([back]))["snapshot"]["adapter"]["weights_sha256"] == "ab" * 32
+    with pytest.raises(SpotCheckError, match="the snapshot names adapter quokka@v0002 and index tiny/v0001, the "
+                                             "verdict quokka@v0009"):
+        _verdict(adapter_version="v0009", snapshot=SNAPSHOT.to_json())
+
+
+def test_a_version_1_file_gains_the_snapshot_column_and_keeps_its_verdicts(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    con = sqlite3.connect(path)
+    v1 = _SCHEMA.replace(",\n    snapshot_json TEXT", "")
+    assert "snapshot_json" not in v1
+    con.executescript(v1 + "; INSERT INTO schema_version VALUES (1);")
+    con.execute("INSERT INTO verdicts (created_at, reviewer, question, case_json, retrieved_ids, judged, base_answer, "
+                "adapter_answer, adapter, adapter_version, index_name, index_version, verdict, reason, note) VALUES "
+                "('2026-01-01T00:00:00+00:00', 'ana', 'q?', '{}', '[]', 'base', 'a', NULL, NULL, NULL, 'tiny', "
+                "'v0001', 'approve', NULL, '')")
+    con.commit()
+    con.close()
+    store = SpotChecks.open(path)
+    [old] = store.verdicts()
+    assert old.question == "q?" and old.snapshot is None
+    assert sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    store.record(_verdict(snapshot=SNAPSHOT.to_json()))
+    assert store.verdicts()[0].snapshot == SNAPSHOT.to_json()
 
 
 def test_the_file_is_wal_with_a_schema_version(store):

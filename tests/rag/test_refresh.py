@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from corpus.schema import Catalog, Product, Stock
+from rag.answer import IndexPin
 from rag.chunking import chunk_catalog
 from rag.embedding import EmbedderInfo
 from rag.index_store import (IndexLoadError, build_index, catalog_sha256, current_version, json_line, load_index,
@@ -329,14 +330,37 @@ def test_assistant_serves_a_refreshed_version_on_the_next_question(fake_assistan
     assert "Price: $249.00" in _overview(a, "QK-TNT-01")
     refresh_index(edited(tiny_catalog, prices={"QK-TNT-01": 199.0}, stock={"QK-TNT-01": Stock.OUT_OF_STOCK}),
                   emb, root, "q", kit=tiny_kit)
-    reply = a.answer("how much is the quokka dome 2 tent?")
+    reply = a.ask("how much is the quokka dome 2 tent?")
+    list(reply.stream)
     assert a.index.version == "v0002" and a.retriever is not retriever_before
     assert "Price: $199.00\nStock: out of stock" in _overview(a, "QK-TNT-01")
     assert any("Price: $199.00" in m["content"] for m in reply.messages)
+    assert reply.answer.snapshot.index == IndexPin("q", "v0002")  # the answer records the version it read
     # a rollback is followed the same way
     rollback(root, "q", embedder=emb.info)
     a.retrieve("tent")
     assert a.index.version == "v0001" and "Price: $249.00" in _overview(a, "QK-TNT-01")
+
+
+def test_a_refresh_landing_mid_answer_changes_nothing_in_it(fake_assistant, tiny_catalog, tiny_kit):
+    """A request is pinned before retrieval; another request following CURRENT to a refreshed version while this
+    one streams leaves its fills, badges and snapshot on the version it retrieved from."""
+    a, root, emb = fake_assistant
+    question = "how much is the quokka dome 2 tent?"
+    reply = a.ask(question)  # pinned and retrieved at v0001; generation not started
+    refresh_index(edited(tiny_catalog, prices={"QK-TNT-01": 199.0}), emb, root, "q", kit=tiny_kit)
+    a.retrieve("tent")  # another request meanwhile: the assistant now serves v0002
+    assert a.index.version == "v0002"
+    list(reply.stream)
+    assert reply.answer.snapshot.index == IndexPin("q", "v0001")
+    text, _ = a.fill("The Quokka Dome 2 Tent is [[price]].", reply.products, pin=reply.pin)
+    assert "$249.00" in text  # the record the prompt showed, not the refreshed one
+    said = "The Quokka Dome 2 Tent is $249.00."
+    pinned = a.complete(reply.pin, question, reply.products, reply.messages, said, said, [], None)
+    assert not [b for b in pinned.badges if b.kind == "contradiction"]
+    current = a.complete(a.pin(None), question, reply.products, reply.messages, said, said, [], None)
+    assert [b for b in current.badges if b.kind == "contradiction"]  # at v0002 the same words are wrong
+    assert a.answer(question).snapshot.index == IndexPin("q", "v0002")  # the next request reads the new one
 
 
 def test_assistant_keeps_serving_when_the_published_version_is_broken(fake_assistant, tiny_catalog, tiny_kit,
