@@ -422,7 +422,7 @@ def cmd_eval_naming(args) -> int:
     approved vs deprecated name mentions, missing disclaimers and stated prices, as counts."""
     from onbrand.assistant import Assistant
     from tuning.dataset import read_dataset
-    from tuning.naming_eval import compare_naming
+    from evaluation.naming import compare_naming
 
     s = _settings(args)
     assistant = Assistant.load(s)
@@ -433,9 +433,8 @@ def cmd_eval_naming(args) -> int:
     from tqdm.auto import tqdm
 
     with tqdm(total=len(held), desc="Answering held-out prompts", unit="prompt") as bar:
-        result = compare_naming(assistant.generator, assistant.default_adapter, held, assistant.kit,
-                                assistant.index.products, progress=lambda done, total: bar.update(done - bar.n) if bar.total == total
-                                     else (bar.reset(total), bar.update(done)))
+        result = compare_naming(assistant, assistant.default_adapter, held,
+                                progress=lambda done, total: bar.update(done - bar.n))
     _emit({"adapter": assistant.default_adapter, "dataset_sha256": sha, "prompts": len(held), **result})
     return 0
 
@@ -504,7 +503,7 @@ def cmd_serve(args) -> int:
 
     from onbrand.api import serve
     from onbrand.assistant import Assistant
-    from onbrand.serving import DEFAULT_MAX_WAITING, Server
+    from onbrand.serving import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAITING, Server
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be in 0..65535, got {args.port}")
@@ -516,15 +515,18 @@ def cmd_serve(args) -> int:
         waiting = int(env)
     if waiting < 0:
         raise UserError(f"--max-waiting must be at least 0, got {waiting}")
+    batch = DEFAULT_MAX_BATCH if args.max_batch is None else args.max_batch
+    if not 1 <= batch <= 32:  # the generator's rows (Generator.max_rows)
+        raise UserError(f"--max-batch must be in 1..32, got {batch}")
     token = args.token or os.environ.get("ONBRAND_SERVE_TOKEN") or None
     assistant = Assistant.load(_settings(args), show_progress_bar=True)
 
     def ready(url: str) -> None:
         print(json.dumps({"url": url, "base_model": assistant.backend.base_model,
                           "default_adapter": assistant.default_adapter, "token_required": token is not None,
-                          "max_waiting": waiting}), flush=True)
+                          "max_waiting": waiting, "max_batch": batch}), flush=True)
 
-    serve(Server(assistant, max_waiting=waiting), host=args.host, port=args.port, token=token, on_ready=ready,
+    serve(Server(assistant, max_waiting=waiting, max_batch=batch), host=args.host, port=args.port, token=token, on_ready=ready,
           log_level="info" if args.verbose else "warning")
     return 0
 
@@ -764,6 +766,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-waiting", type=int, default=None,
                     help="requests waiting for a place in the decoding batch; one more is answered 429 "
                          "(default $ONBRAND_MAX_WAITING or 4)")
+    sp.add_argument("--max-batch", type=int, default=None,
+                    help="requests decoding together (default 8: interactive latency; 24-32 for a client that "
+                         "sends batches, such as `onbrand eval --backend openai`)")
     sp.add_argument("--model", help="as for ask; its hub id is the base's model name in /v1/models")
     sp.add_argument("--brand-kit", type=Path, default=None, help="brand kit YAML (default: the sample's)")
     adapter_args(sp)

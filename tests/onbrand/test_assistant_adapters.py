@@ -117,3 +117,22 @@ def test_the_newest_of_several_shipped_versions_is_the_one_promoted(registry, tm
     assert fresh.promoted("quokka") == "v0002"
     history = json.loads((fresh.root / "quokka" / "PROMOTED.json").read_text())["history"]
     assert [h["version"] for h in history] == ["v0002"]  # one promotion, straight to the newest
+
+
+def test_the_naming_comparison_answers_through_the_pipeline(registry, tiny_index, tiny_kit, embedder,
+                                                           talkative_lm_dir, tmp_path, monkeypatch):
+    """eval-naming's base and adapter answers are the app's answers to the same questions (retrieval, prompt,
+    decoding, fills), counted per answer, with the run's snapshot."""
+    from evaluation.naming import compare_naming
+
+    a = _assistant(tiny_index, tiny_kit, embedder, talkative_lm_dir, tmp_path, monkeypatch, registry)
+    rows = [{"question": q, "product_ids": [pid], "intent": "price"}
+            for q, pid in [("how much is the quokka dome 2 tent?", "QK-TNT-01"),
+                           ("is the sparky stove in stock?", "QK-STV-01"), ("what does the lantern weigh?", "QK-LMP-01")]]
+    got = compare_naming(a, "wombat@v0001", rows, max_new_tokens=12, prompts_per_batch=2)
+    assert got["base"]["answers"] == got["adapter"]["answers"] == 3 and got["adapter"]["price_questions"] == 3
+    assert got["snapshot"]["adapter"]["key"] == "wombat@v0001" and got["snapshot"]["index"]["version"] == "v0001"
+    for ex in got["examples"]:
+        assert ex["base"] == a.answer(ex["question"], adapter=None, max_new_tokens=12).text
+        assert ex["adapter"] == a.answer(ex["question"], adapter="wombat@v0001", max_new_tokens=12).text
+    assert any(ex["base"] != ex["adapter"] for ex in got["examples"])  # two models, two texts

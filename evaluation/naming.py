@@ -1,20 +1,21 @@
 """Base vs adapter on held-out prompts: naming, disclaimers and stated prices, counted.
 
-Each held-out prompt is answered by the base and by the adapter in one mixed batch (peft
-`adapter_names`), so both see the identical prompt, retrieved context included. The prompts are the
-dataset's eval split: products and phrasing templates that training never saw.
+    compare_naming(assistant, "fernhollow@v0017", held_out_rows)   # {"base", "adapter", "examples", "snapshot"}
+
+Each held-out prompt goes through the pipeline the app uses (`Assistant.pin` once for the run, retrieval,
+the prompt, the one decoding loop, field fills, the Answer record); the base and the adapter answer it in one
+mixed batch, so both see the identical prompt, retrieved context included. The prompts are the dataset's eval
+split: products and phrasing templates that training never saw. Counted on the filled text, as shoppers read it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.generation import Generator
 from corpus.brandkit import BrandKit
 from corpus.checks import find_approved, find_deprecated, find_generic, missing_disclaimers, required_disclaimers
 from corpus.schema import Product
 from rag.chunking import price_text
-from tuning.loading import BASE
 
 
 @dataclass
@@ -62,22 +63,32 @@ class Tally:
         }
 
 
-def compare_naming(generator: Generator, adapter_key: str, rows: list[dict], kit: BrandKit,
-                   products: dict[str, Product], max_new_tokens: int = 160, prompts_per_batch: int = 4,
+def compare_naming(assistant, adapter: str, rows: list[dict], max_new_tokens: int = 160, prompts_per_batch: int = 4,
                    progress=None) -> dict:
-    """rows: dataset rows (held-out split, with retrieval context). Returns base and adapter tallies."""
+    """rows: dataset rows (held-out split). Returns base and adapter tallies, examples and the run's snapshot.
+    assistant: an onbrand.assistant.Assistant (duck-typed: evaluation sits below the pipeline's package)."""
+    pin = assistant.pin(adapter, max_new_tokens)
+    if pin.adapter is None:
+        raise ValueError("the naming comparison needs an adapter; got none")
+    base_pin, kit = pin.without_adapter(), assistant.kit
+    products = pin.index.products
     base, tuned = Tally(), Tally()
     for start in range(0, len(rows), prompts_per_batch):
         chunk = rows[start:start + prompts_per_batch]
-        convs = [r["messages"][:-1] for r in chunk]
-        answers = generator.generate_batch(convs + convs, max_new_tokens,
-                                           adapter_names=[BASE] * len(chunk) + [adapter_key] * len(chunk))
-        for i, r in enumerate(chunk):
-            base.add(r, answers[i], kit, products)
-            tuned.add(r, answers[len(chunk) + i], kit, products)
+        prepared = [assistant.prompt_for(r["question"], pin=pin) for r in chunk]  # (retrieved, messages)
+        convs = [messages for _, messages in prepared]
+        raws = assistant.answer_batch(convs + convs, [None] * len(chunk) + [pin.adapter] * len(chunk),
+                                      pin.max_new_tokens)
+        for i, (r, (hits, messages)) in enumerate(zip(chunk, prepared)):
+            answers = []
+            for tally, p, raw in ((base, base_pin, raws[i]), (tuned, pin, raws[len(chunk) + i])):
+                text, fills = assistant.fill(raw, hits, pin=p)
+                answer = assistant.complete(p, r["question"], hits, messages, raw.strip(), text, fills, None)
+                tally.add(r, answer.text, kit, products)
+                answers.append(answer.text)
             if len(tuned.examples) < 12:
-                tuned.examples.append({"question": r["question"], "base": answers[i],
-                                       "adapter": answers[len(chunk) + i]})
+                tuned.examples.append({"question": r["question"], "base": answers[0], "adapter": answers[1]})
         if progress:
             progress(min(start + prompts_per_batch, len(rows)), len(rows))
-    return {"base": base.summary(), "adapter": tuned.summary(), "examples": tuned.examples}
+    return {"base": base.summary(), "adapter": tuned.summary(), "examples": tuned.examples,
+            "snapshot": pin.snapshot.to_json()}
