@@ -144,6 +144,7 @@ class OpenAIBackend:
         self.retries = retries  # 429/503 answers retried this many times, after the server's Retry-After
         self._api_key = api_key
         self._loaded: dict[str, AdapterRef] = {}
+        self._base_sha256: str | None = None  # where the server states it (onbrand serve's /v1/models)
         host = urllib.parse.urlsplit(self.base_url).hostname or ""
         # a proxy from the environment must not intercept a server on this machine
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({})) \
@@ -176,6 +177,8 @@ class OpenAIBackend:
             raise BackendError(f"{self.base_url} serves other weights as {key}: sha256 {remote[:12]}… there, "
                                f"{local[:12]}… in the local registry")
         self._loaded[key] = ref
+        self._base_sha256 = (served.get(self.base_model, {}).get("onbrand") or {}).get("weights_sha256") \
+            or self._base_sha256
         log.info("adapter %s answered by %s", key, self.base_url)
         return key
 
@@ -294,7 +297,7 @@ class OpenAIBackend:
 
     def describe(self) -> dict:
         return {"backend": self.kind, "base_url": self.base_url, "base_model": self.base_model,
-                "base_weights_sha256": None,
+                "base_weights_sha256": self._base_sha256,
                 "decoding": {"strategy": "greedy", "temperature": 0, "repetition_penalty": self.repetition_penalty}}
 
     # --- HTTP -------------------------------------------------------------------------------------

@@ -495,6 +495,27 @@ def cmd_eval(args) -> int:
     return 1 if args.gate and not verdict["passed"] else 0
 
 
+def cmd_eval_compare(args) -> int:
+    """Does a scorecard reproduce a reference one (another backend, machine or batch shape)? Each of the
+    reference's figures against its 95% interval; exit 1 when one falls outside."""
+    from evaluation.compare import reproduce
+
+    docs = []
+    for path in (args.reference, args.run):
+        try:
+            docs.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise UserError(f"{path}: not a readable scorecard.json ({e})") from None
+    try:
+        result = reproduce(*docs)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    except KeyError as e:
+        raise UserError(f"{args.reference} or {args.run}: not a scorecard.json (no field {e})") from None
+    _emit({k: v for k, v in result.items() if k != "rows" or args.all})
+    return 0 if not result["outside"] else 1
+
+
 def cmd_serve(args) -> int:
     """Serve the assistant over an OpenAI-compatible HTTP API until interrupted: POST /v1/chat/completions
     (streamed or not; `model` = NAME@VERSION, NAME or the base's hub id) and GET /v1/models. Prints
@@ -733,6 +754,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-n", type=int, default=10_000, help="at most this many held-out prompts")
     adapter_args(sp)
     index_name(sp)
+
+    sp = add("eval-compare", cmd_eval_compare)
+    sp.add_argument("reference", type=Path, help="the reference scorecard.json (e.g. the committed one)")
+    sp.add_argument("run", type=Path, help="the re-run's scorecard.json")
+    sp.add_argument("--all", action="store_true", help="print every metric's row, not only those outside")
 
     sp = add("eval", cmd_eval)
     sp.add_argument("--prompts", default=str(SAMPLE_EVAL_PROMPTS), help="held-out prompts JSONL with expectations")

@@ -144,6 +144,7 @@ def test_onbrand_ask_runs_on_the_openai_backend(home, url, local, tiny_lm_dir, c
     assert got["snapshot"]["backend"] == "openai" and want.snapshot.backend == "local"
     assert got["snapshot"]["index"] == want.snapshot.to_json()["index"]
     assert got["snapshot"]["adapter"] == want.snapshot.to_json()["adapter"]
+    assert got["snapshot"]["base"] == want.snapshot.to_json()["base"]  # onbrand serve states its base's sha256
     assert got["badges"] == [vars(b) for b in want.badges]
 
 
