@@ -35,8 +35,11 @@ def test_shipped_adapter_is_seeded_promoted_and_serves_per_request(sample_assist
     assert a.default_adapter and a.default_adapter.startswith("fernhollow@")
     assert a.registry.promoted("fernhollow") == a.default_adapter.split("@")[1]
     q = "how much is the trekker 28?"
-    tuned = a.answer(q, max_new_tokens=60)
-    bare = a.answer(q, max_new_tokens=60, adapter=None)
+    replies = [a.ask(q, max_new_tokens=60), a.ask(q, max_new_tokens=60, adapter=None)]
+    for r in replies:
+        list(r.stream)
+    tuned, bare = (r.answer for r in replies)
     assert tuned.adapter == a.default_adapter and bare.adapter is None
-    assert tuned.messages == bare.messages  # same prompt, same retrieved context
+    assert replies[0].messages == replies[1].messages  # same prompt, same retrieved context
+    assert tuned.snapshot.index == bare.snapshot.index and tuned.sources == bare.sources
     assert tuned.text != bare.text
