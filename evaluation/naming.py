@@ -83,7 +83,8 @@ def compare_naming(assistant, adapter: str, rows: list[dict], max_new_tokens: in
             answers = []
             for tally, p, raw in ((base, base_pin, raws[i]), (tuned, pin, raws[len(chunk) + i])):
                 text, fills = assistant.fill(raw, hits, pin=p)
-                answer = assistant.complete(p, r["question"], hits, messages, raw.strip(), text, fills, None)
+                answer = assistant.complete(p, r["question"], hits, messages, raw.strip(), text, fills, None,
+                                            assistant.request())
                 tally.add(r, answer.text, kit, products)
                 answers.append(answer.text)
             if len(tuned.examples) < 12:

@@ -213,7 +213,8 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
                 row_pin = pin if v.adapter else base_pin
                 # the shopper's text: references filled from the retrieved records, as in the app
                 text, fills = assistant.fill(raw, used, pin=row_pin)
-                record = assistant.complete(row_pin, c.question, used, conv, raw.strip(), text, fills, None)
+                record = assistant.complete(row_pin, c.question, used, conv, raw.strip(), text, fills, None,
+                                            assistant.request(rag=v.rag, brand_rules=v.rules))
                 score = score_answer(c, text, sources_text=src, retrieved_ids=card.retrieved[c.id],
                                      kit=assistant.kit, catalog=catalog, k=k, quoted=quoted_spans(fills),
                                      filled=filled_spans(fills))

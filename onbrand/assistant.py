@@ -88,6 +88,7 @@ class Reply:
     raw: str = ""  # the model's own text, references as written ("[[price]]")
     fills: list[Fill] = field(default_factory=list)  # which value came from which record and field
     answer: Answer | None = None  # set when the stream ends
+    request: dict = field(default_factory=dict)  # retrieval and prompt choices (Answer.request)
 
     @property
     def adapter(self) -> str | None:
@@ -113,6 +114,7 @@ class SideBySide:
     raws: list[str] = field(default_factory=lambda: ["", ""])
     fills: list[list[Fill]] = field(default_factory=lambda: [[], []])
     answers: tuple[Answer, Answer] | None = None  # (base, adapter), set when the stream ends
+    request: dict = field(default_factory=dict)  # retrieval and prompt choices (Answer.request)
 
     @property
     def adapter(self) -> str:
@@ -293,12 +295,19 @@ class Assistant:
             self._names = cached  # one tuple swap: a reader sees the old pair or the new one
         return cached[1]
 
+    def request(self, *, rag: bool = True, k: int | None = None, collection: str | None = None,
+                in_stock: bool | None = None, brand_rules: bool = False) -> dict:
+        """A request's retrieval and prompt choices as the Answer records them (k resolved to its default)."""
+        return {"rag": rag, "k": (k or self.settings.top_k) if rag else None, "collection": collection,
+                "in_stock": in_stock, "brand_rules": brand_rules}
+
     def complete(self, pin: Pinned, question: str, products: list[ProductHits], messages: list[dict], raw: str,
-                 text: str, fills: list[Fill], stats: GenerationStats | None) -> Answer:
+                 text: str, fills: list[Fill], stats: GenerationStats | None, request: dict | None = None) -> Answer:
         """The frozen record of a finished answer: its badges checked against the pinned index's records."""
         found = badges(question, text, self.records(products, pin), messages[-1]["content"], self.kit,
                        self.known_names(pin.index), fills=fills, catalog=pin.index.products.values())
-        return Answer(question, text, raw, tuple(fills), sources_of(products), tuple(found), stats, pin.snapshot)
+        return Answer(question, text, raw, tuple(fills), sources_of(products), tuple(found), stats, pin.snapshot,
+                      tuple(sorted((request or {}).items())))
 
     def answer_batch(self, conversations: list[list[dict]], adapters: list[str | None],
                      max_new_tokens: int | None = None) -> list[str]:
@@ -328,7 +337,8 @@ class Assistant:
         pin = pin or self.pin(adapter, max_new_tokens)
         products, messages = self.prompt_for(question, k=k, collection=collection, in_stock=in_stock,
                                              brand_rules=brand_rules, pin=pin)
-        reply = Reply(question, products, messages, iter(()), pin)
+        reply = Reply(question, products, messages, iter(()), pin,
+                      request=self.request(k=k, collection=collection, in_stock=in_stock, brand_rules=brand_rules))
         reply.stream = self._stream(reply)
         return reply
 
@@ -347,7 +357,7 @@ class Assistant:
         reply.raw = filler.raw.strip()
         reply.text, reply.fills = _strip("".join(parts), filler.fills)
         reply.answer = self.complete(pin, reply.question, reply.products, reply.messages, reply.raw, reply.text,
-                                     reply.fills, reply.stats)
+                                     reply.fills, reply.stats, reply.request)
 
     def side_by_side(self, question: str, k: int | None = None, collection: str | None = None,
                      in_stock: bool | None = None, max_new_tokens: int | None = None,
@@ -360,7 +370,8 @@ class Assistant:
             raise QuestionError("side by side compares the base with an adapter: choose an adapter")
         products, messages = self.prompt_for(question, k=k, collection=collection, in_stock=in_stock,
                                              brand_rules=brand_rules, pin=pin)
-        pair = SideBySide(question, products, messages, pin, iter(()))
+        pair = SideBySide(question, products, messages, pin, iter(()),
+                          request=self.request(k=k, collection=collection, in_stock=in_stock, brand_rules=brand_rules))
         pair.stream = self._stream_pair(pair)
         return pair
 
@@ -391,7 +402,7 @@ class Assistant:
         rows = [GenerationStats(st.prompt_tokens, st.new_tokens[i], st.ttft_s, st.total_s, batch_rows=2)
                 if st is not None else None for i in range(2)]
         pair.answers = tuple(self.complete(p, pair.question, pair.products, pair.messages, pair.raws[i],
-                                           pair.texts[i], pair.fills[i], rows[i])
+                                           pair.texts[i], pair.fills[i], rows[i], pair.request)
                              for i, p in enumerate((pin.without_adapter(), pin)))
 
     def answer(self, question: str, **kwargs) -> Answer:

@@ -101,6 +101,8 @@ class Answer:
     badges: tuple[Badge, ...]  # one per failed guardrail check; empty when every check passed
     stats: GenerationStats | None  # timings and token counts (None where the backend gives none)
     snapshot: Snapshot
+    request: tuple[tuple[str, Any], ...] = ()  # the request's own choices, sorted pairs: rag, k, collection,
+    # in_stock, brand_rules (with the question and the snapshot, what reproduces the prompt)
 
     @property
     def retrieved_ids(self) -> tuple[str, ...]:
@@ -114,4 +116,4 @@ class Answer:
         return {"question": self.question, "text": self.text, "raw": self.raw,
                 "fills": [f.to_json() for f in self.fills], "sources": [asdict(s) for s in self.sources],
                 "badges": [asdict(b) for b in self.badges], "stats": asdict(self.stats) if self.stats else None,
-                "snapshot": self.snapshot.to_json()}
+                "snapshot": self.snapshot.to_json(), "request": dict(self.request)}

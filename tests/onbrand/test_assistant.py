@@ -42,6 +42,8 @@ def test_question_and_token_bounds(assistant):
 def test_filters_reach_retrieval(assistant):
     reply = assistant.answer("tent", collection="Quokka Light")
     assert {s.product_id for s in reply.sources} == {"QK-LMP-01"}
+    assert dict(reply.request) == {"rag": True, "k": assistant.settings.top_k, "collection": "Quokka Light",
+                                   "in_stock": None, "brand_rules": False}  # the answer says how it was asked
 
 
 def test_settings_validate_themselves(tmp_path):
