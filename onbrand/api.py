@@ -109,10 +109,8 @@ class _Call:
     id: str
     created: int
     model: str  # as answered: the adapter key, or the base's id
-    adapter: str | None
-    max_new_tokens: int
     pieces: Iterator[str]
-    pin: Pinned
+    pin: Pinned  # the adapter and max_new_tokens it answers with, and the snapshot
     reply: Reply | None = None  # None for a raw request
     stats: GenerationStats | None = None
 
@@ -142,7 +140,7 @@ def _prepare(assistant: Assistant, req: ChatRequest) -> _Call:
     adapter = _adapter_for(assistant, req.model)
     pin = assistant.pin(adapter, n_new)  # what answers: recorded in the response's snapshot
     call = _Call(req, f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), adapter or assistant.backend.base_model,
-                 adapter, n_new, iter(()), pin)
+                 iter(()), pin)
 
     def keep(stats: GenerationStats) -> None:
         call.stats = stats
@@ -177,7 +175,7 @@ def _provenance(call: _Call, text: str) -> dict:
 
 
 def _finish_reason(call: _Call) -> str:
-    return "length" if call.stats is not None and call.stats.new_tokens >= call.max_new_tokens else "stop"
+    return "length" if call.stats is not None and call.stats.new_tokens >= call.pin.max_new_tokens else "stop"
 
 
 def _usage(call: _Call) -> dict | None:
@@ -343,11 +341,10 @@ def _model_list(assistant: Assistant, started: int) -> list[dict]:
                 (base_sha and trained_on.get("weights_sha256") != base_sha):
             continue  # trained on another base: this server cannot answer with it
         key = ref.key
-        weights = ((ref.manifest.get("files") or {}).get("adapter_model.safetensors") or {}).get("sha256")
         data.append({"id": key, "object": "model", "created": _epoch(row.get("created"), started),
                      "owned_by": "onbrand", "root": key, "parent": base,
                      "onbrand": {"promoted": row["promoted"], "gate_passed": row["gate_passed"],
-                                 "weights_sha256": weights}})
+                                 "weights_sha256": ref.weights_sha256}})
     return data
 
 

@@ -31,7 +31,7 @@ from core.model import load_base_model
 from core.refs import adapter_key, split_key
 from corpus.brandkit import BrandKit, load_brand_kit
 from corpus.ingest import load_catalog
-from onbrand.backends import WEIGHTS, Backend, LocalBackend, OpenAIBackend
+from onbrand.backends import Backend, LocalBackend, OpenAIBackend
 from onbrand.guardrails import badges, catalog_names
 from rag.answer import AdapterPin, Answer, IndexPin, Snapshot, Source
 from rag.embedding import Embedder
@@ -212,8 +212,7 @@ class Assistant:
         adapter_pin = None
         if key is not None:
             ref = self.backend.loaded[key]
-            weights = ((ref.manifest.get("files") or {}).get(WEIGHTS) or {}).get("sha256")
-            adapter_pin = AdapterPin(ref.name, ref.version, weights)
+            adapter_pin = AdapterPin(ref.name, ref.version, ref.weights_sha256)
         desc = self.backend.describe()
         decoding = {**desc["decoding"], "max_new_tokens": n_new}
         snapshot = Snapshot(IndexPin(index.name, index.version), adapter_pin, desc["base_model"],

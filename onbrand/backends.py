@@ -6,7 +6,7 @@
 
 The Assistant does retrieval, prompting, field fills and badges itself and asks a backend only for text:
 one answer streamed, a batch streamed (side by side), a batch answered (the scorecard). Each row names its
-adapter by key ("name@version", what `AdapterSet.key` makes) or None for the bare base; how the key
+adapter by key ("name@version", `AdapterRef.key`) or None for the bare base; how the key
 reaches the model is the backend's business (peft `adapter_names` here, the request's `model` over HTTP).
 Decoding is greedy with the same repetition penalty on both, so the same prompt gives the same answer.
 """
@@ -30,8 +30,6 @@ from tuning.loading import AdapterSet, portable_base_id
 from tuning.registry import AdapterRef, Registry
 
 log = logging.getLogger(__name__)
-
-WEIGHTS = "adapter_model.safetensors"
 
 
 class BackendError(UserError):
@@ -87,7 +85,7 @@ class LocalBackend:
         return self.adapters.loaded
 
     def attach(self, ref: AdapterRef, registry: Registry | None = None) -> str:
-        key = AdapterSet.key(ref)
+        key = ref.key
         if key in self.adapters.loaded:  # attached already: no need to wait for the generator
             return key
         with self.generator.lock:  # attaching changes the shared model: never during a generation
@@ -164,7 +162,7 @@ class OpenAIBackend:
     def attach(self, ref: AdapterRef, registry: Registry | None = None) -> str:
         """Check the server serves this version: its id is listed, and where the server states the weights'
         sha256 (`onbrand serve` does), it is the one in the local registry's manifest."""
-        key = AdapterSet.key(ref)
+        key = ref.key
         if key in self._loaded:
             return key
         served = self.models()
@@ -172,7 +170,7 @@ class OpenAIBackend:
             raise BackendError(f"{self.base_url} does not serve adapter {key}; it serves: "
                                f"{', '.join(sorted(served)) or 'nothing'} (vLLM: add --lora-modules {key}=FOLDER)")
         remote = (served[key].get("onbrand") or {}).get("weights_sha256")
-        local = ((ref.manifest.get("files") or {}).get(WEIGHTS) or {}).get("sha256")
+        local = ref.weights_sha256
         if remote and local and remote != local:
             raise BackendError(f"{self.base_url} serves other weights as {key}: sha256 {remote[:12]}… there, "
                                f"{local[:12]}… in the local registry")

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from core.generation import GenerationStats
-from core.refs import adapter_key, split_key
+from core.refs import adapter_key
 from rag.fields import Fill
 
 
@@ -39,13 +39,6 @@ class AdapterPin:
         """"name@version": the adapter's one spelling in requests, registries and records."""
         return adapter_key(self.name, self.version)
 
-    @classmethod
-    def parse(cls, key: str, weights_sha256: str | None = None) -> "AdapterPin":
-        name, version = split_key(key)
-        if not (name and version):
-            raise ValueError(f"an adapter key is name@version, got {key!r}")
-        return cls(name, version, weights_sha256)
-
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -63,15 +56,6 @@ class Snapshot:
                 "adapter": {**asdict(self.adapter), "key": self.adapter.key} if self.adapter else None,
                 "base": {"model": self.base_model, "weights_sha256": self.base_weights_sha256},
                 "backend": self.backend, "kit_sha256": self.kit_sha256, "decoding": dict(self.decoding)}
-
-    @classmethod
-    def from_json(cls, doc: dict) -> "Snapshot":
-        adapter = doc.get("adapter")
-        index = doc.get("index")
-        return cls(IndexPin(index["name"], index["version"]) if index else None,
-                   AdapterPin(adapter["name"], adapter["version"], adapter.get("weights_sha256")) if adapter else None,
-                   doc["base"]["model"], doc["base"].get("weights_sha256"), doc["backend"], doc.get("kit_sha256"),
-                   tuple(sorted(doc.get("decoding", {}).items())))
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from core.errors import UserError
 from core.model import GGUF_FILE
 from core.refs import split_key
 from tuning.loading import check_files, portable_base_id
-from tuning.registry import AdapterRef, Registry
+from tuning.registry import AdapterRef, Registry, WEIGHTS
 
-WEIGHTS, CONFIG, CARD = "adapter_model.safetensors", "adapter_config.json", "README.md"
+CONFIG, CARD = "adapter_config.json", "README.md"
 _ABSOLUTE = re.compile(r"^(/|~|[A-Za-z]:[\\/]|\\\\)")  # POSIX, home, Windows drive, UNC
 
 
@@ -57,8 +57,7 @@ def absolute_paths(obj, where: str = "") -> list[str]:
 def export_adapter(registry: Registry, spec: str, dest: Path) -> Exported:
     """Write adapter `spec` ("name@version", or "name" for its promoted version) to the folder `dest`, which
     must not exist yet or be empty."""
-    name, version = split_key(spec)
-    ref = registry.get(name, version or None)
+    ref = registry.get(*split_key(spec))
     key = ref.key
     registry.verify(ref)  # sizes and sha256 as recorded
     check_files(ref.path, f"adapter {key}", ref.manifest)  # and no pickle-format file beside them
@@ -147,7 +146,7 @@ def model_card(ref: AdapterRef, base_id: str) -> str:
         f"{dataset.get('eval', '?')} held-out examples) | `{dataset.get('sha256', '?')}` |",
         f"| brand kit | `{m.get('brand_kit_sha256', '?')}` |",
         f"| catalog (the scorecard's) | `{evaluation.get('catalog_sha256') or 'not evaluated'}` |",
-        f"| adapter_model.safetensors | `{((m.get('files') or {}).get(WEIGHTS) or {}).get('sha256', '?')}` |",
+        f"| adapter_model.safetensors | `{ref.weights_sha256 or '?'}` |",
         "", "## Training", "",
         f"LoRA rank {hp.get('lora_rank')}, alpha {hp.get('lora_alpha')}, dropout {hp.get('lora_dropout')}, on "
         f"{', '.join(hp.get('target_modules') or [])}; learning rate {hp.get('learning_rate')}, batch "

@@ -103,13 +103,9 @@ class AdapterSet:
         self.lm = lm
         self.loaded: dict[str, AdapterRef] = {}
 
-    @staticmethod
-    def key(ref: AdapterRef) -> str:
-        return ref.key
-
     def load(self, ref: AdapterRef, registry: Registry | None = None) -> str:
         """Verify and attach an adapter version; return the key requests use to select it."""
-        key = self.key(ref)
+        key = ref.key
         if key in self.loaded:
             return key
         what = f"adapter {key}"

@@ -57,6 +57,9 @@ class RegistryError(UserError):
     """A refused registry operation; the message names the adapter, version and field or file."""
 
 
+WEIGHTS = "adapter_model.safetensors"
+
+
 @dataclass(frozen=True)
 class AdapterRef:
     """One published adapter version: where it lives and what its manifest says."""
@@ -70,6 +73,11 @@ class AdapterRef:
     def key(self) -> str:
         """"name@version" (core/refs.py)."""
         return adapter_key(self.name, self.version)
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """The adapter weights' sha256 as the manifest records it."""
+        return ((self.manifest.get("files") or {}).get(WEIGHTS) or {}).get("sha256")
 
 
 def _now() -> str:
@@ -103,7 +111,7 @@ def _check_json(obj, what: str) -> None:
 class Registry:
     """Adapter versions under one root folder; each name has its own versions and promoted version."""
 
-    FILES = ("adapter_model.safetensors", "adapter_config.json")
+    FILES = (WEIGHTS, "adapter_config.json")
 
     def __init__(self, root: Path, report_roots: dict[str, Path] | None = None):
         self.root = Path(root)

@@ -190,7 +190,7 @@ def test_a_noop_adapter_is_refused_and_unusable(published, lm):
     adapters = AdapterSet(lm)
     with pytest.raises(AdapterRefused, match="no-op"):
         adapters.load(noop, registry)
-    key = AdapterSet.key(noop)
+    key = noop.key
     assert key not in adapters.loaded
     with pytest.raises(UserError, match="not loaded"):
         adapters.adapter_names([key])
