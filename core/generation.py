@@ -22,6 +22,9 @@ Which weights a step runs on (`onbrand bench` times each; README "Speed"):
   the registry's hashes, cached per adapter and bounded in bytes (least recently used goes first);
 - rows that mix adapters (side by side, the scorecard's base + adapter batches): peft's `adapter_names`
   for the one-token steps; their prompts are still prefilled per adapter on the weights above.
+One-token steps skip transformers' module machinery (core/lean_step.py): LeanStep on the weights above, or,
+on a CPU for batches of up to `int8_rows` rows, Int8Step on int8 weight-only copies of them (mixed rows: the
+int8 base with each adapter's LoRA A rows in the same product), which reads half the bytes a step.
 Merged weights give the peft path's greedy tokens on the fp32 test model (tests/onbrand/test_decode_merged.py);
 in bf16 a merged weight is rounded once where peft rounds the base and LoRA outputs apart, so a near-tie can
 go the other way: `merge_adapters=False` keeps peft's arithmetic for every row.
@@ -44,11 +47,11 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
+from core.lean_step import BASE, Int8Step, LeanStep, _is_peft, lean_supported
 from core.model import LoadedModel
 
 log = logging.getLogger(__name__)
 
-BASE = "__base__"  # peft's adapter_names entry for the bare base
 SPARE_COLUMNS = 64  # KV cache columns allocated ahead: one copy of the cache per 64 steps, not one per step
 TRIM_COLUMNS = 32  # drop left cache columns no row attends to once this many have piled up (rows that left)
 IDLE_EXIT_S = 30.0  # the loop's thread waits this long for new work before it exits
@@ -482,7 +485,7 @@ class _DecodeLoop:
         gen = self.gen
         batch.valid = torch.cat([batch.valid, batch.valid.new_ones((len(batch.rows), 1))], dim=1)
         if batch.engine is None:
-            batch.engine = gen._engine(batch.names)
+            batch.engine = gen._engine(batch.names, rows=len(batch.rows))
         out = gen._call(batch.engine, input_ids=batch.last[:, None], attention_mask=gen._step_mask(batch.valid),
                         position_ids=batch.pos[:, None], cache=batch.cache, logits_to_keep=1, one_token=True)
         batch.pos = batch.pos + 1
@@ -490,10 +493,6 @@ class _DecodeLoop:
 
 
 # --- which weights a forward pass runs on -------------------------------------------------------------------
-
-def _is_peft(model) -> bool:
-    return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
-
 
 def _signature(model) -> tuple:
     """Changes when any weight of the model is replaced or modified in place, or an adapter is added."""
@@ -547,171 +546,13 @@ def merged_copy(model: torch.nn.Module, adapter: str) -> tuple[torch.nn.Module, 
     return clone, added
 
 
-def lean_supported(model) -> bool:
-    """Whether LeanStep reproduces this model's decoder layers (Llama's, as SmolLM2 has them)."""
-    cfg = model.config
-    rope = getattr(cfg, "rope_parameters", None) or {}
-    return (getattr(cfg, "model_type", None) == "llama" and getattr(cfg, "_attn_implementation", None) == "sdpa"
-            and not getattr(cfg, "attention_bias", False) and not getattr(cfg, "mlp_bias", False)
-            and getattr(cfg, "hidden_act", None) == "silu" and getattr(cfg, "pretraining_tp", 1) == 1
-            and rope.get("rope_type", "default") == "default")
-
-
-def _rms(x: torch.Tensor, norm) -> torch.Tensor:
-    """LlamaRMSNorm.forward, operation for operation."""
-    dtype = x.dtype
-    h = x.to(torch.float32)
-    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
-    return norm.weight * h.to(dtype)
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-class LeanStep:
-    """One decode step (one token per row) over a transformers Llama model's own weights without its module
-    machinery (module calls, keyword plumbing, mask building): LlamaDecoderLayer's operations in the same
-    order on the same tensors, so the same numbers (tests/onbrand/test_decode_lean.py), with fewer Python
-    calls per step; with `gemv`, a lone row's projections are matrix-vector products instead. The model may be
-    plain, a merged copy, or wrapped by peft: then each row gets peft's mixed-batch arithmetic for its adapter
-    (the base output plus the row's LoRA delta, cast as peft casts)."""
-
-    def __init__(self, model: torch.nn.Module, gemv: bool = False, row_attention: bool = True):
-        from peft.tuners.tuners_utils import BaseTunerLayer
-
-        # gemv: a lone row's projections as torch.mv (2.3x F.linear's speed for the 49k-row output head and
-        # 1.6x for the MLP on this CPU, one thread), which sums in another order: same answers on the bench's
-        # prompts, not bit for bit transformers' logits
-        self.gemv = gemv
-        # attention of a padded batch row by row over each row's own columns: the CPU's flash attention sums in
-        # blocks from the first column, so masked padding columns shift the blocks and the bf16 roundings, and a
-        # shopper's answer would depend on who else was in the batch (~30 more small calls a step per row)
-        self.row_attention = row_attention
-
-        llama = model.get_base_model() if _is_peft(model) else model
-        cfg = llama.config
-        self.inner, self.lm_head = llama.model, llama.lm_head
-        self.heads, self.kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-        self.scaling = self.head_dim ** -0.5
-        self.layers = [(layer.input_layernorm, layer.self_attn.q_proj, layer.self_attn.k_proj,
-                        layer.self_attn.v_proj, layer.self_attn.o_proj, layer.post_attention_layernorm,
-                        layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj)
-                       for layer in self.inner.layers[:cfg.num_hidden_layers]]
-        self._tuner = BaseTunerLayer
-
-    def supports(self, names: list[str] | None) -> bool:
-        """False when a row's adapter reaches what this step does not reproduce: LoRA on the embeddings or the
-        output head, a LoRA variant (DoRA...), merged peft layers."""
-        if not names:
-            return True
-        for m in (self.inner.embed_tokens, self.lm_head):
-            held = [*getattr(m, "lora_embedding_A", {}), *getattr(m, "lora_A", {})]
-            if isinstance(m, self._tuner) and any(n in held for n in names):
-                return False
-        for layer in self.layers:
-            for m in layer[1:5] + layer[6:]:
-                if isinstance(m, self._tuner) and (m.merged or any(n in getattr(m, "lora_variant", {}) for n in names)):
-                    return False
-        return True
-
-    @staticmethod
-    def _spans(mask: torch.Tensor) -> list[int] | None:
-        """Each row's first attended column when every row attends to one run of columns up to the last (left
-        padding only: the loop's rows that decode from their own prompt), else None."""
-        valid = mask[:, 0, 0, :]
-        starts = valid.int().argmax(-1)
-        if not bool((valid.sum(-1) == valid.shape[1] - starts).all()):
-            return None
-        spans = starts.tolist()
-        return spans if any(spans) else None  # no padding at all: one call is the same arithmetic
-
-    def _dense(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        if self.gemv and x.shape[0] == 1:  # one row: a matrix-vector product (see `gemv`)
-            y = torch.mv(weight, x.reshape(-1))
-            return (y if bias is None else y + bias).view(1, 1, -1)
-        return F.linear(x, weight, bias)
-
-    def _linear(self, m, x: torch.Tensor, groups: list[tuple[str, torch.Tensor]]) -> torch.Tensor:
-        if not isinstance(m, self._tuner):
-            return self._dense(x, m.weight, m.bias)
-        base = m.get_base_layer()
-        result = self._dense(x, base.weight, base.bias)
-        if m.disable_adapters:
-            return result
-        for name, index in groups:  # peft's LoraLayer._mixed_batch_forward, row group by row group
-            if name not in m.lora_A:
-                continue
-            a, b = m.lora_A[name], m.lora_B[name]
-            sub = m.lora_dropout[name](x[index].to(a.weight.dtype))
-            delta = (F.linear(F.linear(sub, a.weight, a.bias), b.weight, b.bias) * m.scaling[name]).to(result.dtype)
-            if isinstance(index, slice):
-                result[index].add_(delta)  # the same bf16 sum as peft's `result[index] += delta`, in place
-            else:
-                result[index] += delta
-        return result
-
-    @torch.inference_mode()
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                 cache: Cache, adapter_names: list[str] | None = None, **_) -> "_Logits":
-        rows = input_ids.shape[0]
-        groups = []
-        if adapter_names is not None:
-            for name in dict.fromkeys(adapter_names):
-                if name != BASE:
-                    at = [i for i, n in enumerate(adapter_names) if n == name]
-                    contiguous = at == list(range(at[0], at[-1] + 1))  # a view, not a gather (side by side)
-                    groups.append((name, slice(at[0], at[-1] + 1) if contiguous
-                                   else torch.tensor(at, device=input_ids.device)))
-        embed = self.inner.embed_tokens
-        x = F.embedding(input_ids, embed.weight, embed.padding_idx)
-        cos, sin = self.inner.rotary_emb(x, position_ids)
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-        heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
-        lin = self._linear
-        spans = self._spans(attention_mask) if self.row_attention and rows > 1 else None
-        for i, (ln1, q_proj, k_proj, v_proj, o_proj, ln2, gate, up, down) in enumerate(self.layers):
-            residual = x
-            h = _rms(x, ln1)
-            q = lin(q_proj, h, groups).view(rows, 1, -1, dim).transpose(1, 2)
-            k = lin(k_proj, h, groups).view(rows, 1, -1, dim).transpose(1, 2)
-            v = lin(v_proj, h, groups).view(rows, 1, -1, dim).transpose(1, 2)
-            qk = torch.cat([q, k], dim=1)  # one rotation for both: the same arithmetic element by element
-            q, k = ((qk * cos) + (_rotate_half(qk) * sin)).split([heads, kv_heads], dim=1)
-            k, v = cache.update(k, v, i)
-            if heads != kv_heads:  # transformers' pack_gqa for a one-token query
-                q = q.reshape(rows, kv_heads, heads // kv_heads, dim)
-            if spans is None:
-                a = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=0.0,
-                                                   scale=self.scaling, is_causal=False)
-            else:  # row by row over its own columns: what it computes alone, whatever the batch's padding
-                a = torch.cat([F.scaled_dot_product_attention(q[b:b + 1], k[b:b + 1, :, s:], v[b:b + 1, :, s:],
-                                                              attn_mask=attention_mask[b:b + 1, :, :, s:],
-                                                              dropout_p=0.0, scale=self.scaling, is_causal=False)
-                               for b, s in enumerate(spans)])
-            a = a.reshape(a.shape[0], -1, 1, dim).transpose(1, 2).contiguous()
-            x = residual + lin(o_proj, a.reshape(rows, 1, -1).contiguous(), groups)
-            residual = x
-            h = _rms(x, ln2)
-            x = residual + lin(down, F.silu(lin(gate, h, groups)) * lin(up, h, groups), groups)
-        x = _rms(x, self.inner.norm)
-        return _Logits(self._dense(x[:, -1:, :], self.lm_head.weight, self.lm_head.bias))
-
-
-@dataclass
-class _Logits:
-    logits: torch.Tensor
-
-
 @dataclass
 class _Engine:
     module: torch.nn.Module
     kwargs: dict
     context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     kind: str = "model"  # "model", "bare", "merged" or "peft" (per-row adapter_names): `engine_steps` counts
-    step: LeanStep | None = None  # one-token steps through LeanStep (prefill always through `module`)
+    step: LeanStep | None = None  # one-token steps through LeanStep or Int8Step (prefill always through `module`)
 
 
 class Generator:
@@ -719,7 +560,8 @@ class Generator:
 
     def __init__(self, lm: LoadedModel, repetition_penalty: float = 1.1, *, merge_adapters: bool = True,
                  bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
-                 penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32):
+                 penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32,
+                 int8_rows: int = 0):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         self.lm = lm
@@ -739,6 +581,11 @@ class Generator:
         self.row_attention = row_attention
         self.merged_cache_bytes = merged_cache_bytes  # two merged SmolLM2-135M copies (212 MB each in bf16)
         self.max_rows = max_rows  # rows decoding together; 32 is the scorecard's batch
+        # one-token steps of batches up to this many rows on int8 weight-only copies (Int8Step) on a CPU: half the
+        # bytes a step reads, not the model's own numbers. torch's int8 product dequantises its weights again
+        # for every 4 rows, so past 4 rows bf16 is faster (`onbrand bench`); 0: never. Settings.int8_rows sets
+        # it for the app, the CLI and the evaluation
+        self.int8_rows = int8_rows
         self.lock = StepLock()
         self.last_stats: GenerationStats | None = None
         self.engine_steps: collections.Counter = collections.Counter()  # forward passes per kind of weights
@@ -747,6 +594,7 @@ class Generator:
         self._merged: collections.OrderedDict[str, tuple[tuple, torch.nn.Module, int]] = collections.OrderedDict()
         self._unmergeable: dict[str, tuple] = {}
         self._lean: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> its LeanStep
+        self._int8: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> (signature, Int8Step)
 
     # --- public calls ---------------------------------------------------------------------------------------
 
@@ -870,24 +718,43 @@ class Generator:
     def _call(self, engine: _Engine, one_token: bool = False, **kwargs):
         self.engine_steps[engine.kind] += 1
         if one_token and engine.step is not None:
-            self.engine_steps["lean"] += 1
+            self.engine_steps["int8" if isinstance(engine.step, Int8Step) else "lean"] += 1
             return engine.step(**kwargs, **engine.kwargs)
         with engine.context():
             return engine.module(**kwargs, **engine.kwargs, use_cache=True)
 
-    def _engine(self, names: list[str] | None) -> _Engine:
+    def _engine(self, names: list[str] | None, rows: int | None = None) -> _Engine:
         """The weights for a forward pass over rows with these adapter names (see the module docstring), and
-        the LeanStep for their one-token steps where it reproduces the model."""
+        the step for their one-token steps where one reproduces the model: Int8Step for up to `int8_rows`
+        rows when it holds their adapters, else LeanStep."""
         engine = self._weights(names)
-        if (self.lean_steps and engine.context is contextlib.nullcontext and not self.lm.quantized_4bit
+        if not (self.lean_steps and engine.context is contextlib.nullcontext and not self.lm.quantized_4bit
                 and lean_supported(engine.module)):
+            return engine
+        named = engine.kwargs.get("adapter_names")
+        int8 = rows is not None and rows <= self.int8_steps_up_to
+        step = self._int8_step(engine.module) if int8 else None
+        if step is None or not step.supports(named):
             step = self._lean.get(engine.module)
             if step is None:
                 step = self._lean[engine.module] = LeanStep(engine.module, gemv=self.gemv,
                                                             row_attention=self.row_attention)
-            if step.supports(engine.kwargs.get("adapter_names")):
-                engine.step = step
+        if step.supports(named):
+            engine.step = step
         return engine
+
+    def _int8_step(self, module: torch.nn.Module) -> Int8Step:
+        """The module's Int8Step (every adapter attached to a peft model folded in), built again when any of
+        its weights changes or an adapter is attached."""
+        sig = _signature(module)
+        hit = self._int8.get(module)
+        if hit is None or hit[0] != sig:
+            t0 = time.perf_counter()
+            adapters = tuple(module.peft_config) if _is_peft(module) else ()
+            hit = self._int8[module] = (sig, Int8Step(module, adapters, row_attention=self.row_attention))
+            log.info("int8 step for %s (%.0f MiB, %.2f s)", ", ".join(adapters) or "one set of weights",
+                     hit[1].nbytes / 2**20, time.perf_counter() - t0)
+        return hit[1]
 
     def _weights(self, names: list[str] | None) -> _Engine:
         model = self.lm.model
@@ -938,6 +805,11 @@ class Generator:
         self._merged[adapter] = (sig, module, added)
         log.info("merged %s for decoding (%.0f MiB, %.2f s)", adapter, added / 2**20, time.perf_counter() - t0)
         return module
+
+    @property
+    def int8_steps_up_to(self) -> int:
+        """Rows a batch may have for its steps to run on int8 weights here (0 off the CPU or with them off)."""
+        return self.int8_rows if torch.device(self.lm.device).type == "cpu" and not self.lm.quantized_4bit else 0
 
     @property
     def merged_adapters(self) -> list[str]:

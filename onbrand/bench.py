@@ -198,13 +198,15 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     peft_lean = Generator(lm, pen, merge_adapters=False)  # peft's per-row arithmetic in LeanStep
     disabled = Generator(lm, pen, bare_copy=False, lean_steps=False)  # bare rows under peft's disable_adapter()
     gemv = Generator(lm, pen, gemv=True)  # LeanStep with matrix-vector products for a lone row
+    bf16 = Generator(lm, pen)  # LeanStep on the model's own weights (no int8 steps)
     variants = {"bare": (gen, base_names), "adapter": (gen, names)}
     pairs = {"side_by_side": gen}
     if adapter is not None:
-        variants.update({"bare_no_lean": (no_lean, base_names), "bare_peft_disabled": (disabled, base_names),
+        variants.update({"bare_bf16": (bf16, base_names), "adapter_bf16": (bf16, names),
+                         "bare_no_lean": (no_lean, base_names), "bare_peft_disabled": (disabled, base_names),
                          "adapter_merged_no_lean": (no_lean, names), "adapter_peft_rows_lean": (peft_lean, names),
                          "adapter_peft_rows": (old, names), "adapter_gemv": (gemv, names)})
-        pairs["side_by_side_no_lean"] = no_lean
+        pairs.update({"side_by_side_bf16": bf16, "side_by_side_no_lean": no_lean})
     got: dict[str, list] = {k: [] for k in [*variants, *pairs]}
     for run in range(runs + 1):  # run 0 warms up (and builds the merged and plain copies)
         for key, (g, n) in variants.items():
@@ -247,18 +249,25 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
             "side_by_side_over_single_answer_s": round(batch1["side_by_side"]["answer_s"] / single["answer_s"], 3),
             "adapter_over_old_peft_rows_tokens_per_s": round(
                 single["tokens_per_s"] / batch1["adapter_peft_rows"]["tokens_per_s"], 3),
+            "side_by_side_bf16_over_single_bf16_answer_s": round(
+                batch1["side_by_side_bf16"]["answer_s"] / batch1["adapter_bf16"]["answer_s"], 3),
             # each means alone
+            "int8_steps_tokens_per_s": round(single["tokens_per_s"] / batch1["adapter_bf16"]["tokens_per_s"], 3),
+            "int8_steps_bare_tokens_per_s": round(
+                batch1["bare"]["tokens_per_s"] / batch1["bare_bf16"]["tokens_per_s"], 3),
+            "int8_steps_side_by_side_steps_per_s": round(
+                batch1["side_by_side"]["steps_per_s"] / batch1["side_by_side_bf16"]["steps_per_s"], 3),
             "merging_tokens_per_s": round(
                 batch1["adapter_merged_no_lean"]["tokens_per_s"] / batch1["adapter_peft_rows"]["tokens_per_s"], 3),
             "lean_steps_merged_tokens_per_s": round(
-                single["tokens_per_s"] / batch1["adapter_merged_no_lean"]["tokens_per_s"], 3),
-            "gemv_tokens_per_s": round(batch1["adapter_gemv"]["tokens_per_s"] / single["tokens_per_s"], 3),
+                batch1["adapter_bf16"]["tokens_per_s"] / batch1["adapter_merged_no_lean"]["tokens_per_s"], 3),
+            "gemv_tokens_per_s": round(batch1["adapter_gemv"]["tokens_per_s"] / batch1["adapter_bf16"]["tokens_per_s"], 3),
             "lean_steps_peft_rows_tokens_per_s": round(
                 batch1["adapter_peft_rows_lean"]["tokens_per_s"] / batch1["adapter_peft_rows"]["tokens_per_s"], 3),
             "lean_steps_bare_tokens_per_s": round(
-                batch1["bare"]["tokens_per_s"] / batch1["bare_no_lean"]["tokens_per_s"], 3),
+                batch1["bare_bf16"]["tokens_per_s"] / batch1["bare_no_lean"]["tokens_per_s"], 3),
             "lean_steps_side_by_side_steps_per_s": round(
-                batch1["side_by_side"]["steps_per_s"] / batch1["side_by_side_no_lean"]["steps_per_s"], 3),
+                batch1["side_by_side_bf16"]["steps_per_s"] / batch1["side_by_side_no_lean"]["steps_per_s"], 3),
             "plain_copy_over_peft_disabled_tokens_per_s": round(
                 batch1["bare_no_lean"]["tokens_per_s"] / batch1["bare_peft_disabled"]["tokens_per_s"], 3),
         }

@@ -22,14 +22,15 @@ PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokk
 
 @pytest.fixture()
 def gen(scrambled_lm):
-    return Generator(scrambled_lm(("brand", ("q_proj", "v_proj", "down_proj"))))
+    # int8 steps for up to 4 rows, as the app's generator on a CPU (Settings.int8_rows)
+    return Generator(scrambled_lm(("brand", ("q_proj", "v_proj", "down_proj"))), int8_rows=4)
 
 
 def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
     fig = bench.decode_figures(gen, PROMPTS, "brand", new_tokens=6, runs=1, concurrency=(1, 2),
                                identity_prompts=3, bandwidth_mb=8)
     assert fig["bound"]["decode_tokens_per_s"] > 0 and fig["bound"]["lora_bytes"] > 0
-    for key in ("bare", "adapter", "side_by_side", "bare_no_lean", "bare_peft_disabled", "adapter_merged_no_lean",
+    for key in ("bare", "adapter", "side_by_side", "bare_bf16", "adapter_bf16", "side_by_side_bf16", "bare_no_lean", "bare_peft_disabled", "adapter_merged_no_lean",
                 "adapter_peft_rows_lean", "adapter_peft_rows", "adapter_gemv", "side_by_side_no_lean"):
         row = fig["batch1"][key]
         assert row["tokens_per_s"] > 0 and row["ttft_ms"] > 0, key
@@ -44,11 +45,13 @@ def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
         assert c["clients"] == int(n) and c["answer"]["p50_s"] > 0 and c["total_tokens_per_s"] > 0
     assert fig["concurrent"]["2"]["most_rows_in_a_step"] == 2  # the two requests shared steps
     assert set(fig["concurrent_ratios"]) == {"2"}
-    # the kept path's answers equal those of the path before it (peft's per-row adapter_names) on the fp32 model
+    assert {"int8_steps_tokens_per_s", "int8_steps_side_by_side_steps_per_s"} <= set(fig["ratios"])
+    # the kept path's answers (int8 steps) equal those of the path before it (peft's per-row adapter_names) on
+    # these prompts of the fp32 model: no near-tie within their first 6 tokens
     assert fig["kept_vs_old_path_answers"]["identical"] == fig["kept_vs_old_path_answers"]["prompts"] == 3
     assert fig["joined_vs_solo_answers"]["identical"] == 3  # and joined in one batch, each its solo answer
     assert gen.engine_steps["merged"] and gen.engine_steps["bare"] and gen.engine_steps["peft"]  # side by side
-    assert gen.engine_steps["lean"]
+    assert gen.engine_steps["int8"] and not gen.engine_steps["lean"]  # the kept path: int8 steps, up to 4 rows
     assert "llama_cpp" not in fig  # no GGUF given
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import torch
 
 from core.generation import BASE, Generator
@@ -61,8 +62,10 @@ class _Holds:
         monkeypatch.setattr(gen._loop, "_decode", decode)
 
 
-def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answer(scrambled_lm, monkeypatch):
-    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)))
+@pytest.mark.parametrize("int8_rows", [0, 4])  # bf16 steps (LeanStep); int8 steps (Int8Step), the CPU default
+def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answer(scrambled_lm, monkeypatch,
+                                                                                   int8_rows):
+    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)), int8_rows=int8_rows)
     calls = [(PROMPTS[1], "a", 30, 30), (PROMPTS[1], "b", 20, 0), (PROMPTS[2], BASE, 20, 0), (PROMPTS[0], "a", 12, 0)]
     alone = [_answer(gen, *c)[0] for c in calls]
     assert len(set(alone)) == len(alone), alone  # every caller's answer differs: a swap would be caught
@@ -82,6 +85,9 @@ def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answ
         assert text == alone[i], (calls[i], text, alone[i])
         assert stats.batch_rows == 4  # all four decoded in one batch
     assert gen.engine_steps["peft"] > 0  # the joined steps mixed adapters (peft's per-row path)
+    # every one-token step ran on the steps asked for: int8 products for these 4 rows, else bf16 ones
+    assert gen.engine_steps["int8" if int8_rows else "lean"] > 0
+    assert gen.engine_steps["lean" if int8_rows else "int8"] == 0
     assert gen.wait_for(lambda: gen.rows_decoding == 0 and gen.rows_waiting == 0, WAIT_S)
 
 

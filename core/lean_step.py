@@ -1,0 +1,306 @@
+"""One decode step (one token per row) without transformers' module machinery.
+
+`LeanStep` runs a Llama model's own weights in LlamaDecoderLayer's order of operations (the same logits bit
+for bit, tests/onbrand/test_decode_lean.py); `Int8Step` runs int8 weight-only copies of its projections
+(per output row, absmax scales), which halves the bytes a step reads on a CPU, where decoding waits on memory
+(README "Speed"). The generator (core/generation.py) picks one per batch of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from transformers.cache_utils import Cache
+
+BASE = "__base__"  # peft's adapter_names entry for the bare base (core.generation re-exports it)
+
+
+def _is_peft(model) -> bool:
+    return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
+
+
+@dataclass
+class Logits:
+    logits: torch.Tensor
+
+
+def lean_supported(model) -> bool:
+    """Whether LeanStep reproduces this model's decoder layers (Llama's, as SmolLM2 has them)."""
+    cfg = model.config
+    rope = getattr(cfg, "rope_parameters", None) or {}
+    return (getattr(cfg, "model_type", None) == "llama" and getattr(cfg, "_attn_implementation", None) == "sdpa"
+            and not getattr(cfg, "attention_bias", False) and not getattr(cfg, "mlp_bias", False)
+            and getattr(cfg, "hidden_act", None) == "silu" and getattr(cfg, "pretraining_tp", 1) == 1
+            and rope.get("rope_type", "default") == "default")
+
+
+def _rms(x: torch.Tensor, norm) -> torch.Tensor:
+    """LlamaRMSNorm.forward, operation for operation."""
+    dtype = x.dtype
+    h = x.to(torch.float32)
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
+    return norm.weight * h.to(dtype)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class LeanStep:
+    """One decode step (one token per row) over a transformers Llama model's own weights without its module
+    machinery (module calls, keyword plumbing, mask building): LlamaDecoderLayer's operations in the same
+    order on the same tensors, so the same numbers (tests/onbrand/test_decode_lean.py), with fewer Python
+    calls per step; with `gemv`, a lone row's projections are matrix-vector products instead. The model may be
+    plain, a merged copy, or wrapped by peft: then each row gets peft's mixed-batch arithmetic for its adapter
+    (the base output plus the row's LoRA delta, cast as peft casts)."""
+
+    def __init__(self, model: torch.nn.Module, gemv: bool = False, row_attention: bool = True):
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        # gemv: a lone row's projections as torch.mv (2.3x F.linear's speed for the 49k-row output head and
+        # 1.6x for the MLP on this CPU, one thread), which sums in another order: same answers on the bench's
+        # prompts, not bit for bit transformers' logits
+        self.gemv = gemv
+        # attention of a padded batch row by row over each row's own columns: the CPU's flash attention sums in
+        # blocks from the first column, so masked padding columns shift the blocks and the bf16 roundings, and a
+        # shopper's answer would depend on who else was in the batch (~30 more small calls a step per row)
+        self.row_attention = row_attention
+
+        llama = model.get_base_model() if _is_peft(model) else model
+        cfg = llama.config
+        self.inner, self.lm_head = llama.model, llama.lm_head
+        self.heads, self.kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        self.scaling = self.head_dim ** -0.5
+        self.layers = [(layer.input_layernorm, layer.self_attn.q_proj, layer.self_attn.k_proj,
+                        layer.self_attn.v_proj, layer.self_attn.o_proj, layer.post_attention_layernorm,
+                        layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj)
+                       for layer in self.inner.layers[:cfg.num_hidden_layers]]
+        self._tuner = BaseTunerLayer
+
+    def supports(self, names: list[str] | None) -> bool:
+        """False when a row's adapter reaches what this step does not reproduce: LoRA on the embeddings or the
+        output head, a LoRA variant (DoRA...), merged peft layers."""
+        if not names:
+            return True
+        for m in (self.inner.embed_tokens, self.lm_head):
+            held = [*getattr(m, "lora_embedding_A", {}), *getattr(m, "lora_A", {})]
+            if isinstance(m, self._tuner) and any(n in held for n in names):
+                return False
+        for layer in self.layers:
+            for m in layer[1:5] + layer[6:]:
+                if isinstance(m, self._tuner) and (m.merged or any(n in getattr(m, "lora_variant", {}) for n in names)):
+                    return False
+        return True
+
+    @staticmethod
+    def _spans(mask: torch.Tensor) -> list[int] | None:
+        """Each row's first attended column when every row attends to one run of columns up to the last (left
+        padding only: the loop's rows that decode from their own prompt), else None."""
+        valid = mask[:, 0, 0, :]
+        starts = valid.int().argmax(-1)
+        if not bool((valid.sum(-1) == valid.shape[1] - starts).all()):
+            return None
+        spans = starts.tolist()
+        return spans if any(spans) else None  # no padding at all: one call is the same arithmetic
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor,
+                spans: list[int] | None) -> torch.Tensor:
+        if spans is None:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, scale=self.scaling,
+                                                  is_causal=False)
+        # row by row over its own columns: what it computes alone, whatever the batch's padding
+        return torch.cat([F.scaled_dot_product_attention(q[b:b + 1], k[b:b + 1, :, s:], v[b:b + 1, :, s:],
+                                                         attn_mask=mask[b:b + 1, :, :, s:], dropout_p=0.0,
+                                                         scale=self.scaling, is_causal=False)
+                          for b, s in enumerate(spans)])
+
+    def _groups(self, adapter_names: list[str] | None, device) -> list[tuple[str, slice | torch.Tensor]]:
+        """Each adapter's rows (not the bare base's): a slice where they are contiguous (a view, not a gather)."""
+        groups = []
+        for name in dict.fromkeys(adapter_names or ()):
+            if name != BASE:
+                at = [i for i, n in enumerate(adapter_names) if n == name]
+                contiguous = at == list(range(at[0], at[-1] + 1))
+                groups.append((name, slice(at[0], at[-1] + 1) if contiguous else torch.tensor(at, device=device)))
+        return groups
+
+    def _dense(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.gemv and x.shape[0] == 1:  # one row: a matrix-vector product (see `gemv`)
+            y = torch.mv(weight, x.reshape(-1))
+            return (y if bias is None else y + bias).view(1, 1, -1)
+        return F.linear(x, weight, bias)
+
+    def _linear(self, m, x: torch.Tensor, groups: list[tuple[str, torch.Tensor]]) -> torch.Tensor:
+        if not isinstance(m, self._tuner):
+            return self._dense(x, m.weight, m.bias)
+        base = m.get_base_layer()
+        result = self._dense(x, base.weight, base.bias)
+        if m.disable_adapters:
+            return result
+        for name, index in groups:  # peft's LoraLayer._mixed_batch_forward, row group by row group
+            if name not in m.lora_A:
+                continue
+            a, b = m.lora_A[name], m.lora_B[name]
+            sub = m.lora_dropout[name](x[index].to(a.weight.dtype))
+            delta = (F.linear(F.linear(sub, a.weight, a.bias), b.weight, b.bias) * m.scaling[name]).to(result.dtype)
+            if isinstance(index, slice):
+                result[index].add_(delta)  # the same bf16 sum as peft's `result[index] += delta`, in place
+            else:
+                result[index] += delta
+        return result
+
+    @torch.inference_mode()
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                 cache: Cache, adapter_names: list[str] | None = None, **_) -> "Logits":
+        rows = input_ids.shape[0]
+        groups = self._groups(adapter_names, input_ids.device)
+        embed = self.inner.embed_tokens
+        x = F.embedding(input_ids, embed.weight, embed.padding_idx)
+        cos, sin = self.inner.rotary_emb(x, position_ids)
+        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+        heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
+        lin = self._linear
+        spans = self._spans(attention_mask) if self.row_attention and rows > 1 else None
+        for i, (ln1, q_proj, k_proj, v_proj, o_proj, ln2, gate, up, down) in enumerate(self.layers):
+            residual = x
+            h = _rms(x, ln1)
+            q = lin(q_proj, h, groups).view(rows, 1, -1, dim).transpose(1, 2)
+            k = lin(k_proj, h, groups).view(rows, 1, -1, dim).transpose(1, 2)
+            v = lin(v_proj, h, groups).view(rows, 1, -1, dim).transpose(1, 2)
+            qk = torch.cat([q, k], dim=1)  # one rotation for both: the same arithmetic element by element
+            q, k = ((qk * cos) + (_rotate_half(qk) * sin)).split([heads, kv_heads], dim=1)
+            k, v = cache.update(k, v, i)
+            if heads != kv_heads:  # transformers' pack_gqa for a one-token query
+                q = q.reshape(rows, kv_heads, heads // kv_heads, dim)
+            a = self._attend(q, k, v, attention_mask, spans)
+            a = a.reshape(a.shape[0], -1, 1, dim).transpose(1, 2).contiguous()
+            x = residual + lin(o_proj, a.reshape(rows, 1, -1).contiguous(), groups)
+            residual = x
+            h = _rms(x, ln2)
+            x = residual + lin(down, F.silu(lin(gate, h, groups)) * lin(up, h, groups), groups)
+        x = _rms(x, self.inner.norm)
+        return Logits(self._dense(x[:, -1:, :], self.lm_head.weight, self.lm_head.bias))
+
+
+def quantize_rows(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per output row (its absolute maximum maps to 127) and the rows' scales in `dtype`, the
+    activations' dtype, as torch's `_weight_int8pack_mm` takes them."""
+    w = weight.detach().float()
+    scale = w.abs().amax(1).clamp(min=torch.finfo(torch.float32).tiny) / 127
+    return (w / scale[:, None]).round().clamp(-127, 127).to(torch.int8).contiguous(), scale.to(dtype)
+
+
+@dataclass
+class _Projection:
+    """One int8 product for a group of projections that read the same input (q, k, v; gate, up): the base
+    rows, then each adapter's stacked LoRA A rows; `adapters` gives each adapter's columns of the product and
+    its LoRA B factors, block-diagonal, times the LoRA scaling."""
+    weight: torch.Tensor  # int8 [out + sum of the adapters' ranks, in]
+    scales: torch.Tensor
+    out: int
+    adapters: dict[str, tuple[int, int, torch.Tensor]]  # name -> (first column, rank columns, fp32 B [out, rank])
+
+
+class Int8Step(LeanStep):
+    """LeanStep's step with int8 weight-only projections and output head: each weight matrix quantised per
+    output row, q/k/v and gate/up fused into one product each, torch's `_weight_int8pack_mm` (int8 weights,
+    activations in the model's dtype). A step reads half the bytes of bf16 weights, and a CPU's decoding
+    waits on memory reads, so it is faster; its numbers are not the bf16 model's (README "Speed" gives what
+    it changed in the answers and in the scorecard).
+
+    Built from a plain or merged copy (no adapters), or from a peft model with `adapters`: then each fused
+    product also carries those adapters' LoRA A rows (so the base output and every adapter's x·A come out of
+    one read of the weights), and a row with an adapter adds its x·A times B. The weights are copied when it
+    is built: a change to the model's weights needs a new step (the generator checks)."""
+
+    def __init__(self, model: torch.nn.Module, adapters: tuple[str, ...] = (), row_attention: bool = True):
+        super().__init__(model, row_attention=row_attention)
+        dtype = self.inner.embed_tokens.weight.dtype
+        self.adapters = tuple(adapters)
+        self.projections = []
+        for ln1, q, k, v, o, ln2, gate, up, down in self.layers:
+            self.projections.append((self._fuse([q, k, v], dtype), self._fuse([o], dtype),
+                                     self._fuse([gate, up], dtype), self._fuse([down], dtype)))
+        self.head = quantize_rows(self.lm_head.weight, dtype)
+        self.intermediate = self.layers[0][6].weight.shape[0] if not isinstance(self.layers[0][6], self._tuner) \
+            else self.layers[0][6].get_base_layer().weight.shape[0]
+        self.nbytes = sum(p.weight.numel() + p.scales.numel() * p.scales.element_size()
+                          + sum(b.numel() * b.element_size() for _, _, b in p.adapters.values())
+                          for layer in self.projections for p in layer) + self.head[0].numel()
+
+    @staticmethod
+    def holds(module, name: str) -> bool:
+        return name in getattr(module, "lora_A", {})
+
+    def _fuse(self, modules: list, dtype: torch.dtype) -> _Projection:
+        bases = [m.get_base_layer() if isinstance(m, self._tuner) else m for m in modules]
+        sizes = [b.weight.shape[0] for b in bases]
+        parts, adapters, column = [b.weight for b in bases], {}, sum(sizes)
+        for name in self.adapters:
+            held = [m for m in modules if isinstance(m, self._tuner) and self.holds(m, name)]
+            if not held:
+                continue
+            ranks = [m.lora_A[name].weight.shape[0] if m in held else 0 for m in modules]
+            b = torch.zeros(sum(sizes), sum(ranks), dtype=torch.float32)
+            row = col = 0
+            for m, size, rank in zip(modules, sizes, ranks):
+                if rank:
+                    parts.append(m.lora_A[name].weight)
+                    b[row:row + size, col:col + rank] = m.lora_B[name].weight.float() * m.scaling[name]
+                row, col = row + size, col + rank
+            adapters[name] = (column, sum(ranks), b)  # fp32: a small product, faster than bf16's on a CPU
+            column += sum(ranks)
+        weight, scales = quantize_rows(torch.cat([p.detach().float() for p in parts]), dtype)
+        return _Projection(weight, scales, sum(sizes), adapters)
+
+    def supports(self, names: list[str] | None) -> bool:
+        """Every adapter a row uses was folded in when the step was built (and what LeanStep reproduces)."""
+        return super().supports(names) and all(n == BASE or n in self.adapters for n in (names or ()))
+
+    @staticmethod
+    def _project(p: _Projection, x: torch.Tensor, groups: list[tuple[str, slice | torch.Tensor]]) -> torch.Tensor:
+        y = torch._weight_int8pack_mm(x, p.weight, p.scales)
+        if not p.adapters:
+            return y
+        out = y[:, :p.out].contiguous()
+        for name, index in groups:
+            hit = p.adapters.get(name)
+            if hit is not None:
+                first, rank, b = hit
+                out[index] += F.linear(y[index, first:first + rank].float(), b).to(out.dtype)
+        return out
+
+    @torch.inference_mode()
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                 cache: Cache, adapter_names: list[str] | None = None, **_) -> Logits:
+        rows = input_ids.shape[0]
+        groups = self._groups(adapter_names, input_ids.device)
+        embed = self.inner.embed_tokens
+        x = F.embedding(input_ids, embed.weight, embed.padding_idx)
+        cos, sin = self.inner.rotary_emb(x, position_ids)
+        half = cos.shape[-1] // 2
+        # rotate_half(x) * sin == roll(x, half) * (sin with its first half negated): one roll instead of
+        # two slices, a negation and a cat, the same products
+        cos, sin = cos.view(rows, 1, 1, -1), torch.cat([-sin[..., :half], sin[..., half:]], dim=-1).view(rows, 1, 1, -1)
+        x = x.view(rows, -1)
+        heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
+        project, inter = self._project, self.intermediate
+        spans = self._spans(attention_mask) if self.row_attention and rows > 1 else None
+        for i, (layer, (qkv, o, gate_up, down)) in enumerate(zip(self.layers, self.projections)):
+            y = project(qkv, _rms(x, layer[0]), groups).view(rows, heads + 2 * kv_heads, 1, dim)
+            qk, v = y[:, :heads + kv_heads], y[:, heads + kv_heads:]
+            qk = qk * cos + qk.roll(half, -1) * sin
+            q, k = qk[:, :heads], qk[:, heads:]
+            k, v = cache.update(k, v, i)
+            if heads != kv_heads:
+                q = q.reshape(rows, kv_heads, heads // kv_heads, dim)
+            a = self._attend(q, k, v, attention_mask, spans)
+            x = x + project(o, a.reshape(rows, -1), groups)
+            gu = project(gate_up, _rms(x, layer[5]), groups)
+            x = x + project(down, F.silu(gu[:, :inter]) * gu[:, inter:], groups)
+        x = _rms(x, self.inner.norm)
+        return Logits(torch._weight_int8pack_mm(x, *self.head).view(rows, 1, -1))
