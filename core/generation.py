@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
-from core.lean_step import BASE, Int8Step, LeanStep, _is_peft, lean_supported
+from core.lean_step import BASE, Int8Rows, Int8Step, LeanStep, _is_peft, int8_supported, lean_supported
 from core.model import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -582,9 +582,9 @@ class Generator:
         self.merged_cache_bytes = merged_cache_bytes  # two merged SmolLM2-135M copies (212 MB each in bf16)
         self.max_rows = max_rows  # rows decoding together; 32 is the scorecard's batch
         # one-token steps of batches up to this many rows on int8 weight-only copies (Int8Step) on a CPU: half the
-        # bytes a step reads, not the model's own numbers. torch's int8 product dequantises its weights again
-        # for every 4 rows, so past 4 rows bf16 is faster (`onbrand bench`); 0: never. Settings.int8_rows sets
-        # it for the app, the CLI and the evaluation
+        # bytes a step reads, not the model's own numbers; 0: never. torch's int8 product converts its weights
+        # again for every 4 rows, so past 4 rows a bf16 step costs less; Settings.int8_rows (default: every
+        # batch, so an answer never switches numbers mid-way) sets it for the app, the CLI and the evaluation
         self.int8_rows = int8_rows
         self.lock = StepLock()
         self.last_stats: GenerationStats | None = None
@@ -718,43 +718,59 @@ class Generator:
     def _call(self, engine: _Engine, one_token: bool = False, **kwargs):
         self.engine_steps[engine.kind] += 1
         if one_token and engine.step is not None:
-            self.engine_steps["int8" if isinstance(engine.step, Int8Step) else "lean"] += 1
+            self.engine_steps["int8" if isinstance(engine.step, (Int8Step, Int8Rows)) else "lean"] += 1
             return engine.step(**kwargs, **engine.kwargs)
         with engine.context():
             return engine.module(**kwargs, **engine.kwargs, use_cache=True)
 
     def _engine(self, names: list[str] | None, rows: int | None = None) -> _Engine:
         """The weights for a forward pass over rows with these adapter names (see the module docstring), and
-        the step for their one-token steps where one reproduces the model: Int8Step for up to `int8_rows`
-        rows when it holds their adapters, else LeanStep."""
+        the step for their one-token steps where one reproduces the model: for up to `int8_rows` rows, int8
+        weights (each adapter's rows on its own: Int8Step, or Int8Rows for mixed rows), else LeanStep."""
         engine = self._weights(names)
         if not (self.lean_steps and engine.context is contextlib.nullcontext and not self.lm.quantized_4bit
                 and lean_supported(engine.module)):
             return engine
-        named = engine.kwargs.get("adapter_names")
-        int8 = rows is not None and rows <= self.int8_steps_up_to
-        step = self._int8_step(engine.module) if int8 else None
-        if step is None or not step.supports(named):
-            step = self._lean.get(engine.module)
-            if step is None:
-                step = self._lean[engine.module] = LeanStep(engine.module, gemv=self.gemv,
-                                                            row_attention=self.row_attention)
-        if step.supports(named):
+        if rows is not None and rows <= self.int8_steps_up_to:
+            step = self._int8_rows(names) if engine.kind == "peft" else self._int8_step(engine.module)
+            if step is not None:
+                engine.step = step
+                return engine
+        step = self._lean.get(engine.module)
+        if step is None:
+            step = self._lean[engine.module] = LeanStep(engine.module, gemv=self.gemv,
+                                                        row_attention=self.row_attention)
+        if step.supports(engine.kwargs.get("adapter_names")):
             engine.step = step
         return engine
 
-    def _int8_step(self, module: torch.nn.Module) -> Int8Step:
-        """The module's Int8Step (every adapter attached to a peft model folded in), built again when any of
-        its weights changes or an adapter is attached."""
+    def _int8_step(self, module: torch.nn.Module) -> Int8Step | None:
+        """The Int8Step of a plain or merged copy, built again when any of its weights changes; None for a
+        model it cannot run."""
+        if _is_peft(module) or not int8_supported(module):
+            return None
         sig = _signature(module)
         hit = self._int8.get(module)
         if hit is None or hit[0] != sig:
             t0 = time.perf_counter()
-            adapters = tuple(module.peft_config) if _is_peft(module) else ()
-            hit = self._int8[module] = (sig, Int8Step(module, adapters, row_attention=self.row_attention))
-            log.info("int8 step for %s (%.0f MiB, %.2f s)", ", ".join(adapters) or "one set of weights",
-                     hit[1].nbytes / 2**20, time.perf_counter() - t0)
+            hit = self._int8[module] = (sig, Int8Step(module, row_attention=self.row_attention))
+            log.info("int8 weights for decoding (%.0f MiB, %.2f s)", hit[1].nbytes / 2**20, time.perf_counter() - t0)
         return hit[1]
+
+    def _int8_rows(self, names: list[str]) -> Int8Rows | None:
+        """Mixed rows: each adapter's Int8Step (its merged copy's; the plain copy's for the bare base), or None
+        when one of them has none (an adapter merging cannot express, a copy over merged_cache_bytes)."""
+        if not (self.bare_copy and self.merge_adapters):  # the rows' own steps alone would not be int8 ones
+            return None
+        model = self.lm.model
+        steps = {}
+        for name in dict.fromkeys(names):
+            copy = self._plain_engine(model) if name == BASE else self._merged_engine(model, name)
+            step = self._int8_step(copy) if copy is not None else None
+            if step is None:
+                return None
+            steps[name] = step
+        return Int8Rows(steps)
 
     def _weights(self, names: list[str] | None) -> _Engine:
         model = self.lm.model

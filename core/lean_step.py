@@ -194,15 +194,14 @@ def quantize_rows(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tenso
     return (w / scale[:, None]).round().clamp(-127, 127).to(torch.int8).contiguous(), scale.to(dtype)
 
 
-@dataclass
-class _Projection:
-    """One int8 product for a group of projections that read the same input (q, k, v; gate, up): the base
-    rows, then each adapter's stacked LoRA A rows; `adapters` gives each adapter's columns of the product and
-    its LoRA B factors, block-diagonal, times the LoRA scaling."""
-    weight: torch.Tensor  # int8 [out + sum of the adapters' ranks, in]
-    scales: torch.Tensor
-    out: int
-    adapters: dict[str, tuple[int, int, torch.Tensor]]  # name -> (first column, rank columns, fp32 B [out, rank])
+def int8_supported(model) -> bool:
+    """Whether Int8Step can run this model: LeanStep's Llama layers, and every product's inner size a multiple
+    of 16 (torch's int8 weight-only kernel reads 16 at a time: other sizes give wrong sums or crash)."""
+    if not lean_supported(model):
+        return False
+    cfg = model.config
+    dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    return all(n % 16 == 0 for n in (cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads * dim))
 
 
 class Int8Step(LeanStep):
@@ -212,86 +211,63 @@ class Int8Step(LeanStep):
     waits on memory reads, so it is faster; its numbers are not the bf16 model's (README "Speed" gives what
     it changed in the answers and in the scorecard).
 
-    Built from a plain or merged copy (no adapters), or from a peft model with `adapters`: then each fused
-    product also carries those adapters' LoRA A rows (so the base output and every adapter's x·A come out of
-    one read of the weights), and a row with an adapter adds its x·A times B. The weights are copied when it
-    is built: a change to the model's weights needs a new step (the generator checks)."""
+    Built from a model without peft wrappers (the plain copy, a merged copy); the weights are copied, so a
+    change to them needs a new step (the generator checks). Rows that use different adapters run together
+    with `parts`: each group of rows takes its products on its own step's int8 weights, everything else is
+    row by row, and torch's int8 product gives a row the same numbers whatever other rows it computes with,
+    so a row's answer is the one it gets alone (tests/onbrand/test_decode_int8.py)."""
 
-    def __init__(self, model: torch.nn.Module, adapters: tuple[str, ...] = (), row_attention: bool = True):
+    def __init__(self, model: torch.nn.Module, row_attention: bool = True):
         super().__init__(model, row_attention=row_attention)
+        if _is_peft(model):
+            raise ValueError("Int8Step takes a model without peft wrappers: the plain copy or a merged copy")
         dtype = self.inner.embed_tokens.weight.dtype
-        self.adapters = tuple(adapters)
-        self.projections = []
-        for ln1, q, k, v, o, ln2, gate, up, down in self.layers:
-            self.projections.append((self._fuse([q, k, v], dtype), self._fuse([o], dtype),
-                                     self._fuse([gate, up], dtype), self._fuse([down], dtype)))
+        self.projections = [tuple(quantize_rows(torch.cat([m.weight.detach() for m in group]), dtype)
+                                  for group in ((q, k, v), (o,), (gate, up), (down,)))
+                            for _, q, k, v, o, _, gate, up, down in self.layers]
         self.head = quantize_rows(self.lm_head.weight, dtype)
-        self.intermediate = self.layers[0][6].weight.shape[0] if not isinstance(self.layers[0][6], self._tuner) \
-            else self.layers[0][6].get_base_layer().weight.shape[0]
-        self.nbytes = sum(p.weight.numel() + p.scales.numel() * p.scales.element_size()
-                          + sum(b.numel() * b.element_size() for _, _, b in p.adapters.values())
-                          for layer in self.projections for p in layer) + self.head[0].numel()
-
-    @staticmethod
-    def holds(module, name: str) -> bool:
-        return name in getattr(module, "lora_A", {})
-
-    def _fuse(self, modules: list, dtype: torch.dtype) -> _Projection:
-        bases = [m.get_base_layer() if isinstance(m, self._tuner) else m for m in modules]
-        sizes = [b.weight.shape[0] for b in bases]
-        parts, adapters, column = [b.weight for b in bases], {}, sum(sizes)
-        for name in self.adapters:
-            held = [m for m in modules if isinstance(m, self._tuner) and self.holds(m, name)]
-            if not held:
-                continue
-            ranks = [m.lora_A[name].weight.shape[0] if m in held else 0 for m in modules]
-            b = torch.zeros(sum(sizes), sum(ranks), dtype=torch.float32)
-            row = col = 0
-            for m, size, rank in zip(modules, sizes, ranks):
-                if rank:
-                    parts.append(m.lora_A[name].weight)
-                    b[row:row + size, col:col + rank] = m.lora_B[name].weight.float() * m.scaling[name]
-                row, col = row + size, col + rank
-            adapters[name] = (column, sum(ranks), b)  # fp32: a small product, faster than bf16's on a CPU
-            column += sum(ranks)
-        weight, scales = quantize_rows(torch.cat([p.detach().float() for p in parts]), dtype)
-        return _Projection(weight, scales, sum(sizes), adapters)
+        self.intermediate = self.layers[0][6].weight.shape[0]
+        self.norms = [(layer[0], layer[5]) for layer in self.layers]
+        self.embed, self.rotary, self.final_norm = self.inner.embed_tokens, self.inner.rotary_emb, self.inner.norm
+        # no reference to the bf16 linear weights it was made from (a merged copy may be dropped from its cache)
+        del self.layers, self.inner, self.lm_head
+        self.nbytes = sum(w.numel() + s.numel() * s.element_size() for layer in self.projections for w, s in layer) \
+            + self.head[0].numel() + self.head[1].numel() * self.head[1].element_size()
 
     def supports(self, names: list[str] | None) -> bool:
-        """Every adapter a row uses was folded in when the step was built (and what LeanStep reproduces)."""
-        return super().supports(names) and all(n == BASE or n in self.adapters for n in (names or ()))
+        return True
 
     @staticmethod
-    def _project(p: _Projection, x: torch.Tensor, groups: list[tuple[str, slice | torch.Tensor]]) -> torch.Tensor:
-        y = torch._weight_int8pack_mm(x, p.weight, p.scales)
-        if not p.adapters:
-            return y
-        out = y[:, :p.out].contiguous()
-        for name, index in groups:
-            hit = p.adapters.get(name)
-            if hit is not None:
-                first, rank, b = hit
-                out[index] += F.linear(y[index, first:first + rank].float(), b).to(out.dtype)
+    def _product(parts: list[tuple[slice | torch.Tensor, "Int8Step"]], layer: int, j: int,
+                 x: torch.Tensor) -> torch.Tensor:
+        if len(parts) == 1:
+            return torch._weight_int8pack_mm(x, *parts[0][1].projections[layer][j])
+        weight, _ = parts[0][1].projections[layer][j]
+        out = x.new_empty((x.shape[0], weight.shape[0]))
+        for index, step in parts:
+            out[index] = torch._weight_int8pack_mm(x[index], *step.projections[layer][j])
         return out
 
     @torch.inference_mode()
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                 cache: Cache, adapter_names: list[str] | None = None, **_) -> Logits:
+                 cache: Cache, parts: list[tuple[slice | torch.Tensor, "Int8Step"]] | None = None, **_) -> Logits:
+        """One step; `parts`: (rows, step whose weights they use) for rows that use different weights."""
         rows = input_ids.shape[0]
-        groups = self._groups(adapter_names, input_ids.device)
-        embed = self.inner.embed_tokens
-        x = F.embedding(input_ids, embed.weight, embed.padding_idx)
-        cos, sin = self.inner.rotary_emb(x, position_ids)
+        parts = parts or [(slice(None), self)]
+        x = F.embedding(input_ids, self.embed.weight, self.embed.padding_idx)
+        cos, sin = self.rotary(x, position_ids)
         half = cos.shape[-1] // 2
         # rotate_half(x) * sin == roll(x, half) * (sin with its first half negated): one roll instead of
         # two slices, a negation and a cat, the same products
         cos, sin = cos.view(rows, 1, 1, -1), torch.cat([-sin[..., :half], sin[..., half:]], dim=-1).view(rows, 1, 1, -1)
         x = x.view(rows, -1)
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
-        project, inter = self._project, self.intermediate
+        product, inter = self._product, self.intermediate
         spans = self._spans(attention_mask) if self.row_attention and rows > 1 else None
-        for i, (layer, (qkv, o, gate_up, down)) in enumerate(zip(self.layers, self.projections)):
-            y = project(qkv, _rms(x, layer[0]), groups).view(rows, heads + 2 * kv_heads, 1, dim)
+        if spans is None and bool(attention_mask.all()):
+            attention_mask = None  # no padding: adding a mask of zeros changes no number, and costs ~3% of a step
+        for i, (ln1, ln2) in enumerate(self.norms):
+            y = product(parts, i, 0, _rms(x, ln1)).view(rows, heads + 2 * kv_heads, 1, dim)
             qk, v = y[:, :heads + kv_heads], y[:, heads + kv_heads:]
             qk = qk * cos + qk.roll(half, -1) * sin
             q, k = qk[:, :heads], qk[:, heads:]
@@ -299,8 +275,32 @@ class Int8Step(LeanStep):
             if heads != kv_heads:
                 q = q.reshape(rows, kv_heads, heads // kv_heads, dim)
             a = self._attend(q, k, v, attention_mask, spans)
-            x = x + project(o, a.reshape(rows, -1), groups)
-            gu = project(gate_up, _rms(x, layer[5]), groups)
-            x = x + project(down, F.silu(gu[:, :inter]) * gu[:, inter:], groups)
-        x = _rms(x, self.inner.norm)
-        return Logits(torch._weight_int8pack_mm(x, *self.head).view(rows, 1, -1))
+            x = x + product(parts, i, 1, a.reshape(rows, -1))
+            gu = product(parts, i, 2, _rms(x, ln2))
+            x = x + product(parts, i, 3, F.silu(gu[:, :inter]) * gu[:, inter:])
+        x = _rms(x, self.final_norm)
+        if len(parts) == 1:
+            return Logits(torch._weight_int8pack_mm(x, *self.head).view(rows, 1, -1))
+        out = x.new_empty((rows, self.head[0].shape[0]))
+        for index, step in parts:  # a merged copy's head differs where an adapter has LoRA on it
+            out[index] = torch._weight_int8pack_mm(x[index], *step.head)
+        return Logits(out.view(rows, 1, -1))
+
+
+class Int8Rows:
+    """The step of a batch whose rows use different weights (side by side, shoppers with other adapters):
+    Int8Step with each adapter's rows on that adapter's int8 weights."""
+
+    def __init__(self, steps: dict[str, Int8Step]):
+        self.steps = steps
+
+    def supports(self, names: list[str] | None) -> bool:
+        return names is not None and all(n in self.steps for n in names)
+
+    def __call__(self, adapter_names: list[str], **kwargs) -> Logits:
+        parts = []
+        for name in dict.fromkeys(adapter_names):
+            at = [i for i, n in enumerate(adapter_names) if n == name]
+            contiguous = at == list(range(at[0], at[-1] + 1))
+            parts.append((slice(at[0], at[-1] + 1) if contiguous else torch.tensor(at), self.steps[name]))
+        return parts[0][1](parts=parts, **kwargs)

@@ -22,8 +22,8 @@ PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokk
 
 @pytest.fixture()
 def gen(scrambled_lm):
-    # int8 steps for up to 4 rows, as the app's generator on a CPU (Settings.int8_rows)
-    return Generator(scrambled_lm(("brand", ("q_proj", "v_proj", "down_proj"))), int8_rows=4)
+    # int8 steps for every batch, as the app's generator on a CPU (Settings.int8_rows)
+    return Generator(scrambled_lm(("brand", ("q_proj", "v_proj", "down_proj"))), int8_rows=64)
 
 
 def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
@@ -51,7 +51,7 @@ def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
     assert fig["kept_vs_old_path_answers"]["identical"] == fig["kept_vs_old_path_answers"]["prompts"] == 3
     assert fig["joined_vs_solo_answers"]["identical"] == 3  # and joined in one batch, each its solo answer
     assert gen.engine_steps["merged"] and gen.engine_steps["bare"] and gen.engine_steps["peft"]  # side by side
-    assert gen.engine_steps["int8"] and not gen.engine_steps["lean"]  # the kept path: int8 steps, up to 4 rows
+    assert gen.engine_steps["int8"] and not gen.engine_steps["lean"]  # the kept path: int8 steps
     assert "llama_cpp" not in fig  # no GGUF given
 
 

@@ -62,7 +62,7 @@ class _Holds:
         monkeypatch.setattr(gen._loop, "_decode", decode)
 
 
-@pytest.mark.parametrize("int8_rows", [0, 4])  # bf16 steps (LeanStep); int8 steps (Int8Step), the CPU default
+@pytest.mark.parametrize("int8_rows", [0, 64])  # bf16 steps (LeanStep); int8 steps (Int8Step), the CPU default
 def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answer(scrambled_lm, monkeypatch,
                                                                                    int8_rows):
     gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)), int8_rows=int8_rows)
