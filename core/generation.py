@@ -47,7 +47,8 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
-from core.lean_step import BASE, Int8Rows, Int8Step, LeanStep, _is_peft, int8_supported, lean_supported
+from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, ModelWeights, _is_peft, int8_supported,
+                             lean_supported)
 from core.model import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -594,7 +595,7 @@ class Generator:
         self._merged: collections.OrderedDict[str, tuple[tuple, torch.nn.Module, int]] = collections.OrderedDict()
         self._unmergeable: dict[str, tuple] = {}
         self._lean: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> its LeanStep
-        self._int8: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> (signature, Int8Step)
+        self._int8: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # merged copy -> (signature, Int8Weights)
 
     # --- public calls ---------------------------------------------------------------------------------------
 
@@ -718,59 +719,71 @@ class Generator:
     def _call(self, engine: _Engine, one_token: bool = False, **kwargs):
         self.engine_steps[engine.kind] += 1
         if one_token and engine.step is not None:
-            self.engine_steps["int8" if isinstance(engine.step, (Int8Step, Int8Rows)) else "lean"] += 1
+            self.engine_steps["int8" if isinstance(engine.step, Int8Step) else "lean"] += 1
             return engine.step(**kwargs, **engine.kwargs)
         with engine.context():
             return engine.module(**kwargs, **engine.kwargs, use_cache=True)
 
     def _engine(self, names: list[str] | None, rows: int | None = None) -> _Engine:
         """The weights for a forward pass over rows with these adapter names (see the module docstring), and
-        the step for their one-token steps where one reproduces the model: for up to `int8_rows` rows, int8
-        weights (each adapter's rows on its own: Int8Step, or Int8Rows for mixed rows), else LeanStep."""
+        the step for their one-token steps where one reproduces the model: for up to `int8_rows` rows,
+        Int8Step (each adapter's rows on its merged copy's int8 weights, the bare base's on its own), else
+        LeanStep."""
         engine = self._weights(names)
         if not (self.lean_steps and engine.context is contextlib.nullcontext and not self.lm.quantized_4bit
                 and lean_supported(engine.module)):
             return engine
         if rows is not None and rows <= self.int8_steps_up_to:
-            step = self._int8_rows(names) if engine.kind == "peft" else self._int8_step(engine.module)
+            step = self._int8_step(engine.kind, engine.module, names)
             if step is not None:
                 engine.step = step
                 return engine
-        step = self._lean.get(engine.module)
-        if step is None:
-            step = self._lean[engine.module] = LeanStep(engine.module, gemv=self.gemv,
-                                                        row_attention=self.row_attention)
+        step = self._leanstep(engine.module)
         if step.supports(engine.kwargs.get("adapter_names")):
             engine.step = step
         return engine
 
-    def _int8_step(self, module: torch.nn.Module) -> Int8Step | None:
-        """The Int8Step of a plain or merged copy, built again when any of its weights changes; None for a
-        model it cannot run."""
-        if _is_peft(module) or not int8_supported(module):
-            return None
-        sig = _signature(module)
-        hit = self._int8.get(module)
+    def _leanstep(self, module: torch.nn.Module) -> LeanStep:
+        step = self._lean.get(module)
+        if step is None:
+            step = self._lean[module] = LeanStep(module, gemv=self.gemv, row_attention=self.row_attention)
+        return step
+
+    def _int8_weights(self, merged: torch.nn.Module) -> Int8Weights:
+        """A merged copy's int8 weights, made again when any of its weights changes."""
+        sig = _signature(merged)
+        hit = self._int8.get(merged)
         if hit is None or hit[0] != sig:
             t0 = time.perf_counter()
-            hit = self._int8[module] = (sig, Int8Step(module, row_attention=self.row_attention))
+            hit = self._int8[merged] = (sig, Int8Weights(self._leanstep(merged)))
             log.info("int8 weights for decoding (%.0f MiB, %.2f s)", hit[1].nbytes / 2**20, time.perf_counter() - t0)
         return hit[1]
 
-    def _int8_rows(self, names: list[str]) -> Int8Rows | None:
-        """Mixed rows: each adapter's Int8Step (its merged copy's; the plain copy's for the bare base), or None
-        when one of them has none (an adapter merging cannot express, a copy over merged_cache_bytes)."""
-        if not (self.bare_copy and self.merge_adapters):  # the rows' own steps alone would not be int8 ones
+    def _int8_step(self, kind: str, module: torch.nn.Module, names: list[str] | None) -> Int8Step | None:
+        """Int8Step for these rows: one adapter's on its merged copy's int8 weights, the bare base's on the
+        plain copy's own, mixed rows each on theirs; None where a row has neither (a model without adapters,
+        an adapter merging cannot express, a copy over merged_cache_bytes) or the kernel cannot take the
+        model's sizes."""
+        if not int8_supported(module):
+            return None
+        if kind == "merged":
+            return Int8Step(module, {None: self._int8_weights(module)}, row_attention=self.row_attention)
+        if kind == "bare" and not _is_peft(module):
+            return Int8Step(module, {None: ModelWeights(self._leanstep(module))}, row_attention=self.row_attention)
+        if kind != "peft" or not (self.bare_copy and self.merge_adapters):  # alone, these rows take no Int8Step
             return None
         model = self.lm.model
-        steps = {}
+        plain = self._plain_engine(model)
+        weights = {}
         for name in dict.fromkeys(names):
-            copy = self._plain_engine(model) if name == BASE else self._merged_engine(model, name)
-            step = self._int8_step(copy) if copy is not None else None
-            if step is None:
+            if name == BASE:
+                weights[name] = ModelWeights(self._leanstep(plain))
+                continue
+            merged = self._merged_engine(model, name)
+            if merged is None:
                 return None
-            steps[name] = step
-        return Int8Rows(steps)
+            weights[name] = self._int8_weights(merged)
+        return Int8Step(plain, weights, row_attention=self.row_attention)
 
     def _weights(self, names: list[str] | None) -> _Engine:
         model = self.lm.model

@@ -204,56 +204,101 @@ def int8_supported(model) -> bool:
     return all(n % 16 == 0 for n in (cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads * dim))
 
 
-class Int8Step(LeanStep):
-    """LeanStep's step with int8 weight-only projections and output head: each weight matrix quantised per
+_GROUPS = ((1, 2, 3), (4,), (6, 7), (8,))  # LeanStep.layers indices read by one product: q k v, o, gate up, down
+
+
+class Int8Weights:
+    """A model's projections and output head as int8 weight-only products: each weight matrix quantised per
     output row, q/k/v and gate/up fused into one product each, torch's `_weight_int8pack_mm` (int8 weights,
-    activations in the model's dtype). A step reads half the bytes of bf16 weights, and a CPU's decoding
-    waits on memory reads, so it is faster; its numbers are not the bf16 model's (README "Speed" gives what
-    it changed in the answers and in the scorecard).
+    activations in the model's dtype), which gives a row the same numbers whatever rows it is computed with.
+    The weights are copied: a change to the model's needs new ones (the generator checks)."""
 
-    Built from a model without peft wrappers (the plain copy, a merged copy); the weights are copied, so a
-    change to them needs a new step (the generator checks). Rows that use different adapters run together
-    with `parts`: each group of rows takes its products on its own step's int8 weights, everything else is
-    row by row, and torch's int8 product gives a row the same numbers whatever other rows it computes with,
-    so a row's answer is the one it gets alone (tests/onbrand/test_decode_int8.py)."""
+    def __init__(self, lean: LeanStep):
+        dtype = lean.inner.embed_tokens.weight.dtype
+        self.products = [tuple(quantize_rows(torch.cat([layer[k].weight.detach() for k in group]), dtype)
+                               for group in _GROUPS) for layer in lean.layers]
+        self.head_weight = quantize_rows(lean.lm_head.weight, dtype)
+        self.nbytes = sum(w.numel() + s.numel() * s.element_size() for layer in self.products for w, s in layer) \
+            + self.head_weight[0].numel()
 
-    def __init__(self, model: torch.nn.Module, row_attention: bool = True):
+    def product(self, layer: int, j: int, x: torch.Tensor) -> torch.Tensor:
+        return torch._weight_int8pack_mm(x, *self.products[layer][j])
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        return torch._weight_int8pack_mm(x, *self.head_weight)
+
+
+class ModelWeights:
+    """A model's own projections, each alone as LeanStep computes it (the bf16 numbers)."""
+
+    def __init__(self, lean: LeanStep):
+        self.groups = [tuple(tuple(layer[k].weight for k in group) for group in _GROUPS) for layer in lean.layers]
+        self.head_weight = lean.lm_head.weight
+        self.nbytes = 0  # the model's own tensors
+
+    def product(self, layer: int, j: int, x: torch.Tensor) -> torch.Tensor:
+        weights = self.groups[layer][j]
+        if len(weights) == 1:
+            return F.linear(x, weights[0])
+        return torch.cat([F.linear(x, w) for w in weights], dim=-1)
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.head_weight)
+
+
+class Int8Step(LeanStep):
+    """LeanStep's step where each adapter's rows take their products on their own weights: int8 weight-only
+    copies (`Int8Weights`) for rows with an adapter (its merged copy) and, by default, the model's own bf16
+    weights (`ModelWeights`) for the bare base's rows. A step on int8 weights reads half the bytes, and a
+    CPU's decoding waits on memory reads, so it is faster; its numbers are not the bf16 model's (README
+    "Speed" gives what it changed in the scorecard). Every operation but the products is row by row and the
+    products give a row the same numbers whatever rows they compute with, so a row's answer in any batch is
+    the one it gets alone (tests/onbrand/test_decode_int8.py).
+
+    `weights`: adapter name (BASE for the bare base; None for a batch of one kind) -> its weights. The
+    model's embeddings, norms and rotary tables are shared by every copy, so any one of them serves."""
+
+    def __init__(self, model: torch.nn.Module, weights: dict, row_attention: bool = True):
         super().__init__(model, row_attention=row_attention)
         if _is_peft(model):
             raise ValueError("Int8Step takes a model without peft wrappers: the plain copy or a merged copy")
-        dtype = self.inner.embed_tokens.weight.dtype
-        self.projections = [tuple(quantize_rows(torch.cat([m.weight.detach() for m in group]), dtype)
-                                  for group in ((q, k, v), (o,), (gate, up), (down,)))
-                            for _, q, k, v, o, _, gate, up, down in self.layers]
-        self.head = quantize_rows(self.lm_head.weight, dtype)
+        self.weights = weights
         self.intermediate = self.layers[0][6].weight.shape[0]
         self.norms = [(layer[0], layer[5]) for layer in self.layers]
         self.embed, self.rotary, self.final_norm = self.inner.embed_tokens, self.inner.rotary_emb, self.inner.norm
-        # no reference to the bf16 linear weights it was made from (a merged copy may be dropped from its cache)
+        # no reference to the linear weights (a merged copy may be dropped from its cache while this lives)
         del self.layers, self.inner, self.lm_head
-        self.nbytes = sum(w.numel() + s.numel() * s.element_size() for layer in self.projections for w, s in layer) \
-            + self.head[0].numel() + self.head[1].numel() * self.head[1].element_size()
 
     def supports(self, names: list[str] | None) -> bool:
-        return True
+        return None in self.weights or (names is not None and set(names) <= set(self.weights))
+
+    def _parts(self, adapter_names: list[str] | None) -> list:
+        if None in self.weights or not adapter_names:
+            return [(slice(None), next(iter(self.weights.values())))]
+        parts = []
+        for name in dict.fromkeys(adapter_names):
+            at = [i for i, n in enumerate(adapter_names) if n == name]
+            contiguous = at == list(range(at[0], at[-1] + 1))
+            parts.append((slice(at[0], at[-1] + 1) if contiguous else torch.tensor(at), self.weights[name]))
+        return parts
 
     @staticmethod
-    def _product(parts: list[tuple[slice | torch.Tensor, "Int8Step"]], layer: int, j: int,
-                 x: torch.Tensor) -> torch.Tensor:
+    def _product(parts: list, layer: int, j: int, x: torch.Tensor) -> torch.Tensor:
         if len(parts) == 1:
-            return torch._weight_int8pack_mm(x, *parts[0][1].projections[layer][j])
-        weight, _ = parts[0][1].projections[layer][j]
-        out = x.new_empty((x.shape[0], weight.shape[0]))
-        for index, step in parts:
-            out[index] = torch._weight_int8pack_mm(x[index], *step.projections[layer][j])
+            return parts[0][1].product(layer, j, x)
+        out = None
+        for index, weights in parts:
+            y = weights.product(layer, j, x[index])
+            if out is None:
+                out = y.new_empty((x.shape[0], y.shape[1]))
+            out[index] = y
         return out
 
     @torch.inference_mode()
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                 cache: Cache, parts: list[tuple[slice | torch.Tensor, "Int8Step"]] | None = None, **_) -> Logits:
-        """One step; `parts`: (rows, step whose weights they use) for rows that use different weights."""
+                 cache: Cache, adapter_names: list[str] | None = None, **_) -> Logits:
         rows = input_ids.shape[0]
-        parts = parts or [(slice(None), self)]
+        parts = self._parts(adapter_names)
         x = F.embedding(input_ids, self.embed.weight, self.embed.padding_idx)
         cos, sin = self.rotary(x, position_ids)
         half = cos.shape[-1] // 2
@@ -280,27 +325,8 @@ class Int8Step(LeanStep):
             x = x + product(parts, i, 3, F.silu(gu[:, :inter]) * gu[:, inter:])
         x = _rms(x, self.final_norm)
         if len(parts) == 1:
-            return Logits(torch._weight_int8pack_mm(x, *self.head).view(rows, 1, -1))
-        out = x.new_empty((rows, self.head[0].shape[0]))
-        for index, step in parts:  # a merged copy's head differs where an adapter has LoRA on it
-            out[index] = torch._weight_int8pack_mm(x[index], *step.head)
+            return Logits(parts[0][1].head(x).view(rows, 1, -1))
+        out = x.new_empty((rows, self.embed.weight.shape[0]))
+        for index, weights in parts:  # a merged copy's head differs where an adapter has LoRA on it
+            out[index] = weights.head(x[index])
         return Logits(out.view(rows, 1, -1))
-
-
-class Int8Rows:
-    """The step of a batch whose rows use different weights (side by side, shoppers with other adapters):
-    Int8Step with each adapter's rows on that adapter's int8 weights."""
-
-    def __init__(self, steps: dict[str, Int8Step]):
-        self.steps = steps
-
-    def supports(self, names: list[str] | None) -> bool:
-        return names is not None and all(n in self.steps for n in names)
-
-    def __call__(self, adapter_names: list[str], **kwargs) -> Logits:
-        parts = []
-        for name in dict.fromkeys(adapter_names):
-            at = [i for i, n in enumerate(adapter_names) if n == name]
-            contiguous = at == list(range(at[0], at[-1] + 1))
-            parts.append((slice(at[0], at[-1] + 1) if contiguous else torch.tensor(at), self.steps[name]))
-        return parts[0][1](parts=parts, **kwargs)
