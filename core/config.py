@@ -97,10 +97,10 @@ class Settings:
     base_url: str | None = None  # the openai backend's server, e.g. http://127.0.0.1:8000/v1 (vLLM, onbrand serve)
     api_key: str | None = field(default=None, repr=False)  # its bearer token, if it wants one; never shown
     backend_concurrency: int = 4  # openai backend: requests in flight for a batch; vLLM batches them itself
-    # local backend on a CPU: decode steps of batches up to this many rows on int8 weight-only copies of the
-    # weights (README "Speed": 1.5-2.2x the bf16 speed for a lone shopper; past 4 rows a bf16 step costs less,
-    # but every step on the same numbers keeps each shopper's answer the same alone or in a crowd, and the
-    # scorecard scores what shoppers get). 64 covers every batch the loop runs; 0: the model's own bf16 numbers
+    # local backend on a CPU: decode steps of batches up to this many rows with adapter rows on int8 weight-only
+    # copies of their merged weights (README "Speed": 1.5-2.2x the bf16 speed for a lone shopper; the bare
+    # base keeps its bf16 numbers). 64 covers every batch the loop runs, so an answer never changes numbers
+    # when others join and the scorecard scores what shoppers get; 0: bf16 for every row
     int8_rows: int = 64
 
     def __post_init__(self):

@@ -23,8 +23,9 @@ Which weights a step runs on (`onbrand bench` times each; README "Speed"):
 - rows that mix adapters (side by side, the scorecard's base + adapter batches): peft's `adapter_names`
   for the one-token steps; their prompts are still prefilled per adapter on the weights above.
 One-token steps skip transformers' module machinery (core/lean_step.py): LeanStep on the weights above, or,
-on a CPU for batches of up to `int8_rows` rows, Int8Step on int8 weight-only copies of them (mixed rows: the
-int8 base with each adapter's LoRA A rows in the same product), which reads half the bytes a step.
+on a CPU for batches of up to `int8_rows` rows, Int8Step: adapter rows on int8 weight-only copies of their
+merged weights (half the bytes a step reads), the bare base's rows on its own bf16 weights, each row's
+products on its own weights, so a row's answer is its answer alone.
 Merged weights give the peft path's greedy tokens on the fp32 test model (tests/onbrand/test_decode_merged.py);
 in bf16 a merged weight is rounded once where peft rounds the base and LoRA outputs apart, so a near-tie can
 go the other way: `merge_adapters=False` keeps peft's arithmetic for every row.
@@ -582,10 +583,10 @@ class Generator:
         self.row_attention = row_attention
         self.merged_cache_bytes = merged_cache_bytes  # two merged SmolLM2-135M copies (212 MB each in bf16)
         self.max_rows = max_rows  # rows decoding together; 32 is the scorecard's batch
-        # one-token steps of batches up to this many rows on int8 weight-only copies (Int8Step) on a CPU: half the
-        # bytes a step reads, not the model's own numbers; 0: never. torch's int8 product converts its weights
-        # again for every 4 rows, so past 4 rows a bf16 step costs less; Settings.int8_rows (default: every
-        # batch, so an answer never switches numbers mid-way) sets it for the app, the CLI and the evaluation
+        # one-token steps of batches up to this many rows through Int8Step on a CPU: adapter rows on int8
+        # weight-only copies of their merged weights (half the bytes a step reads, not the merged copy's own
+        # numbers), the bare base's rows on its bf16 weights; 0: never. Settings.int8_rows (default: every
+        # batch, so an answer never changes numbers mid-way) sets it for the app, the CLI and the evaluation
         self.int8_rows = int8_rows
         self.lock = StepLock()
         self.last_stats: GenerationStats | None = None
