@@ -761,16 +761,15 @@ class Generator:
         return hit[1]
 
     def _int8_step(self, kind: str, module: torch.nn.Module, names: list[str] | None) -> Int8Step | None:
-        """Int8Step for these rows: one adapter's on its merged copy's int8 weights, the bare base's on the
-        plain copy's own, mixed rows each on theirs; None where a row has neither (a model without adapters,
-        an adapter merging cannot express, a copy over merged_cache_bytes) or the kernel cannot take the
-        model's sizes."""
+        """Int8Step for these rows: one adapter's on its merged copy's int8 weights, mixed rows each on
+        theirs (the bare base's on the plain copy's own bf16 weights: LeanStep's numbers bit for bit, so bare
+        rows alone keep LeanStep, which is faster); None for bare rows, and where a row has no int8 weights
+        (a model without adapters, an adapter merging cannot express, a copy over merged_cache_bytes) or the
+        kernel cannot take the model's sizes."""
         if not int8_supported(module):
             return None
         if kind == "merged":
             return Int8Step(module, {None: self._int8_weights(module)}, row_attention=self.row_attention)
-        if kind == "bare" and not _is_peft(module):
-            return Int8Step(module, {None: ModelWeights(self._leanstep(module))}, row_attention=self.row_attention)
         if kind != "peft" or not (self.bare_copy and self.merge_adapters):  # alone, these rows take no Int8Step
             return None
         model = self.lm.model

@@ -73,8 +73,8 @@ def test_int8_steps_give_the_peft_paths_greedy_tokens_up_to_a_tie(scrambled_lm):
             same += _same_until_a_tie(lm, got, *refs[name])
             total += len(refs[name][0])
     assert same >= 0.75 * total and whole >= 4, (same, total, whole)
-    assert gen.engine_steps["int8"] > 0 and gen.engine_steps["lean"] == 0
-    assert {"merged", "bare", "peft"} <= set(gen.engine_steps)  # every kind of weights took int8 steps
+    assert gen.engine_steps["int8"] > 0  # adapter rows and mixed rows; bare rows alone keep LeanStep (same numbers)
+    assert {"merged", "bare", "peft"} <= set(gen.engine_steps)
 
 
 def _step_logits(model, step, ids: torch.Tensor, steps: int = 6) -> torch.Tensor:
@@ -189,7 +189,7 @@ def test_mixed_rows_on_int8_weights_each_get_their_solo_answer_exactly(scrambled
         others = [p for p in PROMPTS if p is not m]
         batch = gen.generate_batch([m, *others], NEW, adapter_names=["b", "a", BASE])  # other prompts: padding
         assert batch[0] == alone["b"]
-    assert gen.engine_steps["int8"] > 0 and gen.engine_steps["lean"] == 0
+    assert gen.engine_steps["int8"] > 0
 
 
 def test_a_model_whose_sizes_the_int8_kernel_cannot_take_keeps_bf16_steps(scrambled_lm):

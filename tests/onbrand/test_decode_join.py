@@ -85,9 +85,8 @@ def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answ
         assert text == alone[i], (calls[i], text, alone[i])
         assert stats.batch_rows == 4  # all four decoded in one batch
     assert gen.engine_steps["peft"] > 0  # the joined steps mixed adapters (peft's per-row path)
-    # every one-token step ran on the steps asked for: int8 products for these 4 rows, else bf16 ones
-    assert gen.engine_steps["int8" if int8_rows else "lean"] > 0
-    assert gen.engine_steps["lean" if int8_rows else "int8"] == 0
+    # the joined steps ran on the steps asked for: Int8Step (each row on its own weights), else LeanStep
+    assert gen.engine_steps["int8"] > 0 if int8_rows else gen.engine_steps["int8"] == 0
     assert gen.wait_for(lambda: gen.rows_decoding == 0 and gen.rows_waiting == 0, WAIT_S)
 
 
