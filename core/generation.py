@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
-from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, ModelWeights, _is_peft, int8_supported,
+from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, ModelWeights, is_peft, int8_supported,
                              lean_supported)
 from core.model import LoadedModel
 
@@ -787,7 +787,7 @@ class Generator:
 
     def _weights(self, names: list[str] | None) -> _Engine:
         model = self.lm.model
-        if not _is_peft(model):
+        if not is_peft(model):
             if names is None or set(names) == {BASE}:
                 return _Engine(model, {})
             return _Engine(model, {"adapter_names": names}, kind="peft")  # transformers will refuse it

@@ -17,7 +17,7 @@ from transformers.cache_utils import Cache
 BASE = "__base__"  # peft's adapter_names entry for the bare base (core.generation re-exports it)
 
 
-def _is_peft(model) -> bool:
+def is_peft(model) -> bool:
     return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
 
 
@@ -49,6 +49,17 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def row_groups(adapter_names: list[str], device=None) -> list[tuple[str, slice | torch.Tensor]]:
+    """Each name's rows, in order of first appearance: a slice where they are contiguous (a view, not a gather),
+    else their indices."""
+    groups = []
+    for name in dict.fromkeys(adapter_names):
+        at = [i for i, n in enumerate(adapter_names) if n == name]
+        contiguous = at == list(range(at[0], at[-1] + 1))
+        groups.append((name, slice(at[0], at[-1] + 1) if contiguous else torch.tensor(at, device=device)))
+    return groups
+
+
 class LeanStep:
     """One decode step (one token per row) over a transformers Llama model's own weights without its module
     machinery (module calls, keyword plumbing, mask building): LlamaDecoderLayer's operations in the same
@@ -69,7 +80,7 @@ class LeanStep:
         # shopper's answer would depend on who else was in the batch (~30 more small calls a step per row)
         self.row_attention = row_attention
 
-        llama = model.get_base_model() if _is_peft(model) else model
+        llama = model.get_base_model() if is_peft(model) else model
         cfg = llama.config
         self.inner, self.lm_head = llama.model, llama.lm_head
         self.heads, self.kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
@@ -118,16 +129,6 @@ class LeanStep:
                                                          scale=self.scaling, is_causal=False)
                           for b, s in enumerate(spans)])
 
-    def _groups(self, adapter_names: list[str] | None, device) -> list[tuple[str, slice | torch.Tensor]]:
-        """Each adapter's rows (not the bare base's): a slice where they are contiguous (a view, not a gather)."""
-        groups = []
-        for name in dict.fromkeys(adapter_names or ()):
-            if name != BASE:
-                at = [i for i, n in enumerate(adapter_names) if n == name]
-                contiguous = at == list(range(at[0], at[-1] + 1))
-                groups.append((name, slice(at[0], at[-1] + 1) if contiguous else torch.tensor(at, device=device)))
-        return groups
-
     def _dense(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if self.gemv and x.shape[0] == 1:  # one row: a matrix-vector product (see `gemv`)
             y = torch.mv(weight, x.reshape(-1))
@@ -157,7 +158,7 @@ class LeanStep:
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                  cache: Cache, adapter_names: list[str] | None = None, **_) -> "Logits":
         rows = input_ids.shape[0]
-        groups = self._groups(adapter_names, input_ids.device)
+        groups = [g for g in row_groups(adapter_names or [], input_ids.device) if g[0] != BASE]
         embed = self.inner.embed_tokens
         x = F.embedding(input_ids, embed.weight, embed.padding_idx)
         cos, sin = self.inner.rotary_emb(x, position_ids)
@@ -234,7 +235,6 @@ class ModelWeights:
     def __init__(self, lean: LeanStep):
         self.groups = [tuple(tuple(layer[k].weight for k in group) for group in _GROUPS) for layer in lean.layers]
         self.head_weight = lean.lm_head.weight
-        self.nbytes = 0  # the model's own tensors
 
     def product(self, layer: int, j: int, x: torch.Tensor) -> torch.Tensor:
         weights = self.groups[layer][j]
@@ -260,7 +260,7 @@ class Int8Step(LeanStep):
 
     def __init__(self, model: torch.nn.Module, weights: dict, row_attention: bool = True):
         super().__init__(model, row_attention=row_attention)
-        if _is_peft(model):
+        if is_peft(model):
             raise ValueError("Int8Step takes a model without peft wrappers: the plain copy or a merged copy")
         self.weights = weights
         self.intermediate = self.layers[0][6].weight.shape[0]
@@ -272,15 +272,10 @@ class Int8Step(LeanStep):
     def supports(self, names: list[str] | None) -> bool:
         return None in self.weights or (names is not None and set(names) <= set(self.weights))
 
-    def _parts(self, adapter_names: list[str] | None) -> list:
+    def _parts(self, adapter_names: list[str] | None, device) -> list:
         if None in self.weights or not adapter_names:
             return [(slice(None), next(iter(self.weights.values())))]
-        parts = []
-        for name in dict.fromkeys(adapter_names):
-            at = [i for i, n in enumerate(adapter_names) if n == name]
-            contiguous = at == list(range(at[0], at[-1] + 1))
-            parts.append((slice(at[0], at[-1] + 1) if contiguous else torch.tensor(at), self.weights[name]))
-        return parts
+        return [(index, self.weights[name]) for name, index in row_groups(adapter_names, device)]
 
     @staticmethod
     def _product(parts: list, layer: int, j: int, x: torch.Tensor) -> torch.Tensor:
@@ -298,7 +293,7 @@ class Int8Step(LeanStep):
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                  cache: Cache, adapter_names: list[str] | None = None, **_) -> Logits:
         rows = input_ids.shape[0]
-        parts = self._parts(adapter_names)
+        parts = self._parts(adapter_names, input_ids.device)
         x = F.embedding(input_ids, self.embed.weight, self.embed.padding_idx)
         cos, sin = self.rotary(x, position_ids)
         half = cos.shape[-1] // 2
