@@ -280,6 +280,20 @@ class _Batch:
             self.cache.apply(lambda t: t[:, :, first:])
             self.valid = self.valid[:, first:]
 
+    def close_gaps(self) -> None:
+        """Moves each row's attended columns together at the right end, in their order (the cache's columns
+        and `valid` alike; positions stay as they are). Rows that share a prompt prefix hold it left of their
+        left-padded rests: across that gap a step could only attend over the batch's whole mask, which sums
+        in blocks shifted by other rows' padding, so a row's numbers would depend on who it decodes with
+        (and when rows joined and left); with one run of columns each row attends over its own."""
+        v = self.valid
+        first = v.int().argmax(-1)
+        if bool((v.sum(-1) == v.shape[1] - first).all()):
+            return
+        order = torch.sort(v.to(torch.uint8), dim=1, stable=True).indices  # padding first, then the row's own
+        self.cache.apply(lambda t: t.gather(2, order[:, None, :, None].expand(-1, t.shape[1], -1, t.shape[3])))
+        self.valid = v.gather(1, order)
+
     def join(self, other: "_Batch") -> "_Batch":
         """Rows of `other` decode with these from the next step: caches right-aligned, then stacked."""
         width = max(self.valid.shape[1], other.valid.shape[1])
@@ -481,7 +495,9 @@ class _DecodeLoop:
         if gen.penalize_prompt:  # transformers' and vLLM's repetition penalty: the prompt's tokens count too
             for i, p in enumerate(prompts):
                 seen[i, p] = True
-        return _Batch(list(rows), cache, valid, valid.sum(-1), seen), logits
+        batch = _Batch(list(rows), cache, valid, valid.sum(-1), seen)
+        batch.close_gaps()
+        return batch, logits
 
     def _decode(self, batch: _Batch, finished: list[_Job]) -> bool:
         gen = self.gen

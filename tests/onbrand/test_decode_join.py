@@ -9,6 +9,7 @@ import threading
 import pytest
 import torch
 
+from core import generation
 from core.generation import BASE, Generator
 
 WAIT_S = 120
@@ -156,3 +157,45 @@ def test_a_plain_model_without_adapters_batches_concurrent_callers_too(scrambled
     assert [got[i][0] for i in range(3)] == alone
     assert all(got[i][1].batch_rows == 3 for i in range(3))
     assert set(gen.engine_steps) <= {"model", "lean"}  # no peft in sight
+
+
+# int8 steps: a row's products give it the same numbers in any batch, also in this fp32 model (fp32 F.linear
+# sums a row differently with the number of rows; bf16's, as the real model runs, does not)
+@pytest.mark.parametrize("other", ["a", "b"])  # the shopper's adapter: the batch's own, or another
+def test_rows_sharing_a_prompt_prefix_get_the_same_numbers_whoever_decodes_beside_them(scrambled_lm, monkeypatch,
+                                                                                       other):
+    """A batch call whose prompts share a long prefix (prefilled once, each row's rest left-padded after it)
+    gives every row the same logits, step for step, alone and joined to a shopper mid-answer with a longer
+    prompt (the batch's rows are then padded further left): a scorecard's answers do not depend on who else
+    was decoding."""
+    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)), int8_rows=64)
+    # > min_shared_prefix tokens, and > 512 columns: the CPU's flash attention sums in blocks of 512
+    system = {"role": "system", "content": "You answer for a shop. " * 24}
+    batch = [[system, {"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost today?")]
+    seen: dict = {}
+    real = generation._Batch.pick
+
+    def pick(self, g, logits, finished):
+        for row, row_logits in zip(self.rows, logits):
+            seen.setdefault((tuple(row.prompt.tolist()), row.name), []).append(row_logits.clone())
+        return real(self, g, logits, finished)
+
+    monkeypatch.setattr(generation._Batch, "pick", pick)
+    alone_text = gen.generate_batch(batch, 12, adapter_names=["a", "a"])
+    assert gen.engine_steps["shared_prefix"] == 1
+    alone, seen = seen, {}
+
+    holds = _Holds(gen, monkeypatch, lambda b: b.rows[0].steps >= 3)
+    got: dict = {}
+    long_question = [{"role": "user", "content": "what does the quokka dome cost? " * 25}]  # a wider cache
+    shopper = _run(lambda: _answer(gen, long_question, other, 30, 30), got, "shopper")
+    assert holds.held[0].wait(WAIT_S)
+    caller = _run(lambda: gen.generate_batch(batch, 12, adapter_names=["a", "a"]), got, "batch")
+    assert gen.wait_for(lambda: gen.rows_waiting == 2, WAIT_S)
+    holds.release[0].set()
+    _join([shopper, caller])
+    assert got["batch"] == alone_text and got["shopper"][1].batch_rows == 3
+    assert alone.keys() <= seen.keys()
+    for key, steps in alone.items():
+        assert len(seen[key]) == len(steps) > 1
+        assert all(torch.equal(a, b) for a, b in zip(steps, seen[key])), "a row's numbers changed beside others"
