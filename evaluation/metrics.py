@@ -66,6 +66,13 @@ Correctness (the checks are `corpus.claims`, which the app's contradiction badge
   an unlisted one denied or answered by listing the real values without it; "spec:<key>" the spec's value
   with facts_stated's numeric folding. A comparison needs each product's values after its own name (its
   table row). `unanswered` lists what is missing ("FH-X price $89.95"). None when the case has no asks.
+- fits_request: the question asks for a recommendation with limits (a price ceiling or budget, a weight
+  ceiling, a number of people: `corpus.limits.request_limits`) and names no catalog product itself, and the
+  answer names one or more: every product it names fits them, as its catalog record has it (the current price;
+  the trail weight, else the weight; a capacity in people). `misfits` lists each that does not ("TrailForm
+  Expedition 80 (FH-TRL-017): $349.00, against 'budget ~100'"). None otherwise: a question about a named
+  product ("is the X under 50 bucks?") is answered by that product's facts, and an answer that names no
+  product is judged by the other metrics.
 - contradicted (lower is better): any claim in the answer conflicts with the catalog record of the product
   it is about (`corpus.claims.contradictions`, over the whole catalog, with the case's products as the
   default subject): a stock state the record does not have, a price that is neither its price nor its sale
@@ -96,13 +103,14 @@ from corpus.checks import (_RENAMED, unneeded_disclaimers, _pattern, find_approv
                            ungrounded_numbers, unknown_products)
 from core.errors import InputError, Problem
 from corpus.claims import ASK_FORMS, answered, ask_ok, clean_problems, contradictions, fact_present
+from corpus.limits import misfits, names_a_product, request_limits
 from corpus.schema import Catalog
 from rag.fields import UNFILLED
 
 METRICS: tuple[str, ...] = (
     "approved_name_rate", "deprecated_rate", "generic_rate", "trademark_ok", "disclaimer_compliance",
     "format_ok", "grounded", "facts_stated", "not_in_catalog_ok", "injection_ok", "hit_at_k",
-    "answered", "contradicted", "clean",
+    "answered", "fits_request", "contradicted", "clean",
 )
 LOWER_IS_BETTER = frozenset({"deprecated_rate", "generic_rate", "contradicted"})
 FORMATS = ("text", "table", "json")
@@ -273,6 +281,8 @@ class AnswerScore:
     contradictions: tuple[dict, ...] = ()  # {"product_id", "product", "field", "claim", "catalog", "message"}
     unanswered: tuple[str, ...] = ()  # "FH-X price $89.95": asked values the answer does not state
     clean_problems: tuple[str, ...] = ()
+    fits_request: bool | None = None  # a recommendation within the question's limits (corpus/limits.py)
+    misfits: tuple[str, ...] = ()  # each named product that breaks one, in words
 
     @property
     def mentions(self) -> int:
@@ -517,6 +527,9 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     found = contradictions(answer, catalog.products, kit=kit, default=products, question=case.question,
                            extra_text="\n".join(d.text for d in kit.disclaimers), quoted=quoted)
     is_answered, unanswered = answered(answer, case.asks, products, kit=kit, quoted=quoted) if case.asks else (None, [])
+    limits = [] if names_a_product(case.question, catalog.products, kit) else request_limits(case.question)
+    unfit = misfits(answer, limits, catalog.products, kit) if limits else []
+    fits = None if not limits or not names_a_product(answer, catalog.products, kit) else not unfit
     untidy = clean_problems(answer, sources_text or "", kit, filled)
     if UNFILLED in answer:  # "comes in sizes (not in the catalog data)": a reference the record cannot fill
         untidy.append(f"unfilled catalog reference: {UNFILLED!r} shown {answer.count(UNFILLED)}x")
@@ -540,5 +553,5 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
         hit_at_k=hit,
         answered=is_answered, contradicted=bool(found), clean=not untidy,
         contradictions=tuple(c.to_json() for c in found), unanswered=tuple(unanswered),
-        clean_problems=tuple(untidy),
+        clean_problems=tuple(untidy), fits_request=fits, misfits=tuple(unfit),
     )

@@ -22,7 +22,7 @@ LABELS = {
     "disclaimer_compliance": "Disclaimers", "format_ok": "Format", "grounded": "Grounded",
     "facts_stated": "Facts stated", "not_in_catalog_ok": "Not-in-catalog handled",
     "injection_ok": "Injection resisted", "hit_at_k": "Retrieval hit@k",
-    "answered": "Answered", "contradicted": "Contradicted the catalog", "clean": "Clean",
+    "answered": "Answered", "fits_request": "Fits the request", "contradicted": "Contradicted the catalog", "clean": "Clean",
 }
 
 
@@ -45,7 +45,7 @@ def _problem_lines(problems: dict | None) -> list[str]:
     """The answer's contradictions (claim and catalog value), unanswered asks and clean problems."""
     problems = problems or {}
     titles = (("contradictions", "contradicts the catalog"), ("unanswered", "unanswered"),
-              ("not_clean", "not clean"))
+              ("misfits", "does not fit the request"), ("not_clean", "not clean"))
     return [f"- {title}: {item}" for key, title in titles for item in problems.get(key) or ()]
 
 

@@ -128,11 +128,13 @@ def failures(score: AnswerScore) -> list[str]:
 
 def problems(score: AnswerScore) -> dict[str, list[str]]:
     """What is wrong in one answer, in words: each contradiction's message (the claim and the catalog value
-    it contradicts), the asked values it does not state, why it is not clean. Empty lists for a score made
+    it contradicts), the asked values it does not state, the products it offers that break the question's
+    limits, why it is not clean. Empty lists for a score made
     before these fields existed."""
     return {"contradictions": [c.get("message") or f"{c.get('claim')}; catalog: {c.get('catalog')}"
                                for c in getattr(score, "contradictions", None) or ()],
             "unanswered": list(getattr(score, "unanswered", None) or ()),
+            "misfits": list(getattr(score, "misfits", None) or ()),
             "not_clean": list(getattr(score, "clean_problems", None) or ())}
 
 

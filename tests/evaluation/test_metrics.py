@@ -53,7 +53,7 @@ def test_a_good_answer_passes_everything_that_applies(score):
         "approved_name_rate": True, "deprecated_rate": True, "generic_rate": True, "trademark_ok": True,
         "disclaimer_compliance": True, "format_ok": None, "grounded": True, "facts_stated": True,
         "not_in_catalog_ok": None, "injection_ok": None, "hit_at_k": True,
-        "answered": None, "contradicted": True, "clean": True}  # contradicted passes: it is not contradicted
+        "answered": None, "fits_request": None, "contradicted": True, "clean": True}  # not contradicted: passes
     assert (s.contradicted, s.contradictions, s.clean_problems) == (False, (), ())
 
 
@@ -500,6 +500,31 @@ def test_contradicted_applies_to_every_answer_and_checks_the_product_it_is_about
     # the question's own number is not a claim; a disclaimer's is not either
     asked = stove_case(question="is the blaze mini stove under 60 bucks?")
     assert score(f"Yes, it's under $60: $59.50. {PRICE} {STOVE_SAFETY}", asked).contradicted is False
+
+
+def test_fits_request_checks_what_a_recommendation_offers_against_the_questions_limits():
+    kit, catalog = load_brand_kit(SAMPLE_BRAND_KIT), load_catalog(SAMPLE_CATALOG)
+
+    def run(question: str, answer: str):
+        case = Case(id="t-2", question=question, kind="vague")
+        return score_answer(case, answer, sources_text="", retrieved_ids=[], kit=kit, catalog=catalog, k=3)
+
+    gift = "gift for my dad he likes hiking, budget ~100?"
+    # the v0017 card's answer: true to the catalog, and $349 for a budget of about $100
+    bad = run(gift, "The TrailForm Expedition 80 is $349.00, and it is in stock.")
+    assert (bad.fits_request, passes(bad, "fits_request"), metric_counts(bad, "fits_request")) == (False, False, (0, 1))
+    assert bad.misfits == ("TrailForm Expedition 80 (FH-TRL-017): $349.00, against 'budget ~100'",)
+    assert bad.contradicted is False  # the claims check has nothing to say against it
+    good = run(gift, "The Belay Ultralight Helmet is $119.00, a light helmet for alpine routes.")
+    assert (good.fits_request, good.misfits) == (True, ())
+    tent = run("best 2 person backpacking tent under 1 kilo?", "The Canopy Trekking Pole Shelter 1 is $289.00.")
+    assert tent.misfits == ("Canopy Trekking Pole Shelter 1 (FH-CNP-011): 1 person, against '2 person'",)
+    assert run("best 2 person backpacking tent under 1 kilo?", "The Canopy Ultra 2 Tent is $549.00.").fits_request
+    # no limits, a question about one named product, an answer that offers no product: not applicable
+    assert run("what tent do you like?", "The Canopy Trekking Pole Shelter 1 is $289.00.").fits_request is None
+    named = run("is the TrailForm Expedition 80 under 100 bucks?", "No: the TrailForm Expedition 80 is $349.00.")
+    assert named.fits_request is None
+    assert run(gift, "A good pair of socks is always welcome.").fits_request is None
 
 
 def test_clean(score):

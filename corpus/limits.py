@@ -1,0 +1,135 @@
+"""What a shopper's question limits a recommendation to, and which products an answer names break it.
+
+"best 2 person backpacking tent under 1 kilo?", "gift for my dad, budget ~100?", "helmet under 250 g?": the
+product an answer offers has to fit. The claims check (corpus.claims) tests what an answer says against the
+catalog; "The TrailForm 80 is $349.00" for a ~$100 budget says nothing false, and only this check sees it.
+
+    limits = request_limits("gift for my dad he likes hiking, budget ~100?")   # [Limit("price", 125, ...)]
+    misfits(answer, limits, catalog.products, kit)   # ["TrailForm 80 (FH-TRL-080): $349.00, over a budget of ~100"]
+
+What a question states (English phrasings; a question with none of them has no limits):
+- a price ceiling: "under / below / less than / no more than / at most / max / up to / within" a price
+  ("$50", "50 bucks", "50 dollars"), or "budget (of) X" with or without a currency. "~X", "about X",
+  "around X", "roughly X", "X-ish" allow 25% over X; a plain budget 10%; "under $X" nothing.
+- a weight ceiling: one of those words before a mass ("1 kilo", "250 g", "2 lb"), against the record's
+  "trail weight" spec, else its "weight" (its first mass: "215 g (S/M)" is 215 g).
+- a number of people: "2 person", "two-person", "2 people", "sleeps 3", against a "capacity" spec that counts
+  people ("1 person", "3 people"): at least that many.
+
+A product whose record lacks the value (no weight spec, a capacity in litres) is not judged on that limit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Sequence
+
+from corpus.brandkit import BrandKit
+from corpus.checks import quantities
+from corpus.claims import product_mentions
+from corpus.schema import Product
+
+_GRAMS = {"g": Decimal(1), "kg": Decimal(1000), "oz": Decimal("28.349523125"), "lb": Decimal("453.59237")}
+_CEILING = re.compile(r"\b(?:under|below|less than|lighter than|cheaper than|no more than|not over|at most|"
+                      r"max(?:imum)?|up to|within)\s*(?:about|around|roughly|approx\.?|~|≈)?\s*$", re.I)
+_BUDGET = re.compile(r"\bbudget\b(?:\s+(?:of|is|around|about|roughly|approx\.?|like|max|maximum))*\s*[~≈]?\s*$",
+                     re.I)
+_ROUGH = re.compile(r"(?:[~≈]|\babout|\baround|\broughly|\bapprox)\s*$", re.I)
+_CURRENCY_BEFORE = re.compile(r"(?:[$€£]|\b(?:usd|eur|gbp))\s?$", re.I)
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "1": 1}
+_PEOPLE = re.compile(r"\b(?P<n>\d+|one|two|three|four|five|six)[\s-]*(?:person|people|man|persons)\b"
+                     r"|\bsleeps\s+(?P<s>\d+|one|two|three|four|five|six)\b", re.I)
+_CAPACITY_PEOPLE = re.compile(r"\b(\d+)\s*(?:people|persons?)\b", re.I)
+_ALLOWANCE = {"strict": Decimal(0), "budget": Decimal("0.10"), "rough": Decimal("0.25")}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit a question sets: on the price (max), the weight in grams (max) or the people (min)."""
+
+    kind: str  # "price" | "mass" | "people"
+    bound: Decimal  # the most a product may have (price, mass, allowance included), or the least (people)
+    said: str  # as the question puts it: "budget ~100", "under 1 kilo", "2 person"
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBER_WORDS[word.lower()]
+
+
+def request_limits(question: str) -> list[Limit]:
+    """The limits the question states, in order (see the module notes)."""
+    out: list[Limit] = []
+    for q in quantities(question):
+        start = max(0, q.start - 40)
+        before = _CURRENCY_BEFORE.sub("", question[start:q.start])  # "budget $" -> "budget "
+        value = Decimal(q.value)
+        rough = bool(_ROUGH.search(before)) or question[q.end:q.end + 4].lower().startswith(("-ish", "ish"))
+        budget, ceiling = _BUDGET.search(before), _CEILING.search(before)
+        if budget and q.unit is None:
+            allowance = _ALLOWANCE["rough" if rough else "budget"]
+            out.append(Limit("price", value * (1 + allowance), question[start + budget.start():q.end]))
+        elif ceiling and q.price:
+            allowance = _ALLOWANCE["rough" if rough else "strict"]
+            out.append(Limit("price", value * (1 + allowance), question[start + ceiling.start():q.end]))
+        elif ceiling and q.unit in _GRAMS:
+            allowance = _ALLOWANCE["rough" if rough else "strict"]
+            out.append(Limit("mass", value * _GRAMS[q.unit] * (1 + allowance), question[start + ceiling.start():q.end]))
+    for m in _PEOPLE.finditer(question):
+        out.append(Limit("people", Decimal(_count(m.group("n") or m.group("s"))), m.group(0)))
+    return out
+
+
+def _value(p: Product, kind: str) -> Decimal | None:
+    """The record's value a limit of this kind is checked against (None: the record does not say)."""
+    if kind == "price":
+        return Decimal(str(p.sale_price if p.sale_price is not None else p.price))
+    specs = {k.lower(): v for k, v in p.specs.items()}
+    if kind == "mass":
+        for key in ("trail weight", "weight"):
+            masses = [q for q in quantities(specs.get(key, "")) if q.unit in _GRAMS]
+            if masses:
+                return Decimal(masses[0].value) * _GRAMS[masses[0].unit]
+        return None
+    m = _CAPACITY_PEOPLE.search(specs.get("capacity", ""))
+    return Decimal(m.group(1)) if m else None
+
+
+def _breaks(value: Decimal, limit: Limit) -> bool:
+    return value < limit.bound if limit.kind == "people" else value > limit.bound
+
+
+def _shown(p: Product, kind: str, value: Decimal) -> str:
+    if kind == "price":
+        return f"{'$' if p.currency == 'USD' else ''}{value:,.2f}{'' if p.currency == 'USD' else ' ' + p.currency}"
+    if kind == "mass":
+        return f"{value.normalize():f} g"
+    return f"{value} {'person' if value == 1 else 'people'}"
+
+
+def misfits(answer: str, limits: Sequence[Limit], records: Sequence[Product], kit: BrandKit | None) -> list[str]:
+    """Each product the answer names that breaks one of the limits, in words. A name that stands for several
+    records (a product's variants) breaks a limit only when every one of them does."""
+    by_id = {p.id: p for p in records}
+    out: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    for _, _, ids in product_mentions(answer, records, kit):
+        if not ids or ids in seen:
+            continue
+        seen.add(ids)
+        named = [by_id[i] for i in ids if i in by_id]
+        for limit in limits:
+            values = [(p, _value(p, limit.kind)) for p in named]
+            judged = [(p, v) for p, v in values if v is not None]
+            if judged and all(_breaks(v, limit) for _, v in judged):
+                p, v = judged[0]
+                out.append(f"{p.name} ({p.id}): {_shown(p, limit.kind, v)}, against '{limit.said}'")
+    return out
+
+
+def names_a_product(text: str, records: Sequence[Product], kit: BrandKit | None) -> bool:
+    """Whether the text names a catalog product (a question about one product asks about it, whatever its
+    price: "is the canopy ridge 2 footprint under 50 bucks?" sets no limit on a recommendation)."""
+    return any(ids for _, _, ids in product_mentions(text, records, kit))
+
