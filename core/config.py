@@ -64,6 +64,8 @@ class Retrieval:
     chunks_per_product: int = 1  # best chunk + the overview (price, stock); more text lowered price accuracy
     score_gap: float | None = 0.12  # drop products scoring this far below the best (None: keep all top k):
     # distractors mislead a 135M model
+    honour_limits: bool = True  # a question that sets limits and names no product ("tent for 2 under 1 kilo",
+    # "budget ~100") retrieves among the products that meet them (corpus/limits.py), when any does
 
 
 RETRIEVAL = Retrieval()

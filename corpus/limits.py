@@ -12,9 +12,10 @@ What a question states (English phrasings; a question with none of them has no l
   ("$50", "50 bucks", "50 dollars"), or "budget (of) X" with or without a currency. "~X", "about X",
   "around X", "roughly X", "X-ish" allow 25% over X; a plain budget 10%; "under $X" nothing.
 - a weight ceiling: one of those words before a mass ("1 kilo", "250 g", "2 lb"), against the record's
-  "trail weight" spec, else its "weight" (its first mass: "215 g (S/M)" is 215 g).
+  "trail weight" spec, else its "weight", else another weight ("packed weight"); its first mass: "215 g
+  (S/M)" is 215 g.
 - a number of people: "2 person", "two-person", "2 people", "sleeps 3", against a "capacity" spec that counts
-  people ("1 person", "3 people"): at least that many.
+  people ("1 person", "3 people") or a "sleeps" spec ("2"): at least that many.
 
 A product whose record lacks the value (no weight spec, a capacity in litres) is not judged on that limit.
 """
@@ -87,17 +88,26 @@ def _value(p: Product, kind: str) -> Decimal | None:
         return Decimal(str(p.sale_price if p.sale_price is not None else p.price))
     specs = {k.lower(): v for k, v in p.specs.items()}
     if kind == "mass":
-        for key in ("trail weight", "weight"):
+        keys = ["trail weight", "weight", *sorted(k for k in specs if "weight" in k)]  # then "packed weight"...
+        for key in keys:
             masses = [q for q in quantities(specs.get(key, "")) if q.unit in _GRAMS]
             if masses:
                 return Decimal(masses[0].value) * _GRAMS[masses[0].unit]
         return None
     m = _CAPACITY_PEOPLE.search(specs.get("capacity", ""))
-    return Decimal(m.group(1)) if m else None
+    if m:
+        return Decimal(m.group(1))
+    sleeps = re.fullmatch(r"\s*(\d+)(?:\s*(?:people|persons?))?\s*", specs.get("sleeps", ""), re.I)
+    return Decimal(sleeps.group(1)) if sleeps else None
 
 
 def _breaks(value: Decimal, limit: Limit) -> bool:
     return value < limit.bound if limit.kind == "people" else value > limit.bound
+
+
+def fits(p: Product, limits: Sequence[Limit]) -> bool:
+    """Whether the record meets every limit whose value it states (retrieval keeps such products first)."""
+    return not any((v := _value(p, limit.kind)) is not None and _breaks(v, limit) for limit in limits)
 
 
 def _shown(p: Product, kind: str, value: Decimal) -> str:

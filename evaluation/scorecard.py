@@ -169,7 +169,8 @@ def run_scorecard(assistant, cases: list[Case], adapter: str, catalog: Catalog, 
     card = Scorecard(key, list(cases), snapshot=pin.snapshot.to_json(), settings={
         "top_k": k, "max_new_tokens": max_new_tokens or assistant.settings.max_new_tokens,
         "cases_per_batch": cases_per_batch, "in_flight": in_flight, "variants": [v.name for v in variants],
-        "score_gap": assistant.settings.score_gap, "chunks_per_product": assistant.settings.chunks_per_product})
+        "score_gap": assistant.settings.score_gap, "chunks_per_product": assistant.settings.chunks_per_product,
+        "honour_limits": assistant.settings.retrieval.honour_limits})
     t0 = time.perf_counter()
     sources, hits = {}, {}
     for c in cases:

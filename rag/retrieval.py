@@ -1,6 +1,9 @@
 """Query -> top products, each with its best chunks and scores; optional metadata filters.
 
     hits = Retriever(index, embedder).retrieve("how much is the trailform 28?", k=3, in_stock=True)
+
+A question that sets limits on a recommendation ("budget ~100", "2 person tent under 1 kilo") and names no
+product retrieves among the products whose records meet them, when any does (`Retrieval.honour_limits`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.config import RETRIEVAL, Retrieval
+from corpus.limits import fits, request_limits
 from rag.embedding import Embedder
 from rag.index_store import LoadedIndex
 
@@ -117,12 +121,26 @@ class Retriever:
         chunks_per_product, max_gap = settings.chunks_per_product, settings.score_gap
         # 8 chunks per wanted product: a product has ~3 chunks, so this leaves room for runners-up
         qvec = self.embedder.encode_query(query)
-        hits = self.search(qvec, n_chunks=max(8 * k, 16), collection=collection, in_stock=in_stock)
+        shares = {pid: share for pid, share in self.names.match(query).items()
+                  if share >= self.min_name_share and self._passes(pid, collection, in_stock)}
+        # a recommendation within limits ("2 person tent under 1 kilo", "budget ~100"): a wider search, then
+        # the products that meet them, if any does. A question that names a product asks about it; a part of
+        # a name that breaks the limits is a coincidence ("Pole Tent 1" in "tent under 1 kilo"), not a name.
+        limits = request_limits(query) if settings.honour_limits else []
+        if limits:
+            shares = {pid: share for pid, share in shares.items()
+                      if share == 1.0 or pid not in self.index.products or fits(self.index.products[pid], limits)}
+            limits = [] if shares else limits
+        boosts = {pid: self.name_boost * share for pid, share in shares.items()}
+        hits = self.search(qvec, n_chunks=max(8 * k, 16) * (4 if limits else 1), collection=collection,
+                           in_stock=in_stock)
         grouped: dict[str, list[Hit]] = {}
         for h in hits:
             grouped.setdefault(h.product_id, []).append(h)
-        boosts = {pid: self.name_boost * share for pid, share in self.names.match(query).items()
-                  if share >= self.min_name_share and self._passes(pid, collection, in_stock)}
+        if limits:
+            fitting = {pid: hs for pid, hs in grouped.items()
+                       if pid in self.index.products and fits(self.index.products[pid], limits)}
+            grouped = fitting or grouped
         for pid in boosts:
             grouped.setdefault(pid, [self._overview_hit(pid, qvec)])
         score = {pid: hs[0].score + boosts.get(pid, 0.0) for pid, hs in grouped.items()}

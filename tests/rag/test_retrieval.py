@@ -70,3 +70,18 @@ def test_a_named_product_is_never_cut_by_the_score_gap(tiny_index, embedder):
     assert named <= kept  # both named products stay with no gap allowed at all
     assert all(h.product_id in named or h.score >= tight[0].score for h in tight)
     assert len(tight) <= len(ranked)
+
+
+def test_a_recommendation_within_limits_retrieves_among_the_products_that_meet_them(tiny_index, embedder):
+    r = _retriever(tiny_index, embedder)
+    question = "a tent that sleeps 2 for under $300"  # the Dome 2 ($249, sleeps 2) fits; the Dome 4 ($329) not
+    off = [h.product_id for h in r.retrieve(question, k=5, settings=replace(WIDE, honour_limits=False))]
+    on = [h.product_id for h in r.retrieve(question, k=5, settings=WIDE)]
+    assert "QK-TNT-02" in off and "QK-TNT-02" not in on and on[0] == "QK-TNT-01"
+    assert set(on) == set(off) - {"QK-TNT-02"}  # products whose records do not say (a stove's people) stay
+    # nothing meets them: retrieval as without limits
+    nothing = "a tent that sleeps 9 for under $20"
+    assert [h.product_id for h in r.retrieve(nothing, k=5, settings=WIDE)] == \
+        [h.product_id for h in r.retrieve(nothing, k=5, settings=replace(WIDE, honour_limits=False))]
+    # a question that names a product asks about that product, whatever its price
+    assert r.retrieve("is the quokka dome 4 under $300?", k=1)[0].product_id == "QK-TNT-02"
