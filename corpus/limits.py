@@ -134,7 +134,8 @@ def misfits(answer: str, limits: Sequence[Limit], records: Sequence[Product], ki
             judged = [(p, v) for p, v in values if v is not None]
             if judged and all(_breaks(v, limit) for _, v in judged):
                 p, v = judged[0]
-                out.append(f"{p.name} ({p.id}): {_shown(p, limit.kind, v)}, against '{limit.said}'")
+                name = kit.approved_name(p.id, p.name) if kit is not None else p.name
+                out.append(f"{name} ({p.id}): {_shown(p, limit.kind, v)}, against '{limit.said}'")
     return out
 
 

@@ -4,7 +4,8 @@
     marked_markdown(answer, kit)   # the answer as inert Markdown, approved names and deprecated terms marked
 
 Every check comes from corpus/checks.py, the definitions the dataset lint and the evaluation score with,
-so a badge in the app means what the same finding means in a scorecard. The link badge comes from
+so a badge in the app means what the same finding means in a scorecard (the misfit badge: corpus/limits.py,
+the scorecard's fits_request). The link badge comes from
 corpus/hostile.py: a URL, e-mail address or domain whose host no retrieved record's url field holds (a
 link planted in a description is what an injection looks like; lint warns about those in the catalog).
 
@@ -24,11 +25,12 @@ from corpus.claims import contradictions
 from corpus.checks import (find_approved, find_deprecated, find_misspelt_trademarks, missing_disclaimers,
                            ungrounded_numbers, unknown_products)
 from corpus.hostile import foreign_links
+from corpus.limits import misfits, names_a_product, request_limits
 from corpus.schema import Product
 from rag.answer import Badge
 from rag.fields import Fill, filled_spans, quoted_spans
 
-KINDS = ("contradiction", "link", "unfilled", "deprecated", "disclaimer", "number", "unknown_product", "trademark")
+KINDS = ("contradiction", "misfit", "link", "unfilled", "deprecated", "disclaimer", "number", "unknown_product", "trademark")
 
 
 def badges(question: str, answer: str, products: list[Product], sources_text: str, kit: BrandKit | None,
@@ -50,6 +52,11 @@ def badges(question: str, answer: str, products: list[Product], sources_text: st
     if found:
         out.append(Badge("contradiction", "Contradicts the catalog",
                          "; ".join(dict.fromkeys(f"{c.product}: {c.message}" for c in found))))
+    # a recommendation outside the question's limits (the scorecard's `fits_request`): "$349.00" for "budget ~100"
+    limits = [] if names_a_product(question, records, kit) else request_limits(question)
+    unfit = misfits(answer, limits, records, kit) if limits else []
+    if unfit:
+        out.append(Badge("misfit", "Does not fit the request", "; ".join(unfit)))
     links = foreign_links(answer, products)
     if links:
         out.append(Badge("link", "Link not from the catalog", ", ".join(links)))

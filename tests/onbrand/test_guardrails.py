@@ -139,3 +139,18 @@ def test_escaped_markup_renders_as_its_own_text():
 def test_any_text_renders_as_itself(text):
     # every visible character survives literally, in order; Markdown may only change whitespace
     assert _rendered_text(escape_markdown(text)).split() == text.split()
+
+
+def test_a_recommendation_outside_the_questions_limits_raises_the_misfit_badge(tiny_kit, tiny_catalog):
+    """The scorecard's fits_request, at run time: a true answer that offers what the shopper ruled out."""
+    tent = [p for p in tiny_catalog.products if p.id == "QK-TNT-02"]
+    answer = "The Quokka Dome 4 Tent is $329.00 and sleeps 4. Prices can change; check the product page."
+    found = badges("a tent for 2 under $300?", answer, tent, "Price: $329.00\nSleeps: 4", tiny_kit,
+                   catalog_names(tiny_catalog.products, tiny_kit), catalog=tiny_catalog.products)
+    assert [b.kind for b in found] == ["misfit"]
+    assert found[0].label == "Does not fit the request"
+    assert found[0].detail == "Quokka Dome 4 Tent (QK-TNT-02): $329.00, against 'under $300'"
+    # the same answer to a question about that tent, or one without limits: no badge
+    for question in ("is the quokka dome 4 under $300?", "a tent for 4?"):
+        assert badges(question, answer, tent, "Price: $329.00\nSleeps: 4", tiny_kit,
+                      catalog_names(tiny_catalog.products, tiny_kit), catalog=tiny_catalog.products) == []
