@@ -180,6 +180,16 @@ class _Cache(DynamicCache):
             mine.set(torch.cat([mine.keys, theirs.keys]), torch.cat([mine.values, theirs.values]))
 
 
+def _last(width: int, device) -> torch.Tensor:
+    """logits_to_keep for a prefill's last position, as an index: transformers then gathers the last hidden
+    state into a fresh tensor. With `logits_to_keep=1` it slices a view whose batch stride is the whole
+    prompt's, and torch's matmul does not fold such a [rows, 1, hidden] view into one matrix product (for a
+    weight that wants no gradient, as the decoding copies' do): it copies the output head's 49k x 576 weight,
+    transposed, for a bf16 batched product (~140 ms of a 0.33 s prefill here, for the same numbers: 31 of 31
+    answers identical on the real model)."""
+    return torch.tensor([width - 1], device=device)
+
+
 def _pad_left(t: torch.Tensor, n: int, dim: int) -> torch.Tensor:
     if n == 0:
         return t
@@ -486,10 +496,10 @@ class _DecodeLoop:
         if shared:  # computed once, then copied to every row (they all use one adapter)
             gen.engine_steps["shared_prefix"] += 1
             gen._forward(names[:1] if names else None, input_ids=prompts[0][None, :shared], cache=cache,
-                         logits_to_keep=1)
+                         logits_to_keep=_last(shared, device))
             cache.apply(lambda t: t.expand(n, -1, -1, -1))
         out = gen._forward(names, input_ids=ids, attention_mask=valid.long(), position_ids=pos[:, shared:],
-                           cache=cache, logits_to_keep=1)
+                           cache=cache, logits_to_keep=_last(width, device))
         logits = out.logits[:, -1, :].float()
         seen = torch.zeros((n, logits.shape[-1]), dtype=torch.bool, device=device)
         if gen.penalize_prompt:  # transformers' and vLLM's repetition penalty: the prompt's tokens count too
