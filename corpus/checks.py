@@ -87,7 +87,23 @@ def _compile(kit: BrandKit) -> dict:
         "generic": [(_pattern(g.term), g) for g in kit.generic_terms],
         "misspelt": [(_pattern(m, 0), m, t.mark) for t in kit.trademarks for m in t.misspellings],
         "kept": _kept_forms(approved, misspellings),
+        "shared": _shared_bases(approved),
     }
+
+
+_QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")  # "(Men's)", "(Regular)": what tells siblings apart
+
+
+def _shared_bases(approved: list[str]) -> list[tuple[re.Pattern, str, tuple[str, ...]]]:
+    """Names two or more approved names share once their trailing qualifier is cut, longest first, each
+    with the names it stands for ("Ridgeline Storm Jacket": "... (Men's)", "... (Women's)")."""
+    bases: dict[str, list[str]] = {}
+    for name in approved:
+        base = _QUALIFIER.sub("", name)
+        if base != name:
+            bases.setdefault(base, []).append(name)
+    return [(_pattern(b), b, tuple(ns)) for b, ns in sorted(bases.items(), key=lambda x: -len(x[0]))
+            if len(ns) > 1]
 
 
 def _kept_forms(approved: list[str], misspellings: list[str]) -> list[re.Pattern]:
@@ -147,6 +163,21 @@ def find_generic(text: str, kit: BrandKit) -> list[Mention]:
         if _pattern(g.use_instead, 0).search(text):  # case-sensitive: "Belay" the line, not "belay loop"
             continue
         out += [Mention(text[s:e], g.use_instead, s) for s, e in _spans(pat, text)]
+    return sorted(out, key=lambda m: m.start)
+
+
+def find_incomplete_names(text: str, kit: BrandKit) -> list[Mention]:
+    """A name that sibling products share, written without the qualifier that tells them apart ("The
+    Ridgeline Storm Jacket is out of stock" where the kit approves "Ridgeline Storm Jacket (Men's)" and
+    "(Women's)"; "Summit Sole Highpass Boot Men's"): not an approved name, and a shopper cannot tell which
+    product is meant. Not inside an approved name; canonical lists the names it could stand for."""
+    taken = [(m.start, m.start + len(m.term)) for m in find_approved(text, kit)]
+    out = []
+    for pat, _base, names in _c(kit)["shared"]:
+        for s, e in _spans(pat, text):
+            if not any(s < te and ts < e for ts, te in taken):
+                taken.append((s, e))
+                out.append(Mention(text[s:e], " or ".join(names), s))
     return sorted(out, key=lambda m: m.start)
 
 

@@ -18,8 +18,10 @@ Metrics (the names are the report's columns; every text check is the one in `cor
   term is a kit alias or a catalog name), or a competitor's name (the kit's `competitors`: the merchant speaks
   of its own products only, and "The Summitry 900 is $99.95" puts a competitor's name on one of them).
   Aggregated as summed approved / summed mentions.
-- deprecated_rate, generic_rate: deprecated hits / mentions and generic labels (`find_generic`) / mentions,
-  summed the same way. Lower is better. None for an answer that mentions no product.
+- deprecated_rate, generic_rate: deprecated hits / mentions and generic labels / mentions, summed the same
+  way. Generic labels: the kit's (`find_generic`), and a name sibling products share written without the
+  qualifier that tells them apart (`find_incomplete_names`: "The Ridgeline Storm Jacket is out of stock" where
+  the kit approves "... (Men's)" and "... (Women's)"), which is neither approved nor clear about the product. Lower is better. None for an answer that mentions no product.
 - trademark_ok: no misspelt trademark (`find_misspelt_trademarks`). Applies to every answer.
 - disclaimer_compliance: required = every kit disclaimer whose condition holds for this answer
   (`required_disclaimers` with the case's products: their category/collection, a price the answer states, a
@@ -99,7 +101,7 @@ from pathlib import Path
 
 from corpus.brandkit import BrandKit, FormatRule
 from corpus.checks import (_RENAMED, unneeded_disclaimers, _pattern, find_approved, find_deprecated, find_generic,
-                           find_misspelt_trademarks, required_disclaimers, disclaimer_present,
+                           find_incomplete_names, find_misspelt_trademarks, required_disclaimers, disclaimer_present,
                            ungrounded_numbers, unknown_products)
 from core.errors import InputError, Problem
 from corpus.claims import ASK_FORMS, answered, ask_ok, clean_problems, contradictions, fact_present
@@ -493,7 +495,8 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     approved = find_approved(answer, kit)
     approved_spans = [(m.start, m.start + len(m.term)) for m in approved]
     deprecated = find_deprecated(answer, kit)
-    generic = find_generic(answer, kit)
+    # a generic label, or a name siblings share without the qualifier that tells them apart
+    generic = sorted(find_generic(answer, kit) + find_incomplete_names(answer, kit), key=lambda m: m.start)
     taken = [(m.start, m.start + len(m.term)) for m in deprecated + generic]
     # the case's forbidden terms ("formerly" excuses only a real old name), then the kit's competitors: the
     # merchant speaks of its own products only ("The Summitry 900 is $99.95" for the Lumen Summit 900)

@@ -436,3 +436,18 @@ def test_field_filler_fills_from_the_retrieved_variant_and_shared_alias(ext_kit,
     assert text == f"The {BOOT} is out of stock." and fills[0].product_id == "QK-BOT-01-BLK"
     text, fills = fill_text("The Dome is [[price]].", [by_id["QK-TNT-02"]], ext_products, ext_kit)
     assert fills[0].product_id == "QK-TNT-02" and fills[0].filled
+
+
+def test_a_name_siblings_share_without_its_qualifier_is_an_incomplete_name():
+    from corpus.checks import find_incomplete_names
+
+    kit = load_brand_kit(SAMPLE_BRAND_KIT)
+    [m] = find_incomplete_names("The Ridgeline Storm Jacket is out of stock.", kit)
+    assert (m.term, m.start) == ("Ridgeline Storm Jacket", 4)
+    assert set(m.canonical.split(" or ")) == {"Ridgeline Storm Jacket (Men's)", "Ridgeline Storm Jacket (Women's)"}
+    assert [x.term for x in find_incomplete_names("The Summit Sole Highpass Boot Men's fits true.", kit)] == [
+        "Summit Sole Highpass Boot"]  # the qualifier in other words is not the approved name either
+    # the approved names themselves, and a name no sibling shares, are not incomplete
+    assert find_incomplete_names("The Ridgeline Storm Jacket (Men's) and the Ridgeline Storm Jacket (Women's).",
+                                 kit) == []
+    assert find_incomplete_names("The TrailForm Expedition 80 is $349.00.", kit) == []

@@ -527,6 +527,22 @@ def test_fits_request_checks_what_a_recommendation_offers_against_the_questions_
     assert run(gift, "A good pair of socks is always welcome.").fits_request is None
 
 
+def test_a_name_siblings_share_without_its_qualifier_counts_as_a_generic_label():
+    """"The Ridgeline Storm Jacket is out of stock": neither approved name (Men's, Women's) is used, and the
+    shopper cannot tell which jacket is meant; before, it counted as no mention at all."""
+    kit, catalog = load_brand_kit(SAMPLE_BRAND_KIT), load_catalog(SAMPLE_CATALOG)
+    case = Case(id="t-3", question="ridgeline storm jacket mens in stock?", kind="stock", product_ids=("FH-RDG-001",))
+
+    def run(answer):
+        return score_answer(case, answer, sources_text="", retrieved_ids=[], kit=kit, catalog=catalog, k=3)
+
+    short = run("The Ridgeline Storm Jacket is out of stock.")
+    assert (short.approved_mentions, short.generic_mentions, short.generic_terms) == (0, 1, ("Ridgeline Storm Jacket",))
+    assert passes(short, "approved_name_rate") is False and passes(short, "generic_rate") is False
+    full = run("The Ridgeline Storm Jacket (Men's) is out of stock.")
+    assert (full.approved_mentions, full.generic_mentions) == (1, 0) and passes(full, "approved_name_rate")
+
+
 def test_clean(score):
     s = score(GOOD)
     assert (s.clean, s.clean_problems, metric_counts(s, "clean")) == (True, (), (1, 1))
