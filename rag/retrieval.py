@@ -52,8 +52,7 @@ class NameMatcher:
     MiniLM puts "TrailForm 28 Daypack" and "TrailForm 36 Daypack" almost on top of each other; a
     shopper who types the name (or an old name) means that product. A name matches when at least two
     of its tokens (or its only token) and every one of its numbers appear in the query; the match
-    strength is the share of the name's tokens present. A product whose matched words all belong to
-    another product's fully matched name is not named: that other name is the more specific one.
+    strength is the share of the name's tokens present.
     """
 
     def __init__(self, names: dict[str, list[str]]):
@@ -61,19 +60,14 @@ class NameMatcher:
 
     def match(self, query: str) -> dict[str, float]:
         q = set(tokens(query))
-        best: dict[str, tuple[float, frozenset]] = {}
+        best: dict[str, float] = {}
         for pid, name in self.names:
             common = name & q
             numbers = {t for t in name if t.isdigit()}
             if not numbers <= q or len(common) < min(2, len(name)):
                 continue
-            share = len(common) / len(name)
-            if share > best.get(pid, (0.0,))[0]:
-                best[pid] = (share, common)
-        # the most specific name wins: "swiftfoot w" names the women's shoe ("Swiftfoot W"), not the men's
-        # ("Swiftfoot"), and "stride full tight mens" the men's tight, though both hold the other's words
-        full = [common for share, common in best.values() if share == 1.0]
-        return {pid: share for pid, (share, common) in best.items() if not any(common < f for f in full)}
+            best[pid] = max(best.get(pid, 0.0), len(common) / len(name))
+        return best
 
 
 class Retriever:
