@@ -59,14 +59,26 @@ class NameMatcher:
         self.names = [(pid, frozenset(tokens(n))) for pid, ns in names.items() for n in ns if tokens(n)]
 
     def match(self, query: str) -> dict[str, float]:
+        return {pid: share for pid, (share, _) in self._best(query).items()}
+
+    def less_specific(self, query: str) -> set[str]:
+        """Products whose matched words all belong to another product's fully matched name: "swiftfoot w"
+        matches the men's "Swiftfoot" too, but names the women's "Swiftfoot W"."""
+        best = self._best(query)
+        full = [common for share, common in best.values() if share == 1.0]
+        return {pid for pid, (_, common) in best.items() if any(common < f for f in full)}
+
+    def _best(self, query: str) -> dict[str, tuple[float, frozenset]]:
         q = set(tokens(query))
-        best: dict[str, float] = {}
+        best: dict[str, tuple[float, frozenset]] = {}
         for pid, name in self.names:
             common = name & q
             numbers = {t for t in name if t.isdigit()}
             if not numbers <= q or len(common) < min(2, len(name)):
                 continue
-            best[pid] = max(best.get(pid, 0.0), len(common) / len(name))
+            share = len(common) / len(name)
+            if share > best.get(pid, (0.0,))[0]:
+                best[pid] = (share, common)
         return best
 
 
@@ -131,7 +143,10 @@ class Retriever:
             shares = {pid: share for pid, share in shares.items()
                       if share == 1.0 or pid not in self.index.products or fits(self.index.products[pid], limits)}
             limits = [] if shares else limits
-        boosts = {pid: self.name_boost * share for pid, share in shares.items()}
+        # the most specific name ranks first; its siblings stay named (kept in the context beside it: without
+        # them the adapter cut the qualifier from the name it copied, "The Ridgeline Storm Jacket")
+        vaguer = self.names.less_specific(query)
+        boosts = {pid: self.name_boost * share * (0.5 if pid in vaguer else 1.0) for pid, share in shares.items()}
         hits = self.search(qvec, n_chunks=max(8 * k, 16) * (4 if limits else 1), collection=collection,
                            in_stock=in_stock)
         grouped: dict[str, list[Hit]] = {}
