@@ -57,6 +57,17 @@ def test_a_possessive_cut_matches_as_shoppers_type_it():
     assert tokens("Stride Full Tight (Men's)") == ["stride", "full", "tight", "men"]
     m = NameMatcher({"A": ["Stride Full Tight (Men's)"], "B": ["Stride Full Tight (Women's)"]})
     assert m.match("stride full tight mens, any good?") == {"A": 1.0, "B": 0.75}
+    assert m.less_specific("stride full tight mens, any good?") == {"B"}  # its words are all in A's name
+
+
+def test_the_most_specific_name_ranks_first_and_its_sibling_stays_named():
+    from rag.retrieval import NameMatcher
+    m = NameMatcher({"M": ["Summit Sole Swift 2 (Men's)", "Swiftfoot"], "W": ["Summit Sole Swift 2 (Women's)",
+                                                                             "Swiftfoot W"]})
+    assert m.match("swiftfoot w still available in a 7.5?") == {"M": 1.0, "W": 1.0}
+    assert m.less_specific("swiftfoot w still available in a 7.5?") == {"M"}
+    assert m.less_specific("swiftfoot still available in a 7.5?") == set()
+    assert m.less_specific("summit sole swift 2 mens or womens?") == set()  # both named in full: a comparison
 
 
 def test_a_named_product_is_never_cut_by_the_score_gap(tiny_index, embedder):
