@@ -5,7 +5,8 @@ product an answer offers has to fit. The claims check (corpus.claims) tests what
 catalog; "The TrailForm 80 is $349.00" for a ~$100 budget says nothing false, and only this check sees it.
 
     limits = request_limits("gift for my dad he likes hiking, budget ~100?")   # [Limit("price", 125, ...)]
-    misfits(answer, limits, catalog.products, kit)   # ["TrailForm 80 (FH-TRL-080): $349.00, over a budget of ~100"]
+    misfits(answer, limits, catalog.products, kit)
+    # ["TrailForm Expedition 80 (FH-TRL-017): $349.00, against 'budget ~100'"]
 
 What a question states (English phrasings; a question with none of them has no limits):
 - a price ceiling: "under / below / less than / no more than / at most / max / up to / within" a price
@@ -39,7 +40,7 @@ _BUDGET = re.compile(r"\bbudget\b(?:\s+(?:of|is|around|about|roughly|approx\.?|l
                      re.I)
 _ROUGH = re.compile(r"(?:[~≈]|\babout|\baround|\broughly|\bapprox)\s*$", re.I)
 _CURRENCY_BEFORE = re.compile(r"(?:[$€£]|\b(?:usd|eur|gbp))\s?$", re.I)
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "1": 1}
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _PEOPLE = re.compile(r"\b(?P<n>\d+|one|two|three|four|five|six)[\s-]*(?:person|people|man|persons)\b"
                      r"|\bsleeps\s+(?P<s>\d+|one|two|three|four|five|six)\b", re.I)
 _CAPACITY_PEOPLE = re.compile(r"\b(\d+)\s*(?:people|persons?)\b", re.I)
@@ -140,7 +141,13 @@ def misfits(answer: str, limits: Sequence[Limit], records: Sequence[Product], ki
 
 
 def names_a_product(text: str, records: Sequence[Product], kit: BrandKit | None) -> bool:
-    """Whether the text names a catalog product (a question about one product asks about it, whatever its
-    price: "is the canopy ridge 2 footprint under 50 bucks?" sets no limit on a recommendation)."""
+    """Whether the text names a catalog product."""
     return any(ids for _, _, ids in product_mentions(text, records, kit))
+
+
+def recommendation_limits(question: str, records: Sequence[Product], kit: BrandKit | None) -> list[Limit]:
+    """The limits a question sets on the products an answer offers: none when it names a product itself (a
+    question about one product asks about it, whatever its price: "is the canopy ridge 2 footprint under 50
+    bucks?"). The scorecard's fits_request and the app's misfit badge both start here."""
+    return [] if names_a_product(question, records, kit) else request_limits(question)
 

@@ -21,7 +21,8 @@ Metrics (the names are the report's columns; every text check is the one in `cor
 - deprecated_rate, generic_rate: deprecated hits / mentions and generic labels / mentions, summed the same
   way. Generic labels: the kit's (`find_generic`), and a name sibling products share written without the
   qualifier that tells them apart (`find_incomplete_names`: "The Ridgeline Storm Jacket is out of stock" where
-  the kit approves "... (Men's)" and "... (Women's)"), which is neither approved nor clear about the product. Lower is better. None for an answer that mentions no product.
+  the kit approves "... (Men's)" and "... (Women's)"), which is neither approved nor clear about the
+  product. Lower is better. None for an answer that mentions no product.
 - trademark_ok: no misspelt trademark (`find_misspelt_trademarks`). Applies to every answer.
 - disclaimer_compliance: required = every kit disclaimer whose condition holds for this answer
   (`required_disclaimers` with the case's products: their category/collection, a price the answer states, a
@@ -72,9 +73,9 @@ Correctness (the checks are `corpus.claims`, which the app's contradiction badge
   ceiling, a number of people: `corpus.limits.request_limits`) and names no catalog product itself, and the
   answer names one or more: every product it names fits them, as its catalog record has it (the current price;
   the trail weight, else the weight, else another weight; a capacity in people). `misfits` lists each that
-  does not ("TrailForm Expedition 80 (FH-TRL-017): $349.00, against 'budget ~100'"). None otherwise: a question about a named
-  product ("is the X under 50 bucks?") is answered by that product's facts, and an answer that names no
-  product is judged by the other metrics.
+  does not ("TrailForm Expedition 80 (FH-TRL-017): $349.00, against 'budget ~100'"). None otherwise: a
+  question about a named product ("is the X under 50 bucks?") is answered by that product's facts, and an
+  answer that names no product is judged by the other metrics.
 - contradicted (lower is better): any claim in the answer conflicts with the catalog record of the product
   it is about (`corpus.claims.contradictions`, over the whole catalog, with the case's products as the
   default subject): a stock state the record does not have, a price that is neither its price nor its sale
@@ -105,7 +106,7 @@ from corpus.checks import (_RENAMED, unneeded_disclaimers, _pattern, find_approv
                            ungrounded_numbers, unknown_products)
 from core.errors import InputError, Problem
 from corpus.claims import ASK_FORMS, answered, ask_ok, clean_problems, contradictions, fact_present
-from corpus.limits import misfits, names_a_product, request_limits
+from corpus.limits import misfits, names_a_product, recommendation_limits
 from corpus.schema import Catalog
 from rag.fields import UNFILLED
 
@@ -530,7 +531,7 @@ def score_answer(case: Case, answer: str, *, sources_text: str | None, retrieved
     found = contradictions(answer, catalog.products, kit=kit, default=products, question=case.question,
                            extra_text="\n".join(d.text for d in kit.disclaimers), quoted=quoted)
     is_answered, unanswered = answered(answer, case.asks, products, kit=kit, quoted=quoted) if case.asks else (None, [])
-    limits = [] if names_a_product(case.question, catalog.products, kit) else request_limits(case.question)
+    limits = recommendation_limits(case.question, catalog.products, kit)
     unfit = misfits(answer, limits, catalog.products, kit) if limits else []
     fits = None if not limits or not names_a_product(answer, catalog.products, kit) else not unfit
     untidy = clean_problems(answer, sources_text or "", kit, filled)

@@ -25,7 +25,7 @@ from corpus.claims import contradictions
 from corpus.checks import (find_approved, find_deprecated, find_misspelt_trademarks, missing_disclaimers,
                            ungrounded_numbers, unknown_products)
 from corpus.hostile import foreign_links
-from corpus.limits import misfits, names_a_product, request_limits
+from corpus.limits import misfits, recommendation_limits
 from corpus.schema import Product
 from rag.answer import Badge
 from rag.fields import Fill, filled_spans, quoted_spans
@@ -53,7 +53,7 @@ def badges(question: str, answer: str, products: list[Product], sources_text: st
         out.append(Badge("contradiction", "Contradicts the catalog",
                          "; ".join(dict.fromkeys(f"{c.product}: {c.message}" for c in found))))
     # a recommendation outside the question's limits (the scorecard's `fits_request`): "$349.00" for "budget ~100"
-    limits = [] if names_a_product(question, records, kit) else request_limits(question)
+    limits = recommendation_limits(question, records, kit)
     unfit = misfits(answer, limits, records, kit) if limits else []
     if unfit:
         out.append(Badge("misfit", "Does not fit the request", "; ".join(unfit)))
