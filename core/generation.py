@@ -51,6 +51,7 @@ from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, ModelWeights, is_peft, int8_supported,
                              lean_supported)
 from core.model import LoadedModel
+from core.threads import release_pools
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +403,11 @@ class _DecodeLoop:
             with self.cond:
                 if not self.pending and self.batch is None:
                     # stay a while for the next job: one long-lived thread keeps its allocator arena (a new
-                    # thread per burst of work grows the process's memory with every arena it touches)
+                    # thread per burst of work grows the process's memory with every arena it touches); its
+                    # OpenMP workers end while it waits, or they would slow another generator's loop
+                    # (core/threads.py; the next step starts new ones)
+                    if self.gen.end_caller_pools:
+                        release_pools()
                     self.cond.wait_for(lambda: self.pending, IDLE_EXIT_S)
                     if not self.pending:
                         self.thread = None
@@ -589,7 +594,7 @@ class Generator:
     def __init__(self, lm: LoadedModel, repetition_penalty: float = 1.1, *, merge_adapters: bool = True,
                  bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
                  penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32,
-                 int8_rows: int = 0):
+                 int8_rows: int = 0, end_caller_pools: bool = True):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         self.lm = lm
@@ -614,6 +619,10 @@ class Generator:
         # numbers), the bare base's rows on its bf16 weights; 0: never. Settings.int8_rows (default: every
         # batch, so an answer never changes numbers mid-way) sets it for the app, the CLI and the evaluation
         self.int8_rows = int8_rows
+        # end the OpenMP worker pools of the thread that submits a job before it waits, and the loop's own when
+        # it goes idle (core/threads.py): another thread's idle pool makes libgomp put the decoding loop's
+        # workers to sleep between its parallel products
+        self.end_caller_pools = end_caller_pools
         self.lock = StepLock()
         self.last_stats: GenerationStats | None = None
         self.engine_steps: collections.Counter = collections.Counter()  # forward passes per kind of weights
@@ -709,7 +718,10 @@ class Generator:
 
     def _events(self, job: _Job) -> Iterator[tuple[int, int | None]]:
         """Submit `job` to the loop and yield its (row, token) events; a row's end is (row, None). If the
-        consumer stops early, the job's rows leave the batch before this returns."""
+        consumer stops early, the job's rows leave the batch before this returns. This thread's OpenMP worker
+        pools end first: while it waits, the loop's pool should be the only one (core/threads.py)."""
+        if self.end_caller_pools:
+            release_pools()
         self._loop.submit(job)
         try:
             while True:

@@ -29,6 +29,7 @@ from core.errors import UserError
 from core.generation import BatchStats, Generator, GenerationStats
 from core.model import load_base_model
 from core.refs import adapter_key, split_key
+from core.threads import release_pools
 from corpus.brandkit import BrandKit, load_brand_kit
 from corpus.ingest import load_catalog
 from onbrand.backends import Backend, LocalBackend, OpenAIBackend
@@ -168,6 +169,7 @@ class Assistant:
         assistant = cls(settings, index, embedder, backend, kit, registry)
         if settings.adapter:
             assistant.default_adapter = assistant.load_adapter(settings.adapter)
+        release_pools()  # this thread's OpenMP workers would slow the decoding loop's (core/threads.py)
         return assistant
 
     def load_adapter(self, spec: str) -> str:
