@@ -221,15 +221,11 @@ class Int8Weights:
         head = quantize_rows(lean.lm_head.weight, dtype)
         # every int8 matrix a view into one buffer: a step then reads one fresh mapping of its own. Matrices
         # allocated one by one land wherever the allocator has room once the process has freed large blocks
-        # (glibc then serves them from its heaps instead of new mappings), and a step read them ~1.35x slower
+        # (glibc then serves them from its heaps instead of new mappings), and a step read them ~1.3x slower
         # on this machine's CPUs (README "Speed")
         matrices = [w for layer in products for w, _ in layer] + [head[0]]
-        self.buffer = torch.empty(sum(w.numel() for w in matrices), dtype=torch.int8)
-        views, at = [], 0
-        for w in matrices:
-            views.append(self.buffer[at:at + w.numel()].view(w.shape).copy_(w))
-            at += w.numel()
-        it = iter(views)
+        self.buffer = torch.cat([w.reshape(-1) for w in matrices])
+        it = (b.view(w.shape) for b, w in zip(self.buffer.split([w.numel() for w in matrices]), matrices))
         self.products = [tuple((next(it), s) for _, s in layer) for layer in products]
         self.head_weight = (next(it), head[1])
         self.nbytes = self.buffer.numel() + sum(s.numel() * s.element_size() for layer in products for _, s in layer)
