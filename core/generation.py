@@ -594,7 +594,7 @@ class Generator:
     def __init__(self, lm: LoadedModel, repetition_penalty: float = 1.1, *, merge_adapters: bool = True,
                  bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
                  penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32,
-                 int8_rows: int = 0, end_caller_pools: bool = True):
+                 int8_rows: int = 0, int8_kernel: bool = True, end_caller_pools: bool = True):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         self.lm = lm
@@ -619,6 +619,9 @@ class Generator:
         # numbers), the bare base's rows on its bf16 weights; 0: never. Settings.int8_rows (default: every
         # batch, so an answer never changes numbers mid-way) sets it for the app, the CLI and the evaluation
         self.int8_rows = int8_rows
+        # Int8Step's products on core/int8mm.c where it builds and runs (an AVX-512 CPU with a C compiler; about
+        # twice torch's kernel's speed here, the same sums: README "Speed"); False: torch's _weight_int8pack_mm
+        self.int8_kernel = int8_kernel
         # end the OpenMP worker pools of the thread that submits a job before it waits, and the loop's own when
         # it goes idle (core/threads.py): another thread's idle pool makes libgomp put the decoding loop's
         # workers to sleep between its parallel products
@@ -794,8 +797,9 @@ class Generator:
         hit = self._int8.get(merged)
         if hit is None or hit[0] != sig:
             t0 = time.perf_counter()
-            hit = self._int8[merged] = (sig, Int8Weights(self._leanstep(merged)))
-            log.info("int8 weights for decoding (%.0f MiB, %.2f s)", hit[1].nbytes / 2**20, time.perf_counter() - t0)
+            hit = self._int8[merged] = (sig, Int8Weights(self._leanstep(merged), kernel=self.int8_kernel))
+            log.info("int8 weights for decoding (%.0f MiB, %.2f s, %s)", hit[1].nbytes / 2**20, time.perf_counter() - t0,
+                     "core/int8mm.c" if hit[1].kernel else "torch's kernel")
         return hit[1]
 
     def _int8_step(self, kind: str, module: torch.nn.Module, names: list[str] | None) -> Int8Step | None:

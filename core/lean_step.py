@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache
 
+from core import int8mm
+
 BASE = "__base__"  # peft's adapter_names entry for the bare base (core.generation re-exports it)
 
 
@@ -210,31 +212,41 @@ _GROUPS = ((1, 2, 3), (4,), (6, 7), (8,))  # LeanStep.layers indices read by one
 
 class Int8Weights:
     """A model's projections and output head as int8 weight-only products: each weight matrix quantised per
-    output row, q/k/v and gate/up fused into one product each, torch's `_weight_int8pack_mm` (int8 weights,
-    activations in the model's dtype), which gives a row the same numbers whatever rows it is computed with.
+    output row, q/k/v and gate/up fused into one product each, which gives a row the same numbers whatever
+    rows it is computed with. On an AVX-512 CPU the products run on core/int8mm.c (the weights in its packed
+    layout, read at about twice the speed of torch's kernel, the same sums: README "Speed"), elsewhere, or
+    with `kernel=False`, on torch's `_weight_int8pack_mm` (int8 weights, activations in the model's dtype).
     The weights are copied: a change to the model's needs new ones (the generator checks)."""
 
-    def __init__(self, lean: LeanStep):
+    def __init__(self, lean: LeanStep, kernel: bool = True):
         dtype = lean.inner.embed_tokens.weight.dtype
         products = [tuple(quantize_rows(torch.cat([layer[k].weight.detach() for k in group]), dtype)
                           for group in _GROUPS) for layer in lean.layers]
         head = quantize_rows(lean.lm_head.weight, dtype)
+        self.kernel = bool(kernel and dtype in (torch.bfloat16, torch.float32) and int8mm.available())
         # every int8 matrix a view into one buffer: a step then reads one fresh mapping of its own. Matrices
         # allocated one by one land wherever the allocator has room once the process has freed large blocks
         # (glibc then serves them from its heaps instead of new mappings), and a step read them ~1.3x slower
         # on this machine's CPUs (README "Speed")
         matrices = [w for layer in products for w, _ in layer] + [head[0]]
-        self.buffer = torch.cat([w.reshape(-1) for w in matrices])
-        it = (b.view(w.shape) for b, w in zip(self.buffer.split([w.numel() for w in matrices]), matrices))
-        self.products = [tuple((next(it), s) for _, s in layer) for layer in products]
-        self.head_weight = (next(it), head[1])
+        stored = [int8mm.pack(w) for w in matrices] if self.kernel else matrices
+        self.buffer = torch.cat([w.reshape(-1) for w in stored])
+        views = ((b.view(s.shape), w.shape[0])  # (stored weight, output rows)
+                 for b, s, w in zip(self.buffer.split([s.numel() for s in stored]), stored, matrices))
+        self.products = [tuple((*next(views), scales) for _, scales in layer) for layer in products]
+        self.head_weight = (*next(views), head[1])
         self.nbytes = self.buffer.numel() + sum(s.numel() * s.element_size() for layer in products for _, s in layer)
 
+    def _mm(self, x: torch.Tensor, weight: torch.Tensor, rows: int, scales: torch.Tensor) -> torch.Tensor:
+        if self.kernel:
+            return int8mm.matmul(x, weight, scales, rows)
+        return torch._weight_int8pack_mm(x, weight, scales)
+
     def product(self, layer: int, j: int, x: torch.Tensor) -> torch.Tensor:
-        return torch._weight_int8pack_mm(x, *self.products[layer][j])
+        return self._mm(x, *self.products[layer][j])
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        return torch._weight_int8pack_mm(x, *self.head_weight)
+        return self._mm(x, *self.head_weight)
 
 
 class ModelWeights:

@@ -211,6 +211,9 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     # the kept path, but the calling thread keeps its OpenMP pool while the loop decodes (core/threads.py)
     pool_kept = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                           end_caller_pools=False)
+    # the kept path, but Int8Step's products on torch's _weight_int8pack_mm instead of core/int8mm.c
+    torch_int8 = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
+                           int8_kernel=False)
     kept = {"bare": (gen, base_names), "adapter": (gen, names)}
     kept_pairs = {"side_by_side": gen} if adapter is not None else {}
     # the kept path first, while this generator is the process's only one (as in a server): the other
@@ -226,7 +229,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                         "bare_no_lean": (no_lean, base_names), "bare_peft_disabled": (disabled, base_names),
                         "adapter_merged_no_lean": (no_lean, names), "adapter_peft_rows_lean": (peft_lean, names),
                         "adapter_peft_rows": (old, names), "adapter_gemv": (gemv, names),
-                        "adapter_caller_pool_kept": (pool_kept, names)},
+                        "adapter_caller_pool_kept": (pool_kept, names), "adapter_int8_torch_kernel": (torch_int8, names)},
                        {**kept_pairs, "side_by_side_bf16": bf16, "side_by_side_no_lean": no_lean},
                        serving, new_tokens, runs, adapter, bound)
         batch1.update({k: v for k, v in means.items() if k not in batch1})
@@ -263,6 +266,8 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                 means["adapter_bf16"]["tokens_per_s"] / means["adapter_merged_no_lean"]["tokens_per_s"], 3),
             "end_caller_pools_tokens_per_s": round(
                 means["adapter"]["tokens_per_s"] / means["adapter_caller_pool_kept"]["tokens_per_s"], 3),
+            "int8_kernel_tokens_per_s": round(
+                means["adapter"]["tokens_per_s"] / means["adapter_int8_torch_kernel"]["tokens_per_s"], 3),
             "gemv_tokens_per_s": round(means["adapter_gemv"]["tokens_per_s"] / means["adapter_bf16"]["tokens_per_s"], 3),
             "lean_steps_peft_rows_tokens_per_s": round(
                 means["adapter_peft_rows_lean"]["tokens_per_s"] / means["adapter_peft_rows"]["tokens_per_s"], 3),
