@@ -23,9 +23,9 @@ Which weights a step runs on (`onbrand bench` times each; README "Speed"):
 - rows that mix adapters (side by side, the scorecard's base + adapter batches): peft's `adapter_names`
   for the one-token steps; their prompts are still prefilled per adapter on the weights above.
 One-token steps skip transformers' module machinery (core/lean_step.py): LeanStep on the weights above, or,
-on a CPU for batches of up to `int8_rows` rows, Int8Step: adapter rows on int8 weight-only copies of their
-merged weights (half the bytes a step reads), the bare base's rows on its own bf16 weights, each row's
-products on its own weights, so a row's answer is its answer alone.
+on a CPU for batches of up to `int8_rows` rows, Int8Step: each row on int8 weight-only copies of its weights
+(the merged copy's for an adapter, the plain copy's for the bare base: half the bytes a step reads), on
+core/decode_kernels.c where it runs, so a row's answer is its answer alone.
 Merged weights give the peft path's greedy tokens on the fp32 test model (tests/onbrand/test_decode_merged.py);
 in bf16 a merged weight is rounded once where peft rounds the base and LoRA outputs apart, so a near-tie can
 go the other way: `merge_adapters=False` keeps peft's arithmetic for every row.
@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
-from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, ModelWeights, is_peft, int8_supported,
+from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, is_peft, int8_supported,
                              lean_supported)
 from core.model import LoadedModel
 from core.threads import release_pools
@@ -161,6 +161,17 @@ class _Layer(DynamicLayer):
             self.length = n + t
             self.keys, self.values = self._k[:, :, :self.length], self._v[:, :, :self.length]
         return self.keys, self.values
+
+    def reserve(self, t: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The whole key and value buffers, with room for `t` more columns after the first free one (its index,
+        returned third), for a step that writes them itself (Int8Step's kernels), then calls `advance(t)`."""
+        if self._k is None or self.length + t > self._k.shape[-2]:
+            self.set(self.keys, self.values, spare=t + SPARE_COLUMNS)
+        return self._k, self._v, self.length
+
+    def advance(self, t: int) -> None:
+        self.length += t
+        self.keys, self.values = self._k[:, :, :self.length], self._v[:, :, :self.length]
 
     def get_seq_length(self) -> int:
         return self.length if self.is_initialized else 0
@@ -792,7 +803,7 @@ class Generator:
         return step
 
     def _int8_weights(self, merged: torch.nn.Module) -> Int8Weights:
-        """A merged copy's int8 weights, made again when any of its weights changes."""
+        """A merged (or plain) copy's int8 weights, made again when any of its weights changes."""
         sig = _signature(merged)
         hit = self._int8.get(merged)
         if hit is None or hit[0] != sig:
@@ -803,14 +814,14 @@ class Generator:
         return hit[1]
 
     def _int8_step(self, kind: str, module: torch.nn.Module, names: list[str] | None) -> Int8Step | None:
-        """Int8Step for these rows: one adapter's on its merged copy's int8 weights, mixed rows each on
-        theirs (the bare base's on the plain copy's own bf16 weights: LeanStep's numbers bit for bit, so bare
-        rows alone keep LeanStep, which is faster); None for bare rows, and where a row has no int8 weights
-        (a model without adapters, an adapter merging cannot express, a copy over merged_cache_bytes) or the
-        kernel cannot take the model's sizes."""
+        """Int8Step for these rows, each on int8 weights of its own weights: the bare base's rows on the plain
+        copy's, one adapter's on its merged copy's, mixed rows each on theirs (so a row's numbers are the same
+        alone and beside others); None where a row has no int8 weights (a model without adapters keeps its own
+        weights, as does an adapter merging cannot express or a copy over merged_cache_bytes) or the kernel
+        cannot take the model's sizes."""
         if not int8_supported(module):
             return None
-        if kind == "merged":
+        if kind in ("merged", "bare"):
             return Int8Step(module, {None: self._int8_weights(module)}, row_attention=self.row_attention)
         if kind != "peft" or not (self.bare_copy and self.merge_adapters):  # alone, these rows take no Int8Step
             return None
@@ -819,7 +830,7 @@ class Generator:
         weights = {}
         for name in dict.fromkeys(names):
             if name == BASE:
-                weights[name] = ModelWeights(self._leanstep(plain))
+                weights[name] = self._int8_weights(plain)
                 continue
             merged = self._merged_engine(model, name)
             if merged is None:

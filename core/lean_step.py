@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache
 
-from core import int8mm
+from core import decode_kernels as kernels
 
 BASE = "__base__"  # peft's adapter_names entry for the bare base (core.generation re-exports it)
 
@@ -223,13 +223,13 @@ class Int8Weights:
         products = [tuple(quantize_rows(torch.cat([layer[k].weight.detach() for k in group]), dtype)
                           for group in _GROUPS) for layer in lean.layers]
         head = quantize_rows(lean.lm_head.weight, dtype)
-        self.kernel = bool(kernel and dtype in (torch.bfloat16, torch.float32) and int8mm.available())
+        self.kernel = bool(kernel and dtype in (torch.bfloat16, torch.float32) and kernels.available())
         # every int8 matrix a view into one buffer: a step then reads one fresh mapping of its own. Matrices
         # allocated one by one land wherever the allocator has room once the process has freed large blocks
         # (glibc then serves them from its heaps instead of new mappings), and a step read them ~1.3x slower
         # on this machine's CPUs (README "Speed")
         matrices = [w for layer in products for w, _ in layer] + [head[0]]
-        stored = [int8mm.pack(w) for w in matrices] if self.kernel else matrices
+        stored = [kernels.pack(w) for w in matrices] if self.kernel else matrices
         self.buffer = torch.cat([w.reshape(-1) for w in stored])
         views = ((b.view(s.shape), w.shape[0])  # (stored weight, output rows)
                  for b, s, w in zip(self.buffer.split([s.numel() for s in stored]), stored, matrices))
@@ -237,43 +237,28 @@ class Int8Weights:
         self.head_weight = (*next(views), head[1])
         self.nbytes = self.buffer.numel() + sum(s.numel() * s.element_size() for layer in products for _, s in layer)
 
-    def _mm(self, x: torch.Tensor, weight: torch.Tensor, rows: int, scales: torch.Tensor) -> torch.Tensor:
+    def _mm(self, x: torch.Tensor, weight: torch.Tensor, rows: int, scales: torch.Tensor,
+            residual: torch.Tensor | None = None) -> torch.Tensor:
         if self.kernel:
-            return int8mm.matmul(x, weight, scales, rows)
-        return torch._weight_int8pack_mm(x, weight, scales)
+            return kernels.matmul(x, weight, scales, rows, residual)
+        y = torch._weight_int8pack_mm(x, weight, scales)
+        return y if residual is None else residual + y
 
-    def product(self, layer: int, j: int, x: torch.Tensor) -> torch.Tensor:
-        return self._mm(x, *self.products[layer][j])
+    def product(self, layer: int, j: int, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        return self._mm(x, *self.products[layer][j], residual)
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         return self._mm(x, *self.head_weight)
 
 
-class ModelWeights:
-    """A model's own projections, each alone as LeanStep computes it (the bf16 numbers)."""
-
-    def __init__(self, lean: LeanStep):
-        self.groups = [tuple(tuple(layer[k].weight for k in group) for group in _GROUPS) for layer in lean.layers]
-        self.head_weight = lean.lm_head.weight
-
-    def product(self, layer: int, j: int, x: torch.Tensor) -> torch.Tensor:
-        weights = self.groups[layer][j]
-        if len(weights) == 1:
-            return F.linear(x, weights[0])
-        return torch.cat([F.linear(x, w) for w in weights], dim=-1)
-
-    def head(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.head_weight)
-
-
 class Int8Step(LeanStep):
-    """LeanStep's step where each adapter's rows take their products on their own weights: int8 weight-only
-    copies (`Int8Weights`) for rows with an adapter (its merged copy) and, by default, the model's own bf16
-    weights (`ModelWeights`) for the bare base's rows. A step on int8 weights reads half the bytes, and a
-    CPU's decoding waits on memory reads, so it is faster; its numbers are not the bf16 model's (README
-    "Speed" gives what it changed in the scorecard). Every operation but the products is row by row and the
-    products give a row the same numbers whatever rows they compute with, so a row's answer in any batch is
-    the one it gets alone (tests/onbrand/test_decode_int8.py).
+    """LeanStep's step where each adapter's rows take their products on their own int8 weight-only copies
+    (`Int8Weights`: an adapter's merged copy's, the bare base's plain copy's). A step on int8 weights reads
+    half the bytes, and a CPU's decoding waits on memory reads, so it is faster; its numbers are not the bf16
+    model's (README "Speed" gives what it changed in the scorecard). Where every row's weights run on
+    core/decode_kernels.c, the whole step does (`_fused`); else torch's operations. Every operation but the
+    products is row by row and the products give a row the same numbers whatever rows they compute with, so a
+    row's answer in any batch is the one it gets alone (tests/onbrand/test_decode_int8.py).
 
     `weights`: adapter name (BASE for the bare base; None for a batch of one kind) -> its weights. The
     model's embeddings, norms and rotary tables are shared by every copy, so any one of them serves."""
@@ -286,6 +271,12 @@ class Int8Step(LeanStep):
         self.intermediate = self.layers[0][6].weight.shape[0]
         self.norms = [(layer[0], layer[5]) for layer in self.layers]
         self.embed, self.rotary, self.final_norm = self.inner.embed_tokens, self.inner.rotary_emb, self.inner.norm
+        # the whole step on core/decode_kernels.c where every row's weights run on it: norms, rotation, the KV
+        # cache's write and attention in one call a layer, residual adds inside the products (fewer, larger
+        # calls: ~5 ms of a step were small torch operations, README "Speed")
+        hidden = self.embed.weight.shape[1]
+        self.fused = (all(getattr(w, "kernel", False) for w in weights.values())
+                      and kernels.step_supported(self.head_dim, hidden, self.intermediate))
         # no reference to the linear weights (a merged copy may be dropped from its cache while this lives)
         del self.layers, self.inner, self.lm_head
 
@@ -298,12 +289,12 @@ class Int8Step(LeanStep):
         return [(index, self.weights[name]) for name, index in row_groups(adapter_names, device)]
 
     @staticmethod
-    def _product(parts: list, layer: int, j: int, x: torch.Tensor) -> torch.Tensor:
+    def _product(parts: list, layer: int, j: int, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         if len(parts) == 1:
-            return parts[0][1].product(layer, j, x)
+            return parts[0][1].product(layer, j, x, residual)
         out = None
         for index, weights in parts:
-            y = weights.product(layer, j, x[index])
+            y = weights.product(layer, j, x[index], residual[index] if residual is not None else None)
             if out is None:
                 out = y.new_empty((x.shape[0], y.shape[1]))
             out[index] = y
@@ -314,6 +305,8 @@ class Int8Step(LeanStep):
                  cache: Cache, adapter_names: list[str] | None = None, **_) -> Logits:
         rows = input_ids.shape[0]
         parts = self._parts(adapter_names, input_ids.device)
+        if self.fused and all(hasattr(layer, "reserve") for layer in cache.layers[:len(self.norms)]):
+            return self._fused(input_ids, attention_mask, position_ids, cache, parts)
         x = F.embedding(input_ids, self.embed.weight, self.embed.padding_idx)
         cos, sin = self.rotary(x, position_ids)
         half = cos.shape[-1] // 2
@@ -343,5 +336,38 @@ class Int8Step(LeanStep):
             return Logits(parts[0][1].head(x).view(rows, 1, -1))
         out = x.new_empty((rows, self.embed.weight.shape[0]))
         for index, weights in parts:  # a merged copy's head differs where an adapter has LoRA on it
+            out[index] = weights.head(x[index])
+        return Logits(out.view(rows, 1, -1))
+
+    def _fused(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: Cache,
+               parts: list) -> Logits:
+        """The step on core/decode_kernels.c: per layer a norm, the q/k/v product, one `attend` (rotation, the
+        cache's write, each row over its own valid columns), the o product with the residual added, a norm, the
+        gate/up product, silu * up, the down product with the residual added."""
+        rows = input_ids.shape[0]
+        x = F.embedding(input_ids, self.embed.weight, self.embed.padding_idx)
+        cos, sin = self.rotary(x, position_ids)
+        cos, sin = cos.reshape(rows, -1).contiguous(), sin.reshape(rows, -1).contiguous()
+        x = x.reshape(rows, -1).contiguous()
+        valid = attention_mask.reshape(rows, -1)
+        if valid.dtype != torch.bool:
+            valid = valid != 0
+        valid = valid.contiguous()
+        product = self._product
+        for i, (ln1, ln2) in enumerate(self.norms):
+            layer = cache.layers[i]
+            k_cache, v_cache, column = layer.reserve(1)
+            qkv = product(parts, i, 0, kernels.rms_norm(x, ln1.weight, ln1.variance_epsilon))
+            a = kernels.attend(qkv, cos, sin, k_cache, v_cache, column, valid, self.heads, self.kv_heads,
+                               self.scaling)
+            layer.advance(1)
+            x = product(parts, i, 1, a, residual=x)
+            gu = product(parts, i, 2, kernels.rms_norm(x, ln2.weight, ln2.variance_epsilon))
+            x = product(parts, i, 3, kernels.silu_mul(gu, self.intermediate), residual=x)
+        x = kernels.rms_norm(x, self.final_norm.weight, self.final_norm.variance_epsilon)
+        if len(parts) == 1:
+            return Logits(parts[0][1].head(x).view(rows, 1, -1))
+        out = x.new_empty((rows, self.embed.weight.shape[0]))
+        for index, weights in parts:
             out[index] = weights.head(x[index])
         return Logits(out.view(rows, 1, -1))

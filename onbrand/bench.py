@@ -255,8 +255,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
             "side_by_side_bf16_over_single_bf16_answer_s": round(
                 means["side_by_side_bf16"]["answer_s"] / means["adapter_bf16"]["answer_s"], 3),
             "int8_steps_tokens_per_s": round(means["adapter"]["tokens_per_s"] / means["adapter_bf16"]["tokens_per_s"], 3),
-            # the bare base keeps its bf16 weights in Int8Step: this is Int8Step's own operations against LeanStep's
-            "int8_step_bare_over_lean_step_tokens_per_s": round(
+            "int8_steps_bare_tokens_per_s": round(
                 means["bare"]["tokens_per_s"] / means["bare_bf16"]["tokens_per_s"], 3),
             "int8_steps_side_by_side_steps_per_s": round(
                 means["side_by_side"]["steps_per_s"] / means["side_by_side_bf16"]["steps_per_s"], 3),

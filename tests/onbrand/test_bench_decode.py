@@ -51,7 +51,7 @@ def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
     assert fig["kept_vs_old_path_answers"]["identical"] == fig["kept_vs_old_path_answers"]["prompts"] == 3
     assert fig["joined_vs_solo_answers"]["identical"] == 3  # and joined in one batch, each its solo answer
     assert gen.engine_steps["merged"] and gen.engine_steps["bare"] and gen.engine_steps["peft"]  # side by side
-    assert gen.engine_steps["int8"] and gen.engine_steps["lean"]  # kept path: int8 adapter rows, LeanStep bare rows
+    assert gen.engine_steps["int8"] and not gen.engine_steps["lean"]  # kept path: every row on int8 weights
     assert "llama_cpp" not in fig  # no GGUF given
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.generation import BASE, Generator, _Cache, plain_copy
-from core.lean_step import Int8Step, Int8Weights, LeanStep, ModelWeights, quantize_rows
+from core.lean_step import Int8Step, Int8Weights, LeanStep, quantize_rows
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PROMPTS = [[{"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost?", "stove in stock?")]
@@ -73,7 +73,7 @@ def test_int8_steps_give_the_peft_paths_greedy_tokens_up_to_a_tie(scrambled_lm):
             same += _same_until_a_tie(lm, got, *refs[name])
             total += len(refs[name][0])
     assert same >= 0.75 * total and whole >= 4, (same, total, whole)
-    assert gen.engine_steps["int8"] > 0  # adapter rows and mixed rows; bare rows alone keep LeanStep (same numbers)
+    assert gen.engine_steps["int8"] > 0  # every row: bare, adapter and mixed
     assert {"merged", "bare", "peft"} <= set(gen.engine_steps)
 
 
@@ -119,19 +119,6 @@ def test_int8_step_is_the_model_with_its_weights_quantised(scrambled_lm):
     error = (int8 - exact).abs().max() / scale
     assert 1e-4 < error < 0.05, error  # not the same numbers, and close: 8 bits per weight, one scale per row
     assert torch.equal(int8.argmax(-1), exact.argmax(-1))
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_the_bare_bases_rows_in_an_int8_step_keep_the_models_own_numbers(scrambled_lm, dtype):
-    """Int8Step on the model's own weights (how the bare base's rows run, alone or beside adapter rows) gives
-    LeanStep's logits bit for bit, and LeanStep gives transformers' (test_decode_lean.py): the base's
-    answers are the bf16 model's."""
-    lm = scrambled_lm(("a", TARGETS))
-    plain = plain_copy(lm.model).to(dtype)
-    ids = Generator(lm).encode(PROMPTS[1])
-    lean = LeanStep(plain)
-    assert torch.equal(_step_logits(plain, Int8Step(plain, {None: ModelWeights(lean)}), ids),
-                       _step_logits(plain, lean, ids))
 
 
 def test_batches_past_int8_rows_take_bf16_steps(scrambled_lm):

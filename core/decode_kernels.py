@@ -34,10 +34,9 @@ import torch
 
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).with_name("int8mm.c")
+SOURCE = Path(__file__).with_name("decode_kernels.c")
 ROWS = 8  # output rows per packed block
 COLS = 16  # columns per packed chunk (and K must be a multiple of it)
-PARALLEL_MIN = 400_000  # weights in a product below which one thread is faster than two (measured here)
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -58,15 +57,16 @@ def _build() -> Path:
     cc = _compiler()
     version = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
     flags = ["-O3", "-fopenmp", "-shared", "-fPIC", "-std=gnu11"]
-    key = hashlib.sha256(source + version.encode() + " ".join(flags).encode()).hexdigest()[:16]
-    out = cache_dir() / f"int8mm-{key}.so"
+    libs = ["-lm"]
+    key = hashlib.sha256(source + version.encode() + " ".join(flags + libs).encode()).hexdigest()[:16]
+    out = cache_dir() / f"decode_kernels-{key}.so"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".int8mm-", suffix=".so", dir=out.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".decode_kernels-", suffix=".so", dir=out.parent)
     os.close(fd)
     try:
-        done = subprocess.run([*cc, *flags, "-o", tmp, str(SOURCE)], capture_output=True, text=True, timeout=120)
+        done = subprocess.run([*cc, *flags, "-o", tmp, str(SOURCE), *libs], capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cc)} failed on {SOURCE.name}: {done.stderr.strip()[-500:]}")
         os.replace(tmp, out)  # atomic: another process sees the old state or the whole library
@@ -84,7 +84,13 @@ def _load() -> ctypes.CDLL:
     if not lib.int8mm_supported():
         raise RuntimeError("this CPU lacks AVX-512 (F, BW, VL, DQ) or FMA")
     lib.int8mm.restype = ctypes.c_int
-    lib.int8mm.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int] * 5
+    lib.int8mm.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int] * 5 + [ctypes.c_void_p]
+    lib.rms_norm.restype = None
+    lib.rms_norm.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 2 + [ctypes.c_float, ctypes.c_int]
+    lib.silu_mul.restype = None
+    lib.silu_mul.argtypes = [ctypes.c_void_p] * 2 + [ctypes.c_int] * 3
+    lib.attend.restype = None
+    lib.attend.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int] * 6 + [ctypes.c_float] + [ctypes.c_int] * 2
     return lib
 
 
@@ -139,22 +145,78 @@ def packed_numel(n: int, k: int) -> int:
     return -(-n // ROWS) * ROWS * k
 
 
-def _call(lib: ctypes.CDLL, x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor, n: int) -> torch.Tensor:
+def _call(lib: ctypes.CDLL, x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor, n: int,
+          residual: torch.Tensor | None = None) -> torch.Tensor:
     if x.dtype not in (torch.bfloat16, torch.float32) or scales.dtype != x.dtype:
         raise TypeError(f"int8mm takes bf16 or fp32 activations with scales of their dtype, got {x.dtype}, {scales.dtype}")
     x = x.contiguous()
     m, k = x.shape
     y = torch.empty((m, n), dtype=x.dtype)
-    threads = torch.get_num_threads() if n * k >= PARALLEL_MIN else 1
+    threads = torch.get_num_threads()
+    if residual is not None:
+        if residual.shape != (m, n) or residual.dtype != x.dtype:
+            raise ValueError(f"residual {tuple(residual.shape)} {residual.dtype} for a product of {(m, n)} {x.dtype}")
+        residual = residual.contiguous()
     rc = lib.int8mm(x.data_ptr(), packed.data_ptr(), scales.data_ptr(), y.data_ptr(), m, n, k,
-                    int(x.dtype == torch.float32), threads)
+                    int(x.dtype == torch.float32), threads, residual.data_ptr() if residual is not None else None)
     if rc != 0:
         raise RuntimeError(f"int8mm failed ({rc}) on x {tuple(x.shape)}, {n} output rows")
     return y
 
 
-def matmul(x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor, n: int) -> torch.Tensor:
-    """x [M, K] @ the packed [N, K] int8 weights, times their per-row scales: [M, N] in x's dtype."""
+def _lib_or_raise() -> ctypes.CDLL:
     if not available():
-        raise RuntimeError(f"int8mm is unavailable here: {_reason}")
-    return _call(_lib, x, packed, scales, n)
+        raise RuntimeError(f"the decode kernels are unavailable here: {_reason}")
+    return _lib
+
+
+def matmul(x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor, n: int,
+           residual: torch.Tensor | None = None) -> torch.Tensor:
+    """x [M, K] @ the packed [N, K] int8 weights, times their per-row scales: [M, N] in x's dtype; with
+    `residual` ([M, N]), residual + that product (each rounded to the dtype, as torch adds them)."""
+    return _call(_lib_or_raise(), x, packed, scales, n, residual)
+
+
+def _flag(x: torch.Tensor) -> int:
+    if x.dtype not in (torch.bfloat16, torch.float32) or not x.is_contiguous():
+        raise TypeError(f"the decode kernels take contiguous bf16 or fp32 tensors, got {x.dtype}")
+    return int(x.dtype == torch.float32)
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """LlamaRMSNorm of each row of x [rows, n] (n a multiple of 16)."""
+    lib, out = _lib_or_raise(), torch.empty_like(x)
+    lib.rms_norm(x.data_ptr(), weight.data_ptr(), out.data_ptr(), x.shape[0], x.shape[1], eps, _flag(x))
+    return out
+
+
+def silu_mul(gu: torch.Tensor, inter: int) -> torch.Tensor:
+    """silu(gate) * up of a fused gate/up product [rows, 2 * inter]."""
+    lib, out = _lib_or_raise(), gu.new_empty((gu.shape[0], inter))
+    lib.silu_mul(gu.data_ptr(), out.data_ptr(), gu.shape[0], inter, _flag(gu))
+    return out
+
+
+def attend(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
+           column: int, valid: torch.Tensor, heads: int, kv_heads: int, scale: float) -> torch.Tensor:
+    """One decode step's attention for one layer (decode_kernels.c `attend`): q and k of qkv [rows, (heads +
+    2 kv_heads) * dim] rotated by cos/sin [rows, dim], k and v written into column `column` of the caches
+    ([rows, kv_heads, capacity, dim], contiguous), each row attending over its own `valid` columns ([rows,
+    column + 1] bool). [rows, heads * dim]."""
+    rows, kv, capacity, dim = k_cache.shape
+    if (kv != kv_heads or v_cache.shape != k_cache.shape or not k_cache.is_contiguous() or not v_cache.is_contiguous()
+            or column >= capacity or valid.shape != (rows, column + 1) or valid.dtype != torch.bool
+            or qkv.shape != (rows, (heads + 2 * kv_heads) * dim) or cos.shape != (rows, dim)):
+        raise ValueError(f"attend: qkv {tuple(qkv.shape)}, cache {tuple(k_cache.shape)}, column {column}, "
+                         f"valid {tuple(valid.shape)}, cos {tuple(cos.shape)}")
+    lib, out = _lib_or_raise(), qkv.new_empty((rows, heads * dim))
+    valid = valid.contiguous()
+    lib.attend(qkv.data_ptr(), cos.data_ptr(), sin.data_ptr(), k_cache.data_ptr(), v_cache.data_ptr(),
+               valid.data_ptr(), out.data_ptr(), rows, heads, kv_heads, dim, capacity, column, scale, _flag(qkv),
+               torch.get_num_threads())
+    return out
+
+
+def step_supported(dim: int, hidden: int, intermediate: int) -> bool:
+    """Whether the row ops take a model of these sizes (16-wide vectors, a head of at most 256)."""
+    return dim % 16 == 0 and dim <= 256 and hidden % 16 == 0 and intermediate % 16 == 0

@@ -1,0 +1,230 @@
+/* Int8 weight-only matrix products for one-token decode steps on an x86-64 CPU with AVX-512 (core/int8mm.py
+ * builds and loads this file; README "Speed" says why it exists).
+ *
+ *   y[m, n] = scale[n] * sum_k w[n, k] * x[m, k]
+ *
+ * x: [M, K] activations (bf16 or fp32), w: int8 weights packed by int8mm.pack ([ceil(N/8)][K/16][8][16]: each
+ * block of 8 output rows stored 16 columns at a time, so a block is read front to back as one stream), scale:
+ * [N] per output row (x's dtype), y: [M, N] (x's dtype). K must be a multiple of 16.
+ *
+ * Every (m, n) sums in one fixed order whatever M is and whichever rows share the call: a 16-lane fp32
+ * accumulator over k in steps of 16, the lanes then added in a fixed tree, times scale[n], rounded once to
+ * the output dtype. So a row's numbers are the ones it gets alone (a shopper's answer does not depend on who
+ * else is in the batch). These are torch's `_weight_int8pack_mm` sums but for 1-ulp differences in about
+ * one output in 10,000.
+ *
+ * torch's kernel reads weights at ~11 GB/s here, a plain read of the same bytes ~25 GB/s: it walks the
+ * weight rows one by one in their stored layout. This one reads each block of 8 rows as one stream and
+ * prefetches ahead. The parallel loop runs on the OpenMP runtime torch already loaded (the same libgomp,
+ * found by its soname), so its workers are the calling thread's torch workers.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#ifndef PREFETCH_BYTES
+#define PREFETCH_BYTES 8192 /* how far ahead of the block being summed */
+#endif
+
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint16_t f32_to_bf16(float f) { /* round to nearest even, as torch's conversion */
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* NaN stays NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+AVX512 static inline float lanes_sum(__m512 v) { /* the fixed tree: halves, quarters, pairs */
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+
+/* rows r0 .. r0+R-1 of one packed block against M activation rows (R * M accumulators in registers) */
+#define BLOCK(R, M)                                                                                           \
+    AVX512 static void block_##R##x##M(const float *xf, int K, const int8_t *blk, int r0, float *acc_out) {    \
+        __m512 acc[R][M];                                                                                     \
+        for (int r = 0; r < R; r++)                                                                           \
+            for (int m = 0; m < M; m++) acc[r][m] = _mm512_setzero_ps();                                      \
+        for (int k = 0; k < K; k += 16) {                                                                     \
+            const int8_t *c = blk + (size_t)k * 8 + r0 * 16;                                                  \
+            _mm_prefetch((const char *)c + PREFETCH_BYTES, _MM_HINT_T0);                                      \
+            _mm_prefetch((const char *)c + PREFETCH_BYTES + 64, _MM_HINT_T0);                                 \
+            for (int r = 0; r < R; r++) {                                                                     \
+                __m512 wv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(c + r * 16)))); \
+                for (int m = 0; m < M; m++) acc[r][m] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(xf + m * K + k), acc[r][m]); \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int r = 0; r < R; r++)                                                                           \
+            for (int m = 0; m < M; m++) acc_out[m * 8 + r0 + r] = lanes_sum(acc[r][m]);                       \
+    }
+BLOCK(8, 1)
+BLOCK(8, 2)
+BLOCK(4, 3)
+BLOCK(4, 4)
+
+int int8mm_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
+}
+
+/* 0 on success; -1: K not a multiple of 16; -2: out of memory. residual: NULL, or [M, N] added to the
+ * product once it is rounded to the output dtype (torch's `residual + product`, one more rounding). */
+AVX512 int int8mm(const void *x, const int8_t *w, const void *scale, void *y, int M, int N, int K, int f32,
+                  int threads, const void *residual) {
+    if (K % 16) return -1;
+    float *xf = aligned_alloc(64, ((size_t)M * K * sizeof(float) + 63) / 64 * 64);
+    if (!xf) return -2;
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        xf[i] = f32 ? ((const float *)x)[i] : bf16_to_f32(((const uint16_t *)x)[i]);
+    int blocks = (N + 7) / 8;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int b = 0; b < blocks; b++) {
+        const int8_t *blk = w + (size_t)b * 8 * K;
+        float acc[4 * 8];
+        for (int m0 = 0; m0 < M; m0 += 4) {
+            int c = M - m0 < 4 ? M - m0 : 4;
+            const float *xm = xf + (size_t)m0 * K;
+            if (c == 1) block_8x1(xm, K, blk, 0, acc);
+            else if (c == 2) block_8x2(xm, K, blk, 0, acc);
+            else if (c == 3) { block_4x3(xm, K, blk, 0, acc); block_4x3(xm, K, blk, 4, acc); }
+            else { block_4x4(xm, K, blk, 0, acc); block_4x4(xm, K, blk, 4, acc); }
+            for (int m = 0; m < c; m++)
+                for (int r = 0; r < 8 && b * 8 + r < N; r++) {
+                    size_t n = (size_t)b * 8 + r, at = (size_t)(m0 + m) * N + n;
+                    if (f32) {
+                        float v = acc[m * 8 + r] * ((const float *)scale)[n];
+                        ((float *)y)[at] = residual ? ((const float *)residual)[at] + v : v;
+                    } else {
+                        uint16_t v = f32_to_bf16(acc[m * 8 + r] * bf16_to_f32(((const uint16_t *)scale)[n]));
+                        ((uint16_t *)y)[at] = residual ? f32_to_bf16(bf16_to_f32(((const uint16_t *)residual)[at]) + bf16_to_f32(v)) : v;
+                    }
+                }
+        }
+    }
+    free(xf);
+    return 0;
+}
+
+/* ---- the rest of a decode step, row by row: each row's numbers are its own (no sum crosses rows) ---------- */
+
+static inline float ld(const void *p, size_t i, int f32) {
+    return f32 ? ((const float *)p)[i] : bf16_to_f32(((const uint16_t *)p)[i]);
+}
+
+static inline void st(void *p, size_t i, float v, int f32) {
+    if (f32) ((float *)p)[i] = v;
+    else ((uint16_t *)p)[i] = f32_to_bf16(v);
+}
+
+static inline float rnd(float v, int f32) { return f32 ? v : bf16_to_f32(f32_to_bf16(v)); }
+
+AVX512 static inline __m512 ld16(const void *p, size_t i, int f32) {
+    if (f32) return _mm512_loadu_ps((const float *)p + i);
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* LlamaRMSNorm per row: out = weight * dtype(x * rsqrt(mean(x^2) + eps)), the mean's sum in 16 fp32 lanes
+ * (n a multiple of 16). */
+AVX512 void rms_norm(const void *x, const void *weight, void *out, int rows, int n, float eps, int f32) {
+    for (int b = 0; b < rows; b++) {
+        size_t o = (size_t)b * n;
+        __m512 acc = _mm512_setzero_ps();
+        for (int i = 0; i < n; i += 16) {
+            __m512 v = ld16(x, o + i, f32);
+            acc = _mm512_fmadd_ps(v, v, acc);
+        }
+        float inv = 1.0f / sqrtf(lanes_sum(acc) / (float)n + eps);
+        for (int i = 0; i < n; i++) st(out, o + i, ld(weight, i, f32) * rnd(ld(x, o + i, f32) * inv, f32), f32);
+    }
+}
+
+/* out = dtype(silu(g) * u) per element, gu = [rows, 2 * inter] (gate then up, one product's output) */
+void silu_mul(const void *gu, void *out, int rows, int inter, int f32) {
+    for (int b = 0; b < rows; b++)
+        for (int i = 0; i < inter; i++) {
+            float g = ld(gu, (size_t)b * 2 * inter + i, f32), u = ld(gu, (size_t)b * 2 * inter + inter + i, f32);
+            st(out, (size_t)b * inter + i, g / (1.0f + expf(-g)) * u, f32);
+        }
+}
+
+/* One decode step's attention for one layer, every row on its own columns.
+ * qkv: [rows, (H + 2 * KV) * D], this step's projections (q heads, k heads, v heads); cos, sin: [rows, D];
+ * q and k rotated (rotate_half), the row's k and v written into cache column `col` of k_cache / v_cache
+ * ([rows, KV, cap, D] each, contiguous, `cap` > col); then each head of q attends over the row's columns
+ * where valid[row, c] (valid: [rows, col + 1] bytes), its kv head h / (H / KV), softmax in fp32 with its sum in
+ * column order. out: [rows, H * D]. D a multiple of 16. */
+AVX512 void attend(const void *qkv, const void *cos_, const void *sin_, void *k_cache, void *v_cache,
+                   const uint8_t *valid, void *out, int rows, int H, int KV, int D, int cap, int col, float scale,
+                   int f32, int threads) {
+    int width = (H + 2 * KV) * D, half = D / 2, group = H / KV;
+    size_t esz = f32 ? 4 : 2;
+    for (int b = 0; b < rows; b++) {  /* rotate k and write k, v into the cache */
+        const char *row = (const char *)qkv + (size_t)b * width * esz;
+        for (int g = 0; g < KV; g++) {
+            const char *k = row + (size_t)(H + g) * D * esz, *v = row + (size_t)(H + KV + g) * D * esz;
+            size_t at = (((size_t)b * KV + g) * cap + col) * D;
+            for (int d = 0; d < D; d++) {
+                float c = ld(cos_, (size_t)b * D + d, f32), s = ld(sin_, (size_t)b * D + d, f32);
+                float other = d < half ? -ld(k, d + half, f32) : ld(k, d - half, f32);
+                st(k_cache, at + d, rnd(ld(k, d, f32) * c, f32) + rnd(other * s, f32), f32);
+                st(v_cache, at + d, ld(v, d, f32), f32);
+            }
+        }
+    }
+    int cols = col + 1;
+    #pragma omp parallel for num_threads(threads) schedule(static) if ((long)rows * H * cols > 20000)
+    for (int t = 0; t < rows * H; t++) {
+        int b = t / H, h = t % H, g = h / group;
+        const char *q = (const char *)qkv + ((size_t)b * width + (size_t)h * D) * esz;
+        float qr[256] __attribute__((aligned(64)));
+        for (int d = 0; d < D; d++) {
+            float c = ld(cos_, (size_t)b * D + d, f32), s = ld(sin_, (size_t)b * D + d, f32);
+            float other = d < half ? -ld(q, d + half, f32) : ld(q, d - half, f32);
+            qr[d] = rnd(rnd(ld(q, d, f32) * c, f32) + rnd(other * s, f32), f32);
+        }
+        const uint8_t *ok = valid + (size_t)b * cols;
+        size_t base = ((size_t)b * KV + g) * cap * D;
+        float mx = -INFINITY;
+        float *sc = malloc(sizeof(float) * cols);
+        for (int c = 0; c < cols; c++) {
+            if (!ok[c]) continue;
+            __m512 acc = _mm512_setzero_ps();
+            for (int d = 0; d < D; d += 16)
+                acc = _mm512_fmadd_ps(_mm512_load_ps(qr + d), ld16(k_cache, base + (size_t)c * D + d, f32), acc);
+            sc[c] = lanes_sum(acc) * scale;
+            if (sc[c] > mx) mx = sc[c];
+        }
+        __m512 o[16];
+        int blocks = D / 16;
+        for (int j = 0; j < blocks; j++) o[j] = _mm512_setzero_ps();
+        float sum = 0.0f;
+        for (int c = 0; c < cols; c++) {
+            if (!ok[c]) continue;
+            float p = expf(sc[c] - mx);
+            sum += p;
+            __m512 pv = _mm512_set1_ps(p);
+            for (int j = 0; j < blocks; j++)
+                o[j] = _mm512_fmadd_ps(pv, ld16(v_cache, base + (size_t)c * D + j * 16, f32), o[j]);
+        }
+        free(sc);
+        float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+        float res[256] __attribute__((aligned(64)));
+        for (int j = 0; j < blocks; j++) _mm512_store_ps(res + j * 16, _mm512_mul_ps(o[j], _mm512_set1_ps(inv)));
+        for (int d = 0; d < D; d++) st(out, (size_t)b * H * D + (size_t)h * D + d, res[d], f32);
+    }
+}

@@ -1,0 +1,233 @@
+"""core/decode_kernels: the hand-written int8 weight-only product and the rest of a decode step. What must hold: the exact sums within rounding, a
+row's numbers whatever rows share its call (a shopper's answer does not depend on the batch), torch's own
+kernel's numbers but for rare last-place differences, and a clean fall-back to torch's kernel wherever it
+cannot be built, loaded or checked."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core import decode_kernels as kernels
+from core.lean_step import Int8Weights, LeanStep, quantize_rows
+
+needs_kernel = pytest.mark.skipif(not kernels.available(),
+                                  reason=f"the decode kernels are unavailable here: {kernels.unavailable_reason()}")
+
+SHAPES = [(37, 96), (960, 576), (576, 1536), (8, 16), (1, 32)]  # partial blocks, the model's sizes, tiny
+
+
+def _weights(n: int, k: int, dtype: torch.dtype, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    q, scales = quantize_rows(torch.randn(n, k, generator=g) * torch.logspace(-2, 1, n)[:, None], dtype)
+    return q, scales, g
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("n,k", SHAPES)
+def test_products_are_the_exact_sums_within_rounding(n, k, dtype):
+    q, scales, g = _weights(n, k, dtype)
+    x = (torch.randn(6, k, generator=g) * 3).to(dtype)
+    got = kernels.matmul(x, kernels.pack(q), scales, n)
+    assert got.shape == (6, n) and got.dtype == dtype
+    exact = (x.double() @ q.double().T) * scales.double()
+    magnitude = (x.double().abs() @ q.double().abs().T) * scales.double()
+    assert ((got.double() - exact).abs() <= torch.finfo(dtype).eps * magnitude).all()
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_a_rows_numbers_do_not_depend_on_the_rows_beside_it(dtype):
+    n, k = 203, 576
+    q, scales, g = _weights(n, k, dtype, seed=1)
+    packed = kernels.pack(q)
+    x = torch.randn(11, k, generator=g).to(dtype)
+    alone = torch.cat([kernels.matmul(x[i:i + 1], packed, scales, n) for i in range(len(x))])
+    for m in range(1, len(x) + 1):  # every way the kernel splits a batch (blocks of 1, 2, 3 and 4 rows)
+        assert torch.equal(kernels.matmul(x[:m], packed, scales, n), alone[:m]), m
+    assert torch.equal(kernels.matmul(x.flip(0), packed, scales, n), alone.flip(0))
+
+
+@needs_kernel
+def test_bf16_products_are_torchs_but_for_rare_last_place_differences():
+    n, k = 3072, 576
+    q, scales, g = _weights(n, k, torch.bfloat16, seed=2)
+    x = torch.randn(4, k, generator=g).bfloat16()
+    mine, torchs = kernels.matmul(x, kernels.pack(q), scales, n), torch._weight_int8pack_mm(x, q, scales)
+    differ = mine != torchs
+    assert differ.float().mean() < 0.002
+    ulp = torch.finfo(torch.bfloat16).eps * torchs.float().abs()
+    assert ((mine.float() - torchs.float()).abs()[differ] <= ulp[differ] * 1.01).all()
+
+
+@needs_kernel
+def test_int8_weights_take_the_kernel_and_keep_torchs_logits_within_rounding(tiny_lm_dir):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_lm_dir), torch_dtype=torch.bfloat16)
+    lean = LeanStep(model)
+    fast, slow = Int8Weights(lean), Int8Weights(lean, kernel=False)
+    assert fast.kernel and not slow.kernel
+    hidden = model.config.hidden_size
+    x = torch.randn(3, hidden).bfloat16()
+    assert torch.allclose(fast.head(x).float(), slow.head(x).float(), rtol=0.02, atol=1e-2)
+    assert torch.allclose(fast.product(0, 0, x).float(), slow.product(0, 0, x).float(), rtol=0.02, atol=1e-2)
+
+
+def test_pack_refuses_an_inner_size_the_kernel_cannot_read():
+    with pytest.raises(ValueError, match="multiple of 16"):
+        kernels.pack(torch.zeros((8, 24), dtype=torch.int8))
+
+
+def test_pack_is_blocks_of_eight_rows_sixteen_columns_at_a_time():
+    q = torch.arange(9 * 32, dtype=torch.int32).remainder(127).to(torch.int8).view(9, 32)
+    packed = kernels.pack(q).view(2, 2, 8, 16)  # [block][column chunk][row][column]
+    assert torch.equal(packed[0, 1, 3], q[3, 16:32])
+    assert torch.equal(packed[1, 0, 0], q[8, :16])
+    assert not packed[1, :, 1:].any()  # the last block's missing rows are zeros
+
+
+def test_without_a_compiler_torchs_kernel_is_kept_and_the_reason_said(monkeypatch, tmp_path, caplog):
+    monkeypatch.setattr(kernels, "_lib", None)
+    monkeypatch.setattr(kernels, "_reason", None)
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setenv("ONBRAND_KERNEL_CACHE", str(tmp_path / "cache"))
+    with caplog.at_level("INFO", logger="core.decode_kernels"):
+        assert not kernels.available()
+    assert "no-such-cc" in kernels.unavailable_reason()
+    assert "torch's kernel" in caplog.text
+    assert not list((tmp_path / "cache").glob("*"))  # nothing half-written
+    with pytest.raises(RuntimeError, match="kernels are unavailable"):
+        kernels.matmul(torch.zeros(1, 16), kernels.pack(torch.zeros(8, 16, dtype=torch.int8)), torch.ones(8), 8)
+
+
+def test_a_failed_compile_leaves_no_library_behind(monkeypatch, tmp_path):
+    broken = tmp_path / "kernels.c"
+    broken.write_text("this is not C\n")
+    monkeypatch.setattr(kernels, "SOURCE", broken)
+    monkeypatch.setenv("ONBRAND_KERNEL_CACHE", str(tmp_path / "cache"))
+    try:
+        kernels._build()
+    except FileNotFoundError:
+        pytest.skip("no C compiler here")
+    except RuntimeError as e:
+        assert "kernels.c" in str(e)
+    else:
+        pytest.fail("a source that is not C compiled")
+    assert not list((tmp_path / "cache").glob("*"))
+
+
+@needs_kernel
+def test_the_library_is_built_once_and_named_by_its_source(monkeypatch, tmp_path):
+    monkeypatch.setenv("ONBRAND_KERNEL_CACHE", str(tmp_path))
+    first = kernels._build()
+    stamp = first.stat().st_mtime_ns
+    assert kernels._build() == first and first.stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]
+    changed = tmp_path / "kernels.c"
+    changed.write_text(kernels.SOURCE.read_text() + "\n/* changed */\n")
+    monkeypatch.setattr(kernels, "SOURCE", changed)
+    assert kernels._build() != first
+
+
+# --- the rest of a step: norms, silu * up, attention with the cache's write -------------------------------
+
+TOL = {torch.float32: 1e-5, torch.bfloat16: 2e-2}
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_rms_norm_is_llamas(dtype):
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    norm = LlamaRMSNorm(96, eps=1e-5)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    norm = norm.to(dtype)
+    x = (torch.randn(3, 96) * 4).to(dtype)
+    want = norm(x).float()
+    got = kernels.rms_norm(x, norm.weight, norm.variance_epsilon).float()
+    assert torch.allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype])
+    assert torch.equal(kernels.rms_norm(x[1:2].contiguous(), norm.weight, 1e-5), kernels.rms_norm(x, norm.weight, 1e-5)[1:2])
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_silu_mul_is_silu_of_gate_times_up(dtype):
+    gu = (torch.randn(2, 64) * 3).to(dtype)
+    want = (torch.nn.functional.silu(gu[:, :32].float()) * gu[:, 32:].float())
+    assert torch.allclose(kernels.silu_mul(gu, 32).float(), want, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+def _rotate(t: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = t.shape[-1] // 2
+    return t * cos + torch.cat([-t[..., half:], t[..., :half]], -1) * sin
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_attend_rotates_writes_the_cache_and_attends_over_each_rows_own_columns(dtype):
+    g = torch.Generator().manual_seed(3)
+    rows, heads, kv, dim, capacity, column = 3, 6, 2, 32, 24, 9
+    qkv = torch.randn(rows, (heads + 2 * kv) * dim, generator=g).to(dtype)
+    angle = torch.rand(rows, dim // 2, generator=g) * 6
+    cos, sin = torch.cat([angle.cos()] * 2, -1).to(dtype), torch.cat([angle.sin()] * 2, -1).to(dtype)
+    k_cache = torch.randn(rows, kv, capacity, dim, generator=g).to(dtype)
+    v_cache = torch.randn(rows, kv, capacity, dim, generator=g).to(dtype)
+    valid = torch.ones(rows, column + 1, dtype=torch.bool)
+    valid[1, :4] = False  # left padding
+    valid[2, 2:5] = False  # a gap
+    k_before, v_before = k_cache.clone(), v_cache.clone()
+    got = kernels.attend(qkv, cos, sin, k_cache, v_cache, column, valid, heads, kv, dim ** -0.5)
+
+    q, k, v = qkv.view(rows, heads + 2 * kv, dim).float().split([heads, kv, kv], dim=1)
+    k_new = _rotate(k, cos.float()[:, None], sin.float()[:, None])
+    assert torch.allclose(k_cache[:, :, column].float(), k_new, rtol=TOL[dtype], atol=TOL[dtype])
+    assert torch.equal(v_cache[:, :, column], v.to(dtype))
+    untouched = torch.ones(capacity, dtype=torch.bool)
+    untouched[column] = False
+    assert torch.equal(k_cache[:, :, untouched], k_before[:, :, untouched])  # only the step's column written
+    assert torch.equal(v_cache[:, :, untouched], v_before[:, :, untouched])
+    q = _rotate(q, cos.float()[:, None], sin.float()[:, None])
+    for b in range(rows):
+        cols = valid[b].nonzero()[:, 0]
+        keys = k_cache[b][:, cols].float().repeat_interleave(heads // kv, 0)
+        values = v_cache[b][:, cols].float().repeat_interleave(heads // kv, 0)
+        weights = torch.softmax(q[b, :, None, :] @ keys.transpose(1, 2) * dim ** -0.5, -1)
+        want = (weights @ values).reshape(-1)
+        assert torch.allclose(got[b].float(), want, rtol=TOL[dtype] * 5, atol=TOL[dtype] * 5), b
+
+
+@needs_kernel
+def test_attend_gives_a_row_its_numbers_alone():
+    g = torch.Generator().manual_seed(4)
+    rows, heads, kv, dim, capacity, column = 4, 3, 1, 16, 16, 7
+    qkv = torch.randn(rows, (heads + 2 * kv) * dim, generator=g).bfloat16()
+    cos, sin = torch.rand(rows, dim, generator=g).bfloat16(), torch.rand(rows, dim, generator=g).bfloat16()
+    k_cache = torch.randn(rows, kv, capacity, dim, generator=g).bfloat16()
+    v_cache = torch.randn(rows, kv, capacity, dim, generator=g).bfloat16()
+    valid = torch.ones(rows, column + 1, dtype=torch.bool)
+    valid[0, :3] = valid[3, :6] = False
+    batch = kernels.attend(qkv, cos, sin, k_cache.clone(), v_cache.clone(), column, valid, heads, kv, 0.25)
+    for b in range(rows):
+        alone = kernels.attend(qkv[b:b + 1], cos[b:b + 1], sin[b:b + 1], k_cache[b:b + 1].clone(),
+                               v_cache[b:b + 1].clone(), column, valid[b:b + 1], heads, kv, 0.25)
+        assert torch.equal(alone[0], batch[b]), b
+
+
+@needs_kernel
+def test_attend_refuses_a_column_past_the_caches_room():
+    k = torch.zeros(1, 1, 4, 16)
+    with pytest.raises(ValueError, match="column 4"):
+        kernels.attend(torch.zeros(1, 3 * 16), torch.zeros(1, 16), torch.zeros(1, 16), k, k.clone(), 4,
+                       torch.ones(1, 5, dtype=torch.bool), 1, 1, 0.25)
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_a_products_residual_is_added_as_torch_adds_it(dtype):
+    q, scales, g = _weights(40, 64, dtype, seed=5)
+    x, residual = torch.randn(3, 64, generator=g).to(dtype), torch.randn(3, 40, generator=g).to(dtype)
+    packed = kernels.pack(q)
+    assert torch.equal(kernels.matmul(x, packed, scales, 40, residual), residual + kernels.matmul(x, packed, scales, 40))
