@@ -138,6 +138,26 @@ AVX512 static inline __m512 ld16(const void *p, size_t i, int f32) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* e^x for 16 lanes: x = n ln2 + r (ln2 in two parts, |r| <= ln2 / 2), e^r by its degree-6 Taylor polynomial
+ * (relative error under 2e-7 on that range), times 2^n; below -87.3 (and -inf) gives 0 */
+AVX512 static inline __m512 vexp(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.33654f), hi = _mm512_set1_ps(88.72283f);
+    __mmask16 small = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_maskz_mov_ps(~small, _mm512_scalef_ps(p, n));
+}
+
 /* LlamaRMSNorm per row: out = weight * dtype(x * rsqrt(mean(x^2) + eps)), the mean's sum in 16 fp32 lanes
  * (n a multiple of 16). */
 AVX512 void rms_norm(const void *x, const void *weight, void *out, int rows, int n, float eps, int f32) {
@@ -153,12 +173,17 @@ AVX512 void rms_norm(const void *x, const void *weight, void *out, int rows, int
     }
 }
 
-/* out = dtype(silu(g) * u) per element, gu = [rows, 2 * inter] (gate then up, one product's output) */
-void silu_mul(const void *gu, void *out, int rows, int inter, int f32) {
+/* out = dtype(silu(g) * u) per element, gu = [rows, 2 * inter] (gate then up, one product's output);
+ * inter a multiple of 16 */
+AVX512 void silu_mul(const void *gu, void *out, int rows, int inter, int f32) {
+    float tmp[16] __attribute__((aligned(64)));
     for (int b = 0; b < rows; b++)
-        for (int i = 0; i < inter; i++) {
-            float g = ld(gu, (size_t)b * 2 * inter + i, f32), u = ld(gu, (size_t)b * 2 * inter + inter + i, f32);
-            st(out, (size_t)b * inter + i, g / (1.0f + expf(-g)) * u, f32);
+        for (int i = 0; i < inter; i += 16) {
+            __m512 g = ld16(gu, (size_t)b * 2 * inter + i, f32), u = ld16(gu, (size_t)b * 2 * inter + inter + i, f32);
+            __m512 e = vexp(_mm512_sub_ps(_mm512_setzero_ps(), g));
+            __m512 v = _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), u);
+            _mm512_store_ps(tmp, v);
+            for (int j = 0; j < 16; j++) st(out, (size_t)b * inter + i + j, tmp[j], f32);
         }
 }
 
@@ -187,7 +212,7 @@ AVX512 void attend(const void *qkv, const void *cos_, const void *sin_, void *k_
         }
     }
     int cols = col + 1;
-    #pragma omp parallel for num_threads(threads) schedule(static) if ((long)rows * H * cols > 20000)
+    #pragma omp parallel for num_threads(threads) schedule(static) if ((long)rows * H * cols > 4000)
     for (int t = 0; t < rows * H; t++) {
         int b = t / H, h = t % H, g = h / group;
         const char *q = (const char *)qkv + ((size_t)b * width + (size_t)h * D) * esz;
@@ -200,7 +225,8 @@ AVX512 void attend(const void *qkv, const void *cos_, const void *sin_, void *k_
         const uint8_t *ok = valid + (size_t)b * cols;
         size_t base = ((size_t)b * KV + g) * cap * D;
         float mx = -INFINITY;
-        float *sc = malloc(sizeof(float) * cols);
+        int padded = (cols + 15) / 16 * 16;
+        float *sc = aligned_alloc(64, sizeof(float) * padded);
         for (int c = 0; c < cols; c++) {
             if (!ok[c]) continue;
             __m512 acc = _mm512_setzero_ps();
@@ -209,13 +235,17 @@ AVX512 void attend(const void *qkv, const void *cos_, const void *sin_, void *k_
             sc[c] = lanes_sum(acc) * scale;
             if (sc[c] > mx) mx = sc[c];
         }
+        for (int c = 0; c < padded; c++)
+            if (c >= cols || !ok[c]) sc[c] = -INFINITY;  /* e^-inf = 0 */
+        for (int c = 0; c < padded; c += 16)
+            _mm512_store_ps(sc + c, vexp(_mm512_sub_ps(_mm512_load_ps(sc + c), _mm512_set1_ps(mx))));
         __m512 o[16];
         int blocks = D / 16;
         for (int j = 0; j < blocks; j++) o[j] = _mm512_setzero_ps();
         float sum = 0.0f;
         for (int c = 0; c < cols; c++) {
             if (!ok[c]) continue;
-            float p = expf(sc[c] - mx);
+            float p = sc[c];
             sum += p;
             __m512 pv = _mm512_set1_ps(p);
             for (int j = 0; j < blocks; j++)

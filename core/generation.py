@@ -191,6 +191,16 @@ class _Cache(DynamicCache):
         for mine, theirs in zip(self.layers, other.layers):
             mine.set(torch.cat([mine.keys, theirs.keys]), torch.cat([mine.values, theirs.values]))
 
+    @classmethod
+    def of(cls, tensors: list[tuple[torch.Tensor, torch.Tensor]]) -> "_Cache":
+        """A cache holding these (keys, values) per layer (copied)."""
+        cache = cls()
+        for keys, values in tensors:
+            layer = _Layer()
+            layer.set(keys, values)
+            cache.layers.append(layer)
+        return cache
+
 
 def _last(width: int, device) -> torch.Tensor:
     """logits_to_keep for a prefill's last position, as an index: transformers then gathers the last hidden
@@ -218,6 +228,7 @@ class _Row:
     index: int  # row number within its job
     prompt: torch.Tensor  # this row's prompt tokens
     name: str | None  # peft adapter name (BASE: the bare base); None: a model without adapters
+    prefix: int = 0  # the prompt's system turn (its first tokens), prefilled on its own (Generator.encode_row)
     tokens: list[int] = field(default_factory=list)  # new tokens, EOS excluded
     steps: int = 0  # tokens chosen, EOS included
     peak: int = 0  # most rows that decoded in one step with this row
@@ -228,12 +239,14 @@ class _Job:
     ends, (None, None) once every row has left the batch, (None, exception) if the loop failed it."""
 
     def __init__(self, prompts: list[torch.Tensor], names: list[str] | None, max_new_tokens: int,
-                 min_new_tokens: int = 0):
+                 min_new_tokens: int = 0, prefixes: list[int] | None = None):
         if names is not None and len(names) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(names)} adapter names")
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
-        self.rows = [_Row(self, i, p, names[i] if names is not None else None) for i, p in enumerate(prompts)]
+        prefixes = prefixes if prefixes is not None else [0] * len(prompts)
+        self.rows = [_Row(self, i, p, names[i] if names is not None else None, prefixes[i])
+                     for i, p in enumerate(prompts)]
         self.names = list(names) if names is not None else None
         self.max_new_tokens, self.min_new_tokens = max_new_tokens, min_new_tokens
         self.events: queue.SimpleQueue = queue.SimpleQueue()
@@ -476,11 +489,12 @@ class _DecodeLoop:
         self.batch = batch if alive else None
 
     def _prefill(self, job: _Job, finished: list[_Job]) -> _Batch | None:
-        """The job's rows prefilled group by group, one group per adapter (each on its own weights: the plain
-        copy, a merged copy; never peft's mixed-batch arithmetic over a long prompt), then joined."""
-        groups: dict[str | None, list[_Row]] = {}
+        """The job's rows prefilled group by group, one group per adapter and system turn (each on its own
+        weights: the plain copy, a merged copy; never peft's mixed-batch arithmetic over a long prompt), then
+        joined."""
+        groups: dict[tuple, list[_Row]] = {}
         for r in job.rows:
-            groups.setdefault(r.name, []).append(r)
+            groups.setdefault((r.name, tuple(r.prompt[:r.prefix].tolist())), []).append(r)
         batch, logits = None, []
         for rows in groups.values():
             part, part_logits = self._prefill_rows(rows)
@@ -489,13 +503,13 @@ class _DecodeLoop:
         return batch if batch.pick(self.gen, torch.cat(logits), finished) else None
 
     def _prefill_rows(self, rows: list[_Row]) -> tuple[_Batch, torch.Tensor]:
-        """One adapter's rows: the tokens every row's prompt starts with (a system prompt with the brand
-        rules, the retrieval prompt's instructions) computed once when they are long enough, then each row's
-        rest, left-padded; the batch and each row's last logits."""
+        """One adapter's rows with one system turn: that turn's keys and values (`Generator._prefix_cache`:
+        computed on its own once per adapter and kept), then each row's rest, left-padded; the batch and each
+        row's last logits. A row's prompt is split there alone or in any batch, so its numbers do not depend
+        on who it is prefilled with."""
         gen = self.gen
         prompts = [r.prompt for r in rows]
-        shared = _common_prefix(prompts) if len(rows) > 1 else 0
-        shared = shared if shared >= gen.min_shared_prefix else 0
+        shared = rows[0].prefix
         n, width = len(rows), max(len(p) for p in prompts) - shared
         device = prompts[0].device
         pad = gen.lm.tokenizer.pad_token_id or 0
@@ -507,13 +521,12 @@ class _DecodeLoop:
             ids[i, width - len(rest):] = rest
             valid[i, shared + width - len(rest):] = True
         pos = (valid.long().cumsum(-1) - 1).clamp(min=0)  # each row's positions start at 0 after its padding
-        cache = _Cache()
         names = [r.name or BASE for r in rows] if rows[0].name is not None else None
-        if shared:  # computed once, then copied to every row (they all use one adapter)
-            gen.engine_steps["shared_prefix"] += 1
-            gen._forward(names[:1] if names else None, input_ids=prompts[0][None, :shared], cache=cache,
-                         logits_to_keep=_last(shared, device))
-            cache.apply(lambda t: t.expand(n, -1, -1, -1))
+        if shared:  # the same for every row (they all use one adapter)
+            kv = gen._prefix_kv(names[0] if names else None, prompts[0][:shared])
+            cache = _Cache.of([(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in kv])
+        else:
+            cache = _Cache()
         out = gen._forward(names, input_ids=ids, attention_mask=valid.long(), position_ids=pos[:, shared:],
                            cache=cache, logits_to_keep=_last(width, device))
         logits = out.logits[:, -1, :].float()
@@ -600,12 +613,11 @@ class _Engine:
 
 
 class Generator:
-    min_shared_prefix = 64  # tokens; shorter shared prefixes are not worth a separate forward pass
-
     def __init__(self, lm: LoadedModel, repetition_penalty: float = 1.1, *, merge_adapters: bool = True,
                  bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
                  penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32,
-                 int8_rows: int = 0, int8_kernel: bool = True, end_caller_pools: bool = True):
+                 int8_rows: int = 0, int8_kernel: bool = True, end_caller_pools: bool = True,
+                 prefix_cache_bytes: int = 64 * 2**20):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         self.lm = lm
@@ -637,6 +649,12 @@ class Generator:
         # it goes idle (core/threads.py): another thread's idle pool makes libgomp put the decoding loop's
         # workers to sleep between its parallel products
         self.end_caller_pools = end_caller_pools
+        # a prompt's system turn (the brand's rules, the retrieval prompt's instructions: the same for every
+        # question) is prefilled on its own and its keys and values kept per adapter, up to this many bytes
+        # (least recently used goes first; 0: computed for every prompt, never kept)
+        self.prefix_cache_bytes = prefix_cache_bytes
+        self._prefixes: collections.OrderedDict[tuple, tuple[tuple, list, int]] = collections.OrderedDict()
+        self._system_turns: dict[str, list[int]] = {}
         self.lock = StepLock()
         self.last_stats: GenerationStats | None = None
         self.engine_steps: collections.Counter = collections.Counter()  # forward passes per kind of weights
@@ -654,6 +672,26 @@ class Generator:
                                                     return_tensors="pt", return_dict=True)
         return enc["input_ids"].to(self.lm.device)
 
+    def encode_row(self, messages: list[dict]) -> tuple[torch.Tensor, int]:
+        """The prompt's tokens and how many of them are its system turn (0 without one, or where the chat
+        template does not start the prompt with that turn's own tokens)."""
+        ids = self.encode(messages)[0]
+        if not messages or messages[0].get("role") != "system" or len(messages) < 2:
+            return ids, 0
+        content = messages[0].get("content")
+        turn = self._system_turns.get(content) if isinstance(content, str) else None
+        if turn is None:
+            turn = self.lm.tokenizer.apply_chat_template(messages[:1], add_generation_prompt=False, tokenize=True,
+                                                         return_dict=True)["input_ids"]
+            if isinstance(content, str):
+                if len(self._system_turns) >= 64:
+                    self._system_turns.clear()
+                self._system_turns[content] = turn
+        n = len(turn)
+        if 0 < n < len(ids) and ids[:n].tolist() == list(turn):
+            return ids, n
+        return ids, 0
+
     def stream(self, messages: list[dict], max_new_tokens: int = 200,
                adapter_names: list[str] | None = None,
                on_stats: Callable[[GenerationStats], None] | None = None, *,
@@ -666,8 +704,8 @@ class Generator:
         may overwrite before another reads it). min_new_tokens: no EOS before that many tokens (bench).
         A consumer that stops reading takes its row out of the batch at the next step.
         """
-        prompt = self.encode(messages)[0]
-        job = _Job([prompt], adapter_names, max_new_tokens, min_new_tokens)
+        prompt, prefix = self.encode_row(messages)
+        job = _Job([prompt], adapter_names, max_new_tokens, min_new_tokens, [prefix])
         text = _Text(self.lm.tokenizer)
         for _, token in self._events(job):
             piece = text.add(token) if token is not None else text.finish()
@@ -688,7 +726,8 @@ class Generator:
         a different adapter. Each adapter's rows are prefilled together on that adapter's weights, and when
         their prompts share a long prefix (a system prompt with the brand rules), it is computed once and its
         KV cache shared by those rows."""
-        job = _Job([self.encode(m)[0] for m in conversations], adapter_names, max_new_tokens)
+        rows = [self.encode_row(m) for m in conversations]
+        job = _Job([p for p, _ in rows], adapter_names, max_new_tokens, prefixes=[n for _, n in rows])
         for _ in self._events(job):
             pass
         return [self.lm.tokenizer.decode(r.tokens, skip_special_tokens=True).strip() for r in job.rows]
@@ -700,8 +739,9 @@ class Generator:
         """generate_batch, streamed: yield (row, text piece) as each step's tokens arrive (with
         adapter_names each row picks its adapter). Rows end at their own EOS; joining a row's pieces gives
         generate_batch's text for it. on_stats gets the rows' BatchStats."""
-        prompts = [self.encode(m)[0] for m in conversations]
-        job = _Job(prompts, adapter_names, max_new_tokens, min_new_tokens)
+        rows = [self.encode_row(m) for m in conversations]
+        prompts = [p for p, _ in rows]
+        job = _Job(prompts, adapter_names, max_new_tokens, min_new_tokens, [n for _, n in rows])
         texts = [_Text(self.lm.tokenizer) for _ in prompts]
         for row, token in self._events(job):
             piece = texts[row].add(token) if token is not None else texts[row].finish()
@@ -750,6 +790,30 @@ class Generator:
                 job.cancelled.set()
                 self._loop.withdraw(job)
             job.finished.wait()
+
+    def _prefix_kv(self, name: str | None, tokens: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each layer's keys and values of `tokens` (a system turn) alone on `name`'s weights: from the cache
+        while the model's weights are unchanged, else computed (the decoding loop's thread, under the step
+        lock) and kept within prefix_cache_bytes."""
+        key = (name, tuple(tokens.tolist()))
+        sig = _signature(self.lm.model)
+        hit = self._prefixes.get(key)
+        if hit is not None and hit[0] == sig:
+            self._prefixes.move_to_end(key)
+            self.engine_steps["prefix_cache_hit"] += 1
+            return hit[1]
+        self.engine_steps["shared_prefix"] += 1
+        cache = _Cache()
+        self._forward([name] if name is not None else None, input_ids=tokens[None], cache=cache,
+                      logits_to_keep=_last(len(tokens), tokens.device))
+        kv = [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
+        size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
+        self._prefixes.pop(key, None)
+        if size <= self.prefix_cache_bytes:
+            while self._prefixes and sum(e[2] for e in self._prefixes.values()) + size > self.prefix_cache_bytes:
+                self._prefixes.popitem(last=False)
+            self._prefixes[key] = (sig, kv, size)
+        return kv
 
     def _eos_ids(self) -> set[int]:
         return set(self._eos_list())
@@ -920,14 +984,3 @@ class _Text:
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
         new, self.sent = text[len(self.sent):], text
         return new
-
-
-def _common_prefix(rows: list[torch.Tensor]) -> int:
-    """Length of the token prefix all rows share, leaving every row at least one token of its own."""
-    n = min(len(r) for r in rows) - 1
-    first = rows[0][:n]
-    for r in rows[1:]:
-        diff = (r[:n] != first).nonzero()
-        n = int(diff[0]) if len(diff) else n
-        first = first[:n]
-    return max(0, n)

@@ -182,3 +182,52 @@ def test_a_prefill_computes_the_output_head_once_without_copying_its_weight(tiny
     head_sized = [e for e in events if e.name in ("aten::copy_", "aten::bmm")
                   and any(len(s) >= 2 and sorted(s[-2:]) == sorted(head.shape) for s in e.input_shapes if s)]
     assert head_sized == [], [(e.name, e.input_shapes) for e in head_sized]
+
+
+# --- the system turn: prefilled on its own, its keys and values kept across requests ---------------------
+
+def test_encode_row_finds_the_system_turn_only_where_the_prompt_starts_with_its_tokens(tiny_lm_dir, tmp_path):
+    gen = _gen(tiny_lm_dir, tmp_path)
+    ids, n = gen.encode_row(CONVERSATIONS[0])
+    turn = gen.lm.tokenizer.decode(ids[:n])
+    assert turn.startswith("<|im_start|>system\n") and turn.rstrip().endswith("<|im_end|>") and SYSTEM in turn
+    assert gen.lm.tokenizer.decode(ids[n:]).startswith("<|im_start|>user")
+    assert gen.encode_row([{"role": "user", "content": "hi"}])[1] == 0  # no system turn
+    assert gen.encode_row([{"role": "system", "content": SYSTEM}])[1] == 0  # nothing after it
+
+
+def test_a_system_turn_is_computed_once_per_adapter_and_its_answers_do_not_change(tiny_lm_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
+    gen = _gen(tiny_lm_dir, tmp_path)
+    _scramble(gen)
+    uncached = Generator(gen.lm, prefix_cache_bytes=0)
+    first = [gen.generate(c, 16) for c in CONVERSATIONS]
+    assert gen.engine_steps["shared_prefix"] == 1 and gen.engine_steps["prefix_cache_hit"] == 3
+    assert [uncached.generate(c, 16) for c in CONVERSATIONS] == first  # kept or computed again: the same numbers
+    assert uncached.engine_steps["shared_prefix"] == 4 and not uncached.engine_steps["prefix_cache_hit"]
+    assert gen.generate_batch(CONVERSATIONS, 16) == first  # in one batch, each its answer alone
+    assert [_hf_greedy(gen, c, 16) for c in CONVERSATIONS] == first  # and transformers' generate (fp32)
+
+
+def test_a_kept_system_turn_is_computed_again_once_the_weights_change(tiny_lm_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONBRAND_DTYPE", "fp32")
+    gen = _gen(tiny_lm_dir, tmp_path)
+    _scramble(gen)
+    before = gen.generate(CONVERSATIONS[1], 16)
+    _scramble(gen, seed=1)  # new weights in place
+    after = gen.generate(CONVERSATIONS[1], 16)
+    assert gen.engine_steps["shared_prefix"] == 2 and not gen.engine_steps["prefix_cache_hit"]
+    assert after == _hf_greedy(gen, CONVERSATIONS[1], 16) and after != before
+
+
+def test_kept_system_turns_stay_within_their_bytes(tiny_lm_dir, tmp_path):
+    gen = _gen(tiny_lm_dir, tmp_path)
+    systems = [[{"role": "system", "content": f"Shop {i}. " * 8}, {"role": "user", "content": "hi"}] for i in range(3)]
+    gen.generate(systems[0], 2)
+    one = next(iter(gen._prefixes.values()))[2]
+    gen.prefix_cache_bytes = 2 * one + one // 2  # room for two
+    for s in systems[1:]:
+        gen.generate(s, 2)
+    assert len(gen._prefixes) == 2 and sum(e[2] for e in gen._prefixes.values()) <= gen.prefix_cache_bytes
+    gen.generate(systems[0], 2)  # the oldest went first: computed again
+    assert gen.engine_steps["shared_prefix"] == 4 and not gen.engine_steps["prefix_cache_hit"]
