@@ -44,83 +44,6 @@ static inline uint16_t f32_to_bf16(float f) { /* round to nearest even, as torch
     return (uint16_t)(u >> 16);
 }
 
-AVX512 static inline float lanes_sum(__m512 v) { /* the fixed tree: halves, quarters, pairs */
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    q = _mm_add_ss(q, _mm_movehdup_ps(q));
-    return _mm_cvtss_f32(q);
-}
-
-/* rows r0 .. r0+R-1 of one packed block against M activation rows (R * M accumulators in registers) */
-#define BLOCK(R, M)                                                                                           \
-    AVX512 static void block_##R##x##M(const float *xf, int K, const int8_t *blk, int r0, float *acc_out) {    \
-        __m512 acc[R][M];                                                                                     \
-        for (int r = 0; r < R; r++)                                                                           \
-            for (int m = 0; m < M; m++) acc[r][m] = _mm512_setzero_ps();                                      \
-        for (int k = 0; k < K; k += 16) {                                                                     \
-            const int8_t *c = blk + (size_t)k * 8 + r0 * 16;                                                  \
-            _mm_prefetch((const char *)c + PREFETCH_BYTES, _MM_HINT_T0);                                      \
-            _mm_prefetch((const char *)c + PREFETCH_BYTES + 64, _MM_HINT_T0);                                 \
-            for (int r = 0; r < R; r++) {                                                                     \
-                __m512 wv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(c + r * 16)))); \
-                for (int m = 0; m < M; m++) acc[r][m] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(xf + m * K + k), acc[r][m]); \
-            }                                                                                                 \
-        }                                                                                                     \
-        for (int r = 0; r < R; r++)                                                                           \
-            for (int m = 0; m < M; m++) acc_out[m * 8 + r0 + r] = lanes_sum(acc[r][m]);                       \
-    }
-BLOCK(8, 1)
-BLOCK(8, 2)
-BLOCK(4, 3)
-BLOCK(4, 4)
-
-int int8mm_supported(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
-}
-
-/* 0 on success; -1: K not a multiple of 16; -2: out of memory. residual: NULL, or [M, N] added to the
- * product once it is rounded to the output dtype (torch's `residual + product`, one more rounding). */
-AVX512 int int8mm(const void *x, const int8_t *w, const void *scale, void *y, int M, int N, int K, int f32,
-                  int threads, const void *residual) {
-    if (K % 16) return -1;
-    float *xf = aligned_alloc(64, ((size_t)M * K * sizeof(float) + 63) / 64 * 64);
-    if (!xf) return -2;
-    for (size_t i = 0; i < (size_t)M * K; i++)
-        xf[i] = f32 ? ((const float *)x)[i] : bf16_to_f32(((const uint16_t *)x)[i]);
-    int blocks = (N + 7) / 8;
-    #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int b = 0; b < blocks; b++) {
-        const int8_t *blk = w + (size_t)b * 8 * K;
-        float acc[4 * 8];
-        for (int m0 = 0; m0 < M; m0 += 4) {
-            int c = M - m0 < 4 ? M - m0 : 4;
-            const float *xm = xf + (size_t)m0 * K;
-            if (c == 1) block_8x1(xm, K, blk, 0, acc);
-            else if (c == 2) block_8x2(xm, K, blk, 0, acc);
-            else if (c == 3) { block_4x3(xm, K, blk, 0, acc); block_4x3(xm, K, blk, 4, acc); }
-            else { block_4x4(xm, K, blk, 0, acc); block_4x4(xm, K, blk, 4, acc); }
-            for (int m = 0; m < c; m++)
-                for (int r = 0; r < 8 && b * 8 + r < N; r++) {
-                    size_t n = (size_t)b * 8 + r, at = (size_t)(m0 + m) * N + n;
-                    if (f32) {
-                        float v = acc[m * 8 + r] * ((const float *)scale)[n];
-                        ((float *)y)[at] = residual ? ((const float *)residual)[at] + v : v;
-                    } else {
-                        uint16_t v = f32_to_bf16(acc[m * 8 + r] * bf16_to_f32(((const uint16_t *)scale)[n]));
-                        ((uint16_t *)y)[at] = residual ? f32_to_bf16(bf16_to_f32(((const uint16_t *)residual)[at]) + bf16_to_f32(v)) : v;
-                    }
-                }
-        }
-    }
-    free(xf);
-    return 0;
-}
-
-/* ---- the rest of a decode step, row by row: each row's numbers are its own (no sum crosses rows) ---------- */
-
 static inline float ld(const void *p, size_t i, int f32) {
     return f32 ? ((const float *)p)[i] : bf16_to_f32(((const uint16_t *)p)[i]);
 }
@@ -131,6 +54,91 @@ static inline void st(void *p, size_t i, float v, int f32) {
 }
 
 static inline float rnd(float v, int f32) { return f32 ? v : bf16_to_f32(f32_to_bf16(v)); }
+
+AVX512 static inline float lanes_sum(__m512 v) { /* the fixed tree: halves, quarters, pairs */
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+
+/* rows r0 .. r0+R-1 of one packed block against M activation rows (R * M accumulators in registers), for one
+ * kind of weight: T its element type, LOADW(p) 16 of them from p as fp32 lanes */
+#define LOAD_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#define LOAD_BF16(p) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
+#define LOAD_F32(p) _mm512_loadu_ps((const float *)(p))
+#define BLOCK(NAME, T, LOADW, R, M)                                                                           \
+    AVX512 static void NAME##_##R##x##M(const float *xf, int K, const T *blk, int r0, float *acc_out) {        \
+        __m512 acc[R][M];                                                                                     \
+        for (int r = 0; r < R; r++)                                                                           \
+            for (int m = 0; m < M; m++) acc[r][m] = _mm512_setzero_ps();                                      \
+        for (int k = 0; k < K; k += 16) {                                                                     \
+            const T *c = blk + (size_t)k * 8 + r0 * 16;                                                       \
+            for (int line = 0; line < (int)sizeof(T) * 2; line++) /* the 16 x 8 weights' cache lines */       \
+                _mm_prefetch((const char *)c + PREFETCH_BYTES * (int)sizeof(T) + 64 * line, _MM_HINT_T0);     \
+            for (int r = 0; r < R; r++) {                                                                     \
+                __m512 wv = LOADW(c + r * 16);                                                                \
+                for (int m = 0; m < M; m++) acc[r][m] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(xf + m * K + k), acc[r][m]); \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int r = 0; r < R; r++)                                                                           \
+            for (int m = 0; m < M; m++) acc_out[m * 8 + r0 + r] = lanes_sum(acc[r][m]);                       \
+    }
+#define BLOCKS(NAME, T, LOADW)                                                                                \
+    BLOCK(NAME, T, LOADW, 8, 1) BLOCK(NAME, T, LOADW, 8, 2) BLOCK(NAME, T, LOADW, 4, 3) BLOCK(NAME, T, LOADW, 4, 4) \
+    AVX512 static void NAME(const float *xm, int K, const void *w, int b, int c, float *acc) {                \
+        const T *blk = (const T *)w + (size_t)b * 8 * K;                                                      \
+        if (c == 1) NAME##_8x1(xm, K, blk, 0, acc);                                                           \
+        else if (c == 2) NAME##_8x2(xm, K, blk, 0, acc);                                                      \
+        else if (c == 3) { NAME##_4x3(xm, K, blk, 0, acc); NAME##_4x3(xm, K, blk, 4, acc); }                  \
+        else { NAME##_4x4(xm, K, blk, 0, acc); NAME##_4x4(xm, K, blk, 4, acc); }                              \
+    }
+BLOCKS(block_i8, int8_t, LOAD_I8)
+BLOCKS(block_bf16, uint16_t, LOAD_BF16)
+BLOCKS(block_f32, float, LOAD_F32)
+
+int int8mm_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
+}
+
+/* y = x @ w.T (times scale[n] for int8 weights), w packed. int8_weights: 1 for int8 weights with `scale`, 0 for
+ * weights of x's own dtype (scale unused). 0 on success; -1: K not a multiple of 16; -2: out of memory.
+ * residual: NULL, or [M, N] added to the product once it is rounded to the output dtype (torch's
+ * `residual + product`, one more rounding). */
+AVX512 int packed_mm(const void *x, const void *w, const void *scale, void *y, int M, int N, int K, int f32,
+                     int int8_weights, int threads, const void *residual) {
+    if (K % 16) return -1;
+    float *xf = aligned_alloc(64, ((size_t)M * K * sizeof(float) + 63) / 64 * 64);
+    if (!xf) return -2;
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        xf[i] = f32 ? ((const float *)x)[i] : bf16_to_f32(((const uint16_t *)x)[i]);
+    void (*block)(const float *, int, const void *, int, int, float *) =
+        int8_weights ? block_i8 : f32 ? block_f32 : block_bf16;
+    int blocks = (N + 7) / 8;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int b = 0; b < blocks; b++) {
+        float acc[4 * 8];
+        for (int m0 = 0; m0 < M; m0 += 4) {
+            int c = M - m0 < 4 ? M - m0 : 4;
+            block(xf + (size_t)m0 * K, K, w, b, c, acc);
+            for (int m = 0; m < c; m++)
+                for (int r = 0; r < 8 && b * 8 + r < N; r++) {
+                    size_t n = (size_t)b * 8 + r, at = (size_t)(m0 + m) * N + n;
+                    float v = acc[m * 8 + r];
+                    if (int8_weights) v *= ld(scale, n, f32);
+                    v = rnd(v, f32);
+                    st(y, at, residual ? ld(residual, at, f32) + v : v, f32);
+                }
+        }
+    }
+    free(xf);
+    return 0;
+}
+
+/* ---- the rest of a decode step, row by row: each row's numbers are its own (no sum crosses rows) ---------- */
 
 AVX512 static inline __m512 ld16(const void *p, size_t i, int f32) {
     if (f32) return _mm512_loadu_ps((const float *)p + i);
@@ -192,8 +200,8 @@ AVX512 void silu_mul(const void *gu, void *out, int rows, int inter, int f32) {
  * q and k rotated (rotate_half), the row's k and v written into cache column `col` of k_cache / v_cache
  * ([rows, KV, cap, D] each, contiguous, `cap` > col); then each head of q attends over the row's columns
  * where valid[row, c] (valid: [rows, col + 1] bytes), its kv head h / (H / KV), softmax in fp32 with its sum in
- * column order. out: [rows, H * D]. D a multiple of 16. */
-AVX512 void attend(const void *qkv, const void *cos_, const void *sin_, void *k_cache, void *v_cache,
+ * column order. out: [rows, H * D]. D a multiple of 16, at most 256. 0 on success, -2: out of memory. */
+AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_cache, void *v_cache,
                    const uint8_t *valid, void *out, int rows, int H, int KV, int D, int cap, int col, float scale,
                    int f32, int threads) {
     int width = (H + 2 * KV) * D, half = D / 2, group = H / KV;
@@ -211,7 +219,9 @@ AVX512 void attend(const void *qkv, const void *cos_, const void *sin_, void *k_
             }
         }
     }
-    int cols = col + 1;
+    int cols = col + 1, padded = (cols + 15) / 16 * 16;
+    float *scores = aligned_alloc(64, sizeof(float) * (size_t)padded * rows * H);
+    if (!scores) return -2;
     #pragma omp parallel for num_threads(threads) schedule(static) if ((long)rows * H * cols > 4000)
     for (int t = 0; t < rows * H; t++) {
         int b = t / H, h = t % H, g = h / group;
@@ -225,8 +235,7 @@ AVX512 void attend(const void *qkv, const void *cos_, const void *sin_, void *k_
         const uint8_t *ok = valid + (size_t)b * cols;
         size_t base = ((size_t)b * KV + g) * cap * D;
         float mx = -INFINITY;
-        int padded = (cols + 15) / 16 * 16;
-        float *sc = aligned_alloc(64, sizeof(float) * padded);
+        float *sc = scores + (size_t)t * padded;
         for (int c = 0; c < cols; c++) {
             if (!ok[c]) continue;
             __m512 acc = _mm512_setzero_ps();
@@ -251,10 +260,11 @@ AVX512 void attend(const void *qkv, const void *cos_, const void *sin_, void *k_
             for (int j = 0; j < blocks; j++)
                 o[j] = _mm512_fmadd_ps(pv, ld16(v_cache, base + (size_t)c * D + j * 16, f32), o[j]);
         }
-        free(sc);
         float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
         float res[256] __attribute__((aligned(64)));
         for (int j = 0; j < blocks; j++) _mm512_store_ps(res + j * 16, _mm512_mul_ps(o[j], _mm512_set1_ps(inv)));
         for (int d = 0; d < D; d++) st(out, (size_t)b * H * D + (size_t)h * D + d, res[d], f32);
     }
+    free(scores);
+    return 0;
 }

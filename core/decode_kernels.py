@@ -1,21 +1,23 @@
-"""Int8 weight-only products at the memory's speed on an AVX-512 CPU: core/int8mm.c, built once per machine.
+"""A one-token decode step's kernels for an AVX-512 CPU (core/decode_kernels.c, built once per machine).
 
-    if int8mm.available():
-        packed = int8mm.pack(q)                    # q: int8 [N, K], K a multiple of 16
-        y = int8mm.matmul(x, packed, scales, N)    # == x @ (q * scales[:, None]).T, summed per row alone
+    if decode_kernels.available():
+        packed = decode_kernels.pack(q)                        # [N, K] int8 (or bf16/fp32), K a multiple of 16
+        y = decode_kernels.matmul(x, packed, scales, N)        # x @ (q * scales[:, None]).T, each row alone
+        h = decode_kernels.rms_norm(x, weight, eps)            # and silu_mul, attend: the rest of a step
 
-Why hand-written: torch's `_weight_int8pack_mm` reads the weights at about 11 GB/s on this project's
-machines, where a plain read of the same bytes runs at about 25 GB/s, and a decode step is mostly that read
-(README "Speed"). No package on PyPI offers an int8 weight-only product over torch tensors that keeps a
-row's sums independent of the other rows in its batch (onednn and fbgemm quantise the activations per
-tensor). The kernel's sums are torch's in the same order; it differs in reading each block of 8 weight rows
-as one stream.
+Why hand-written: torch's `_weight_int8pack_mm` reads int8 weights at about 11 GB/s on this project's
+machines and its bf16 matrix products at 8-17 GB/s, where a plain read of the same bytes runs at about
+25 GB/s, and a decode step is mostly that read (README "Speed"); the rest of a step was ~150 small torch
+operations of a few microseconds each. No package on PyPI offers weight-only products over torch tensors that
+keep a row's sums independent of the other rows in its batch (onednn's and fbgemm's int8 products quantise
+the activations per tensor). The products sum as torch's int8 kernel does (16 fp32 lanes, then a fixed tree);
+they differ in reading each block of 8 weight rows as one stream, prefetched.
 
 The C file is compiled with the machine's C compiler (`$CC`, else `cc`) into a per-user cache
 (`$ONBRAND_KERNEL_CACHE`, else ~/.cache/onbrand), named by a hash of the source and the compiler, written
-atomically and checked against torch's kernel before first use. Where anything is missing (no compiler, no
-AVX-512, another OS) or the check fails, `available()` is False with the reason logged, and callers keep
-torch's kernel.
+atomically and checked against exact sums before first use. Where anything is missing (no compiler, no
+AVX-512, another OS) or the check fails, `available()` is False with the reason logged, and the step keeps
+torch's operations.
 """
 
 from __future__ import annotations
@@ -83,13 +85,13 @@ def _load() -> ctypes.CDLL:
     lib.int8mm_supported.restype = ctypes.c_int
     if not lib.int8mm_supported():
         raise RuntimeError("this CPU lacks AVX-512 (F, BW, VL, DQ) or FMA")
-    lib.int8mm.restype = ctypes.c_int
-    lib.int8mm.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int] * 5 + [ctypes.c_void_p]
+    lib.packed_mm.restype = ctypes.c_int
+    lib.packed_mm.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int] * 6 + [ctypes.c_void_p]
     lib.rms_norm.restype = None
     lib.rms_norm.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 2 + [ctypes.c_float, ctypes.c_int]
     lib.silu_mul.restype = None
     lib.silu_mul.argtypes = [ctypes.c_void_p] * 2 + [ctypes.c_int] * 3
-    lib.attend.restype = None
+    lib.attend.restype = ctypes.c_int
     lib.attend.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int] * 6 + [ctypes.c_float] + [ctypes.c_int] * 2
     return lib
 
@@ -129,38 +131,39 @@ def unavailable_reason() -> str | None:
     return _reason
 
 
-def pack(q: torch.Tensor) -> torch.Tensor:
-    """int8 [N, K] -> the kernel's layout, flat: blocks of 8 rows (the last padded with zero rows), each stored
-    16 columns at a time."""
-    n, k = q.shape
+def pack(w: torch.Tensor) -> torch.Tensor:
+    """[N, K] weights (int8, or the activations' bf16 / fp32) -> the kernel's layout, flat: blocks of 8 rows
+    (the last padded with zero rows), each stored 16 columns at a time."""
+    n, k = w.shape
     if k % COLS:
-        raise ValueError(f"int8mm needs an inner size that is a multiple of {COLS}, got {k}")
+        raise ValueError(f"the decode kernels need an inner size that is a multiple of {COLS}, got {k}")
     blocks = -(-n // ROWS)
-    padded = torch.zeros((blocks * ROWS, k), dtype=torch.int8)
-    padded[:n] = q
+    padded = torch.zeros((blocks * ROWS, k), dtype=w.dtype)
+    padded[:n] = w
     return padded.view(blocks, ROWS, k // COLS, COLS).permute(0, 2, 1, 3).contiguous().view(-1)
 
 
-def packed_numel(n: int, k: int) -> int:
-    return -(-n // ROWS) * ROWS * k
-
-
-def _call(lib: ctypes.CDLL, x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor, n: int,
+def _call(lib: ctypes.CDLL, x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor | None, n: int,
           residual: torch.Tensor | None = None) -> torch.Tensor:
-    if x.dtype not in (torch.bfloat16, torch.float32) or scales.dtype != x.dtype:
-        raise TypeError(f"int8mm takes bf16 or fp32 activations with scales of their dtype, got {x.dtype}, {scales.dtype}")
+    int8 = packed.dtype == torch.int8
+    if x.dtype not in (torch.bfloat16, torch.float32) or (int8 and (scales is None or scales.dtype != x.dtype)) \
+            or (not int8 and packed.dtype != x.dtype):
+        raise TypeError(f"packed_mm takes bf16 or fp32 activations with int8 weights and scales of their dtype, or "
+                        f"weights of their dtype; got {x.dtype}, {packed.dtype}, {None if scales is None else scales.dtype}")
     x = x.contiguous()
     m, k = x.shape
+    if packed.numel() != -(-n // ROWS) * ROWS * k:
+        raise ValueError(f"packed weights of {packed.numel()} values for {n} x {k}")
     y = torch.empty((m, n), dtype=x.dtype)
-    threads = torch.get_num_threads()
     if residual is not None:
         if residual.shape != (m, n) or residual.dtype != x.dtype:
             raise ValueError(f"residual {tuple(residual.shape)} {residual.dtype} for a product of {(m, n)} {x.dtype}")
         residual = residual.contiguous()
-    rc = lib.int8mm(x.data_ptr(), packed.data_ptr(), scales.data_ptr(), y.data_ptr(), m, n, k,
-                    int(x.dtype == torch.float32), threads, residual.data_ptr() if residual is not None else None)
+    rc = lib.packed_mm(x.data_ptr(), packed.data_ptr(), scales.data_ptr() if int8 else None, y.data_ptr(), m, n, k,
+                       int(x.dtype == torch.float32), int(int8), torch.get_num_threads(),
+                       residual.data_ptr() if residual is not None else None)
     if rc != 0:
-        raise RuntimeError(f"int8mm failed ({rc}) on x {tuple(x.shape)}, {n} output rows")
+        raise RuntimeError(f"packed_mm failed ({rc}) on x {tuple(x.shape)}, {n} output rows")
     return y
 
 
@@ -170,10 +173,11 @@ def _lib_or_raise() -> ctypes.CDLL:
     return _lib
 
 
-def matmul(x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor, n: int,
+def matmul(x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor | None, n: int,
            residual: torch.Tensor | None = None) -> torch.Tensor:
-    """x [M, K] @ the packed [N, K] int8 weights, times their per-row scales: [M, N] in x's dtype; with
-    `residual` ([M, N]), residual + that product (each rounded to the dtype, as torch adds them)."""
+    """x [M, K] @ the packed [N, K] weights: int8 times their per-row `scales`, or x's own dtype (scales None);
+    [M, N] in x's dtype; with `residual` ([M, N]), residual + that product (each rounded to the dtype, as torch
+    adds them)."""
     return _call(_lib_or_raise(), x, packed, scales, n, residual)
 
 
@@ -206,14 +210,18 @@ def attend(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, k_cache: tor
     rows, kv, capacity, dim = k_cache.shape
     if (kv != kv_heads or v_cache.shape != k_cache.shape or not k_cache.is_contiguous() or not v_cache.is_contiguous()
             or column >= capacity or valid.shape != (rows, column + 1) or valid.dtype != torch.bool
-            or qkv.shape != (rows, (heads + 2 * kv_heads) * dim) or cos.shape != (rows, dim)):
-        raise ValueError(f"attend: qkv {tuple(qkv.shape)}, cache {tuple(k_cache.shape)}, column {column}, "
-                         f"valid {tuple(valid.shape)}, cos {tuple(cos.shape)}")
+            or qkv.shape != (rows, (heads + 2 * kv_heads) * dim) or cos.shape != (rows, dim)
+            or dim % COLS or dim > 256 or heads % kv_heads
+            or any(t.dtype != qkv.dtype or not t.is_contiguous() for t in (cos, sin, k_cache, v_cache))):
+        raise ValueError(f"attend: qkv {tuple(qkv.shape)} {qkv.dtype}, cache {tuple(k_cache.shape)} {k_cache.dtype}, "
+                         f"column {column}, valid {tuple(valid.shape)}, cos {tuple(cos.shape)} {cos.dtype}")
     lib, out = _lib_or_raise(), qkv.new_empty((rows, heads * dim))
     valid = valid.contiguous()
-    lib.attend(qkv.data_ptr(), cos.data_ptr(), sin.data_ptr(), k_cache.data_ptr(), v_cache.data_ptr(),
-               valid.data_ptr(), out.data_ptr(), rows, heads, kv_heads, dim, capacity, column, scale, _flag(qkv),
-               torch.get_num_threads())
+    rc = lib.attend(qkv.data_ptr(), cos.data_ptr(), sin.data_ptr(), k_cache.data_ptr(), v_cache.data_ptr(),
+                    valid.data_ptr(), out.data_ptr(), rows, heads, kv_heads, dim, capacity, column, scale,
+                    _flag(qkv), torch.get_num_threads())
+    if rc != 0:
+        raise MemoryError(f"attend: no memory for {rows} x {heads} x {column + 1} scores")
     return out
 
 

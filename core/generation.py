@@ -23,9 +23,10 @@ Which weights a step runs on (`onbrand bench` times each; README "Speed"):
 - rows that mix adapters (side by side, the scorecard's base + adapter batches): peft's `adapter_names`
   for the one-token steps; their prompts are still prefilled per adapter on the weights above.
 One-token steps skip transformers' module machinery (core/lean_step.py): LeanStep on the weights above, or,
-on a CPU for batches of up to `int8_rows` rows, Int8Step: each row on int8 weight-only copies of its weights
-(the merged copy's for an adapter, the plain copy's for the bare base: half the bytes a step reads), on
-core/decode_kernels.c where it runs, so a row's answer is its answer alone.
+on a CPU for batches of up to `int8_rows` rows, Int8Step: adapter rows on int8 weight-only copies of their
+merged weights (half the bytes a step reads), the bare base's rows on its own weights, every row's products
+on its own weights and the whole step on core/decode_kernels.c where it runs, so a row's answer is its
+answer alone.
 Merged weights give the peft path's greedy tokens on the fp32 test model (tests/onbrand/test_decode_merged.py);
 in bf16 a merged weight is rounded once where peft rounds the base and LoRA outputs apart, so a near-tie can
 go the other way: `merge_adapters=False` keeps peft's arithmetic for every row.
@@ -48,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
-from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, is_peft, int8_supported,
+from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, OwnWeights, is_peft, int8_supported,
                              lean_supported)
 from core.model import LoadedModel
 from core.threads import release_pools
@@ -877,16 +878,26 @@ class Generator:
                      "core/int8mm.c" if hit[1].kernel else "torch's kernel")
         return hit[1]
 
+    def _own_weights(self, plain: torch.nn.Module) -> OwnWeights:
+        """The plain copy's own weights for the bare base's rows of an Int8Step, made again when they change."""
+        sig = _signature(plain)
+        hit = self._int8.get(plain)
+        if hit is None or hit[0] != sig:
+            hit = self._int8[plain] = (sig, OwnWeights(self._leanstep(plain), kernel=self.int8_kernel))
+        return hit[1]
+
     def _int8_step(self, kind: str, module: torch.nn.Module, names: list[str] | None) -> Int8Step | None:
-        """Int8Step for these rows, each on int8 weights of its own weights: the bare base's rows on the plain
-        copy's, one adapter's on its merged copy's, mixed rows each on theirs (so a row's numbers are the same
-        alone and beside others); None where a row has no int8 weights (a model without adapters keeps its own
-        weights, as does an adapter merging cannot express or a copy over merged_cache_bytes) or the kernel
-        cannot take the model's sizes."""
+        """Int8Step for these rows, each on its own weights: one adapter's on its merged copy's int8 weights,
+        the bare base's on the plain copy's own (alone too, so that its answer is the same alone and beside
+        adapter rows), mixed rows each on theirs; None where a row has no such weights (a model without
+        adapters, an adapter merging cannot express, a copy over merged_cache_bytes) or the kernel cannot take
+        the model's sizes."""
         if not int8_supported(module):
             return None
-        if kind in ("merged", "bare"):
+        if kind == "merged":
             return Int8Step(module, {None: self._int8_weights(module)}, row_attention=self.row_attention)
+        if kind == "bare":
+            return Int8Step(module, {None: self._own_weights(module)}, row_attention=self.row_attention)
         if kind != "peft" or not (self.bare_copy and self.merge_adapters):  # alone, these rows take no Int8Step
             return None
         model = self.lm.model
@@ -894,7 +905,7 @@ class Generator:
         weights = {}
         for name in dict.fromkeys(names):
             if name == BASE:
-                weights[name] = self._int8_weights(plain)
+                weights[name] = self._own_weights(plain)
                 continue
             merged = self._merged_engine(model, name)
             if merged is None:

@@ -213,7 +213,7 @@ _GROUPS = ((1, 2, 3), (4,), (6, 7), (8,))  # LeanStep.layers indices read by one
 class Int8Weights:
     """A model's projections and output head as int8 weight-only products: each weight matrix quantised per
     output row, q/k/v and gate/up fused into one product each, which gives a row the same numbers whatever
-    rows it is computed with. On an AVX-512 CPU the products run on core/int8mm.c (the weights in its packed
+    rows it is computed with. On an AVX-512 CPU the products run on core/decode_kernels.c (the weights in its packed
     layout, read at about twice the speed of torch's kernel, the same sums: README "Speed"), elsewhere, or
     with `kernel=False`, on torch's `_weight_int8pack_mm` (int8 weights, activations in the model's dtype).
     The weights are copied: a change to the model's needs new ones (the generator checks)."""
@@ -251,11 +251,45 @@ class Int8Weights:
         return self._mm(x, *self.head_weight)
 
 
+class OwnWeights:
+    """A model's own projections and output head (bf16 or fp32, unquantised), q/k/v and gate/up fused into one
+    product each (rows stacked: each output the same sum), for the bare base's rows of a step whose adapter rows
+    run on int8: on core/decode_kernels.c in its packed layout (a copy; its sums do not depend on the other rows
+    in the batch), else torch's F.linear on the model's own tensors (`kernel` False)."""
+
+    def __init__(self, lean: LeanStep, kernel: bool = True):
+        dtype = lean.inner.embed_tokens.weight.dtype
+        self.kernel = bool(kernel and dtype in (torch.bfloat16, torch.float32) and kernels.available())
+        matrices = [torch.cat([layer[k].weight.detach() for k in group]) for layer in lean.layers for group in _GROUPS]
+        matrices.append(lean.lm_head.weight.detach())
+        stored = [kernels.pack(w) for w in matrices] if self.kernel else matrices
+        self.buffer = torch.cat([w.reshape(-1) for w in stored]) if self.kernel else None
+        if self.kernel:  # one buffer, as Int8Weights'
+            stored = [b.view(w.shape) for b, w in zip(self.buffer.split([w.numel() for w in stored]), stored)]
+        views = iter(zip(stored, (w.shape[0] for w in matrices)))
+        self.products = [tuple(next(views) for _ in _GROUPS) for _ in lean.layers]
+        self.head_weight = next(views)
+        self.nbytes = self.buffer.numel() * self.buffer.element_size() if self.kernel else 0
+
+    def _mm(self, x: torch.Tensor, weight: torch.Tensor, rows: int, residual: torch.Tensor | None = None):
+        if self.kernel:
+            return kernels.matmul(x, weight, None, rows, residual)
+        y = F.linear(x, weight)
+        return y if residual is None else residual + y
+
+    def product(self, layer: int, j: int, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        return self._mm(x, *self.products[layer][j], residual)
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        return self._mm(x, *self.head_weight)
+
+
 class Int8Step(LeanStep):
-    """LeanStep's step where each adapter's rows take their products on their own int8 weight-only copies
-    (`Int8Weights`: an adapter's merged copy's, the bare base's plain copy's). A step on int8 weights reads
-    half the bytes, and a CPU's decoding waits on memory reads, so it is faster; its numbers are not the bf16
-    model's (README "Speed" gives what it changed in the scorecard). Where every row's weights run on
+    """LeanStep's step where each adapter's rows take their products on their own weights: int8 weight-only
+    copies of the merged copy's (`Int8Weights`) for rows with an adapter, the model's own (`OwnWeights`) for
+    the bare base's rows. A step on int8 weights reads half the bytes, and a CPU's decoding waits on memory
+    reads, so it is faster; its numbers are not the bf16 model's (README "Speed" gives what it changed in the
+    scorecard), and the base keeps its own. Where every row's weights run on
     core/decode_kernels.c, the whole step does (`_fused`); else torch's operations. Every operation but the
     products is row by row and the products give a row the same numbers whatever rows they compute with, so a
     row's answer in any batch is the one it gets alone (tests/onbrand/test_decode_int8.py).

@@ -231,3 +231,39 @@ def test_a_products_residual_is_added_as_torch_adds_it(dtype):
     x, residual = torch.randn(3, 64, generator=g).to(dtype), torch.randn(3, 40, generator=g).to(dtype)
     packed = kernels.pack(q)
     assert torch.equal(kernels.matmul(x, packed, scales, 40, residual), residual + kernels.matmul(x, packed, scales, 40))
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_unquantised_weights_sum_exactly_within_rounding_and_row_by_row(dtype):
+    g = torch.Generator().manual_seed(6)
+    n, k = 45, 160
+    w = torch.randn(n, k, generator=g).to(dtype)
+    x = torch.randn(7, k, generator=g).to(dtype)
+    packed = kernels.pack(w)
+    got = kernels.matmul(x, packed, None, n)
+    exact = x.double() @ w.double().T
+    magnitude = x.double().abs() @ w.double().abs().T
+    assert ((got.double() - exact).abs() <= torch.finfo(dtype).eps * magnitude).all()
+    alone = torch.cat([kernels.matmul(x[i:i + 1], packed, None, n) for i in range(len(x))])
+    assert torch.equal(got, alone)
+    with pytest.raises(TypeError):
+        kernels.matmul(x.float() if dtype == torch.bfloat16 else x.bfloat16(), packed, None, n)  # another dtype
+
+
+@needs_kernel
+def test_the_bases_own_weights_take_the_kernel_with_the_models_numbers(tiny_lm_dir):
+    from transformers import AutoModelForCausalLM
+
+    from core.lean_step import OwnWeights
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_lm_dir), torch_dtype=torch.bfloat16)
+    lean = LeanStep(model)
+    own, torchs = OwnWeights(lean), OwnWeights(lean, kernel=False)
+    assert own.kernel and not torchs.kernel
+    x = torch.randn(2, model.config.hidden_size).bfloat16()
+    layer = model.model.layers[0]
+    want = torch.cat([layer.self_attn.q_proj(x), layer.self_attn.k_proj(x), layer.self_attn.v_proj(x)], -1)
+    assert torch.allclose(own.product(0, 0, x).float(), want.float(), rtol=1e-2, atol=1e-3)
+    assert torch.allclose(own.head(x).float(), model.lm_head(x).float(), rtol=1e-2, atol=1e-3)
+    assert torch.allclose(torchs.head(x).float(), model.lm_head(x).float(), rtol=1e-2, atol=1e-3)
