@@ -146,6 +146,15 @@ AVX512 static inline __m512 ld16(const void *p, size_t i, int f32) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* the first n (<= 16) values from p as fp32 lanes, zeros after */
+AVX512 static inline __m512 ld16n(const void *p, size_t i, int f32, int n) {
+    if (n >= 16) return ld16(p, i, f32);
+    __mmask16 m = (__mmask16)((1u << n) - 1);
+    if (f32) return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
 /* e^x for 16 lanes: x = n ln2 + r (ln2 in two parts, |r| <= ln2 / 2), e^r by its degree-6 Taylor polynomial
  * (relative error under 2e-7 on that range), times 2^n; below -87.3 (and -inf) gives 0 */
 AVX512 static inline __m512 vexp(__m512 x) {
@@ -200,7 +209,7 @@ AVX512 void silu_mul(const void *gu, void *out, int rows, int inter, int f32) {
  * q and k rotated (rotate_half), the row's k and v written into cache column `col` of k_cache / v_cache
  * ([rows, KV, cap, D] each, contiguous, `cap` > col); then each head of q attends over the row's columns
  * where valid[row, c] (valid: [rows, col + 1] bytes), its kv head h / (H / KV), softmax in fp32 with its sum in
- * column order. out: [rows, H * D]. D a multiple of 16, at most 256. 0 on success, -2: out of memory. */
+ * column order. out: [rows, H * D]. D at most 256. 0 on success, -2: out of memory. */
 AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_cache, void *v_cache,
                    const uint8_t *valid, void *out, int rows, int H, int KV, int D, int cap, int col, float scale,
                    int f32, int threads) {
@@ -226,7 +235,7 @@ AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_c
     for (int t = 0; t < rows * H; t++) {
         int b = t / H, h = t % H, g = h / group;
         const char *q = (const char *)qkv + ((size_t)b * width + (size_t)h * D) * esz;
-        float qr[256] __attribute__((aligned(64)));
+        float qr[256] __attribute__((aligned(64))) = {0};
         for (int d = 0; d < D; d++) {
             float c = ld(cos_, (size_t)b * D + d, f32), s = ld(sin_, (size_t)b * D + d, f32);
             float other = d < half ? -ld(q, d + half, f32) : ld(q, d - half, f32);
@@ -240,7 +249,7 @@ AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_c
             if (!ok[c]) continue;
             __m512 acc = _mm512_setzero_ps();
             for (int d = 0; d < D; d += 16)
-                acc = _mm512_fmadd_ps(_mm512_load_ps(qr + d), ld16(k_cache, base + (size_t)c * D + d, f32), acc);
+                acc = _mm512_fmadd_ps(_mm512_load_ps(qr + d), ld16n(k_cache, base + (size_t)c * D + d, f32, D - d), acc);
             sc[c] = lanes_sum(acc) * scale;
             if (sc[c] > mx) mx = sc[c];
         }
@@ -249,7 +258,7 @@ AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_c
         for (int c = 0; c < padded; c += 16)
             _mm512_store_ps(sc + c, vexp(_mm512_sub_ps(_mm512_load_ps(sc + c), _mm512_set1_ps(mx))));
         __m512 o[16];
-        int blocks = D / 16;
+        int blocks = (D + 15) / 16;
         for (int j = 0; j < blocks; j++) o[j] = _mm512_setzero_ps();
         float sum = 0.0f;
         for (int c = 0; c < cols; c++) {
@@ -258,7 +267,7 @@ AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_c
             sum += p;
             __m512 pv = _mm512_set1_ps(p);
             for (int j = 0; j < blocks; j++)
-                o[j] = _mm512_fmadd_ps(pv, ld16(v_cache, base + (size_t)c * D + j * 16, f32), o[j]);
+                o[j] = _mm512_fmadd_ps(pv, ld16n(v_cache, base + (size_t)c * D + j * 16, f32, D - j * 16), o[j]);
         }
         float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
         float res[256] __attribute__((aligned(64)));
@@ -267,4 +276,39 @@ AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_c
     }
     free(scores);
     return 0;
+}
+
+/* Every decoder layer of one decode step in one call, for rows that all run on one set of weights: per layer
+ * exactly the calls core/lean_step.py's Int8Step._fused makes one by one (rms_norm, the q/k/v product, attend,
+ * the o product with the residual, rms_norm, the gate/up product, silu_mul, the down product with the
+ * residual), so the same numbers, without a Python call per operation. x: [M, hidden], updated in place.
+ * Per layer l: ln1[l], ln2[l] norm weights; w[l * 4 + j], scale[l * 4 + j] the packed weights of product j
+ * (q/k/v, o, gate/up, down; scale NULL for unquantised weights); k_cache[l], v_cache[l] with capacity cap[l],
+ * this step's column `column` (every layer's). 0 on success, else the first failing call's code. */
+AVX512 int layers_step(int L, void *x, int M, int hidden, int inter, int H, int KV, int D, const void **ln1,
+                       const void **ln2, float eps, const void **w, const void **scale, int int8_weights,
+                       void **k_cache, void **v_cache, const int *cap, int column, const uint8_t *valid,
+                       const void *cos_, const void *sin_, float attn_scale, int f32, int threads) {
+    size_t esz = f32 ? 4 : 2;
+    int width = (H + 2 * KV) * D;
+    char *h = malloc(esz * (size_t)M * hidden), *qkv = malloc(esz * (size_t)M * width);
+    char *a = malloc(esz * (size_t)M * H * D), *gu = malloc(esz * (size_t)M * 2 * inter);
+    char *act = malloc(esz * (size_t)M * inter);
+    int rc = (h && qkv && a && gu && act) ? 0 : -2;
+    for (int l = 0; l < L && rc == 0; l++) {
+        const void **wl = w + (size_t)l * 4, **sl = scale + (size_t)l * 4;
+        rms_norm(x, ln1[l], h, M, hidden, eps, f32);
+        rc = packed_mm(h, wl[0], sl[0], qkv, M, width, hidden, f32, int8_weights, threads, NULL);
+        if (!rc) rc = attend(qkv, cos_, sin_, k_cache[l], v_cache[l], valid, a, M, H, KV, D, cap[l], column,
+                             attn_scale, f32, threads);
+        if (!rc) rc = packed_mm(a, wl[1], sl[1], x, M, hidden, H * D, f32, int8_weights, threads, x);
+        if (rc) break;
+        rms_norm(x, ln2[l], h, M, hidden, eps, f32);
+        rc = packed_mm(h, wl[2], sl[2], gu, M, 2 * inter, hidden, f32, int8_weights, threads, NULL);
+        if (rc) break;
+        silu_mul(gu, act, M, inter, f32);
+        rc = packed_mm(act, wl[3], sl[3], x, M, hidden, inter, f32, int8_weights, threads, x);
+    }
+    free(h); free(qkv); free(a); free(gu); free(act);
+    return rc;
 }

@@ -91,6 +91,11 @@ def _load() -> ctypes.CDLL:
     lib.rms_norm.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 2 + [ctypes.c_float, ctypes.c_int]
     lib.silu_mul.restype = None
     lib.silu_mul.argtypes = [ctypes.c_void_p] * 2 + [ctypes.c_int] * 3
+    lib.layers_step.restype = ctypes.c_int
+    lib.layers_step.argtypes = ([ctypes.c_int, ctypes.c_void_p] + [ctypes.c_int] * 6 + [ctypes.c_void_p] * 2
+                                + [ctypes.c_float] + [ctypes.c_void_p] * 2 + [ctypes.c_int] + [ctypes.c_void_p] * 3
+                                + [ctypes.c_int, ctypes.c_void_p] + [ctypes.c_void_p] * 2 + [ctypes.c_float]
+                                + [ctypes.c_int] * 2)
     lib.attend.restype = ctypes.c_int
     lib.attend.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int] * 6 + [ctypes.c_float] + [ctypes.c_int] * 2
     return lib
@@ -211,7 +216,7 @@ def attend(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, k_cache: tor
     if (kv != kv_heads or v_cache.shape != k_cache.shape or not k_cache.is_contiguous() or not v_cache.is_contiguous()
             or column >= capacity or valid.shape != (rows, column + 1) or valid.dtype != torch.bool
             or qkv.shape != (rows, (heads + 2 * kv_heads) * dim) or cos.shape != (rows, dim)
-            or dim % COLS or dim > 256 or heads % kv_heads
+            or dim > 256 or heads % kv_heads
             or any(t.dtype != qkv.dtype or not t.is_contiguous() for t in (cos, sin, k_cache, v_cache))):
         raise ValueError(f"attend: qkv {tuple(qkv.shape)} {qkv.dtype}, cache {tuple(k_cache.shape)} {k_cache.dtype}, "
                          f"column {column}, valid {tuple(valid.shape)}, cos {tuple(cos.shape)} {cos.dtype}")
@@ -225,6 +230,44 @@ def attend(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, k_cache: tor
     return out
 
 
+def pointers(tensors: list[torch.Tensor | None]) -> ctypes.Array:
+    """The tensors' data pointers as a C array (NULL for None), for `layers_step`; the caller keeps the
+    tensors alive while the array is used."""
+    return (ctypes.c_void_p * len(tensors))(*[t.data_ptr() if t is not None else None for t in tensors])
+
+
+def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, eps: float, weights: ctypes.Array,
+                scales: ctypes.Array, int8_weights: bool, caches: list[tuple[torch.Tensor, torch.Tensor]],
+                column: int, valid: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, heads: int, kv_heads: int,
+                intermediate: int, scale: float) -> torch.Tensor:
+    """Every decoder layer of a step for rows on one set of weights (decode_kernels.c `layers_step`: the same
+    calls as rms_norm, matmul, attend and silu_mul one by one, so the same numbers). x [rows, hidden] is
+    updated in place and returned; norms / post_norms: each layer's two norm weights, weights / scales: each
+    layer's four packed products (`pointers`); caches: each layer's (keys, values) buffers, all with room for
+    `column`."""
+    rows, hidden = x.shape
+    dim = caches[0][0].shape[-1]
+    if (len(caches) * 4 != len(weights) or not x.is_contiguous() or valid.shape != (rows, column + 1)
+            or valid.dtype != torch.bool or cos.shape != (rows, dim) or dim > 256
+            or any(k.shape[0] != rows or k.shape[2] <= column or not k.is_contiguous() or not v.is_contiguous()
+                   or v.shape != k.shape or k.dtype != x.dtype for k, v in caches)
+            or any(t.dtype != x.dtype or not t.is_contiguous() for t in (cos, sin))):
+        raise ValueError(f"layers_step: x {tuple(x.shape)} {x.dtype}, {len(caches)} caches, column {column}, "
+                         f"valid {tuple(valid.shape)}, cos {tuple(cos.shape)}")
+    lib = _lib_or_raise()
+    layers = len(caches)
+    k_ptrs, v_ptrs = pointers([k for k, _ in caches]), pointers([v for _, v in caches])
+    capacity = (ctypes.c_int * layers)(*[k.shape[2] for k, _ in caches])
+    valid = valid.contiguous()
+    rc = lib.layers_step(layers, x.data_ptr(), rows, hidden, intermediate, heads, kv_heads, dim, norms, post_norms,
+                         eps, weights, scales, int(int8_weights), k_ptrs, v_ptrs, capacity, column, valid.data_ptr(),
+                         cos.data_ptr(), sin.data_ptr(), scale, _flag(x), torch.get_num_threads())
+    if rc != 0:
+        raise RuntimeError(f"layers_step failed ({rc}) on {rows} rows, column {column}")
+    return x
+
+
 def step_supported(dim: int, hidden: int, intermediate: int) -> bool:
-    """Whether the row ops take a model of these sizes (16-wide vectors, a head of at most 256)."""
-    return dim % 16 == 0 and dim <= 256 and hidden % 16 == 0 and intermediate % 16 == 0
+    """Whether the row ops take a model of these sizes (hidden and intermediate sizes in 16-wide vectors, a head
+    of at most 256)."""
+    return dim <= 256 and hidden % 16 == 0 and intermediate % 16 == 0

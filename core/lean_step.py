@@ -236,6 +236,9 @@ class Int8Weights:
         self.products = [tuple((*next(views), scales) for _, scales in layer) for layer in products]
         self.head_weight = (*next(views), head[1])
         self.nbytes = self.buffer.numel() + sum(s.numel() * s.element_size() for layer in products for _, s in layer)
+        if self.kernel:  # every layer's four products at once (kernels.layers_step)
+            self.weight_pointers = kernels.pointers([w for layer in self.products for w, _, _ in layer])
+            self.scale_pointers = kernels.pointers([sc for layer in self.products for _, _, sc in layer])
 
     def _mm(self, x: torch.Tensor, weight: torch.Tensor, rows: int, scales: torch.Tensor,
             residual: torch.Tensor | None = None) -> torch.Tensor:
@@ -270,6 +273,9 @@ class OwnWeights:
         self.products = [tuple(next(views) for _ in _GROUPS) for _ in lean.layers]
         self.head_weight = next(views)
         self.nbytes = self.buffer.numel() * self.buffer.element_size() if self.kernel else 0
+        if self.kernel:  # every layer's four products at once (kernels.layers_step); unquantised: no scales
+            self.weight_pointers = kernels.pointers([w for layer in self.products for w, _ in layer])
+            self.scale_pointers = kernels.pointers([None] * len(self.weight_pointers))
 
     def _mm(self, x: torch.Tensor, weight: torch.Tensor, rows: int, residual: torch.Tensor | None = None):
         if self.kernel:
@@ -311,11 +317,22 @@ class Int8Step(LeanStep):
         hidden = self.embed.weight.shape[1]
         self.fused = (all(getattr(w, "kernel", False) for w in weights.values())
                       and kernels.step_supported(self.head_dim, hidden, self.intermediate))
+        eps = {n.variance_epsilon for pair in self.norms for n in pair}
+        self.norm_pointers = None
+        if self.fused and len(eps) == 1:  # one call for every layer of a step on one set of weights
+            self.eps = eps.pop()
+            self._point_at_norms()
         # no reference to the linear weights (a merged copy may be dropped from its cache while this lives)
         del self.layers, self.inner, self.lm_head
 
     def supports(self, names: list[str] | None) -> bool:
         return None in self.weights or (names is not None and set(names) <= set(self.weights))
+
+    def _point_at_norms(self) -> None:
+        """C arrays of the norm weights' data for layers_step, holding the tensors (never a freed one)."""
+        self._norm_tensors = [n.weight for pair in self.norms for n in pair]
+        self.norm_pointers = kernels.pointers(self._norm_tensors[0::2])
+        self.post_norm_pointers = kernels.pointers(self._norm_tensors[1::2])
 
     def _parts(self, adapter_names: list[str] | None, device) -> list:
         if None in self.weights or not adapter_names:
@@ -388,6 +405,20 @@ class Int8Step(LeanStep):
             valid = valid != 0
         valid = valid.contiguous()
         product = self._product
+        if len(parts) == 1 and self.norm_pointers is not None:
+            if any(n.weight is not t for n, t in zip((n for pair in self.norms for n in pair), self._norm_tensors)):
+                self._point_at_norms()  # a norm weight was replaced since
+            weights = parts[0][1]
+            reserved = [layer.reserve(1) for layer in cache.layers[:len(self.norms)]]
+            if len({column for _, _, column in reserved}) == 1:
+                x = kernels.layers_step(x, self.norm_pointers, self.post_norm_pointers, self.eps,
+                                        weights.weight_pointers, weights.scale_pointers,
+                                        isinstance(weights, Int8Weights), [(k, v) for k, v, _ in reserved],
+                                        reserved[0][2], valid, cos, sin, self.heads, self.kv_heads,
+                                        self.intermediate, self.scaling)
+                for layer in cache.layers[:len(self.norms)]:
+                    layer.advance(1)
+                return self._logits(x, parts)
         for i, (ln1, ln2) in enumerate(self.norms):
             layer = cache.layers[i]
             k_cache, v_cache, column = layer.reserve(1)
@@ -398,6 +429,10 @@ class Int8Step(LeanStep):
             x = product(parts, i, 1, a, residual=x)
             gu = product(parts, i, 2, kernels.rms_norm(x, ln2.weight, ln2.variance_epsilon))
             x = product(parts, i, 3, kernels.silu_mul(gu, self.intermediate), residual=x)
+        return self._logits(x, parts)
+
+    def _logits(self, x: torch.Tensor, parts: list) -> Logits:
+        rows = x.shape[0]
         x = kernels.rms_norm(x, self.final_norm.weight, self.final_norm.variance_epsilon)
         if len(parts) == 1:
             return Logits(parts[0][1].head(x).view(rows, 1, -1))

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core import decode_kernels
 from core.config import Settings
 from core.generation import BASE, BatchStats, Generator
 from core.model import default_gguf
@@ -214,6 +215,9 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     # the kept path, but Int8Step's products on torch's _weight_int8pack_mm instead of core/int8mm.c
     torch_int8 = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                            int8_kernel=False)
+    # the kept path, but every prompt's system turn prefilled again (none kept across requests)
+    uncached = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
+                         prefix_cache_bytes=0)
     kept = {"bare": (gen, base_names), "adapter": (gen, names)}
     kept_pairs = {"side_by_side": gen} if adapter is not None else {}
     # the kept path first, while this generator is the process's only one (as in a server): the other
@@ -229,13 +233,15 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                         "bare_no_lean": (no_lean, base_names), "bare_peft_disabled": (disabled, base_names),
                         "adapter_merged_no_lean": (no_lean, names), "adapter_peft_rows_lean": (peft_lean, names),
                         "adapter_peft_rows": (old, names), "adapter_gemv": (gemv, names),
-                        "adapter_caller_pool_kept": (pool_kept, names), "adapter_int8_torch_kernel": (torch_int8, names)},
+                        "adapter_caller_pool_kept": (pool_kept, names), "adapter_int8_torch_kernel": (torch_int8, names),
+                        "adapter_system_turn_uncached": (uncached, names)},
                        {**kept_pairs, "side_by_side_bf16": bf16, "side_by_side_no_lean": no_lean},
                        serving, new_tokens, runs, adapter, bound)
         batch1.update({k: v for k, v in means.items() if k not in batch1})
     result: dict = {
         "model": lm.model_id, "dtype": str(lm.dtype).removeprefix("torch."), "device": str(lm.device),
-        "threads": torch.get_num_threads(), "adapter": adapter, "prompt_tokens": int(gen.encode(serving).shape[1]),
+        "threads": torch.get_num_threads(), "adapter": adapter,
+        "decode_kernels": {"available": decode_kernels.available(), "unavailable": decode_kernels.unavailable_reason()}, "prompt_tokens": int(gen.encode(serving).shape[1]),
         "new_tokens": new_tokens, "runs": runs,
         "bound": {"weight_bytes_per_token": weight_bytes, "lora_bytes": lora_bytes,
                   "copy_bandwidth_gb_per_s": round(bandwidth / 1e9, 2), "decode_tokens_per_s": round(bound, 1)},
@@ -267,6 +273,8 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                 means["adapter"]["tokens_per_s"] / means["adapter_caller_pool_kept"]["tokens_per_s"], 3),
             "int8_kernel_tokens_per_s": round(
                 means["adapter"]["tokens_per_s"] / means["adapter_int8_torch_kernel"]["tokens_per_s"], 3),
+            "kept_system_turn_ttft": round(
+                means["adapter_system_turn_uncached"]["ttft_ms"] / means["adapter"]["ttft_ms"], 3),
             "gemv_tokens_per_s": round(means["adapter_gemv"]["tokens_per_s"] / means["adapter_bf16"]["tokens_per_s"], 3),
             "lean_steps_peft_rows_tokens_per_s": round(
                 means["adapter_peft_rows_lean"]["tokens_per_s"] / means["adapter_peft_rows"]["tokens_per_s"], 3),

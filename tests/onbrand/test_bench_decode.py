@@ -45,7 +45,9 @@ def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
         assert c["clients"] == int(n) and c["answer"]["p50_s"] > 0 and c["total_tokens_per_s"] > 0
     assert fig["concurrent"]["2"]["most_rows_in_a_step"] == 2  # the two requests shared steps
     assert set(fig["concurrent_ratios"]) == {"2"}
-    assert {"int8_steps_tokens_per_s", "int8_steps_side_by_side_steps_per_s"} <= set(fig["ratios"])
+    assert {"int8_steps_tokens_per_s", "int8_steps_side_by_side_steps_per_s", "int8_kernel_tokens_per_s",
+            "kept_system_turn_ttft"} <= set(fig["ratios"])
+    assert fig["decode_kernels"]["available"] == (fig["decode_kernels"]["unavailable"] is None)
     # the kept path's answers (int8 steps) equal those of the path before it (peft's per-row adapter_names) on
     # these prompts of the fp32 model: no near-tie within their first 6 tokens
     assert fig["kept_vs_old_path_answers"]["identical"] == fig["kept_vs_old_path_answers"]["prompts"] == 3

@@ -209,3 +209,24 @@ def test_a_bad_int8_rows_is_one_clear_error(monkeypatch, tmp_path, value):
     monkeypatch.setenv("ONBRAND_INT8_ROWS", value)
     with pytest.raises(ValueError, match="int8_rows|ONBRAND_INT8_ROWS"):
         Settings.from_env(home=tmp_path)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("own", [False, True])
+def test_one_call_for_every_layer_gives_the_per_operation_steps_numbers(scrambled_lm, dtype, own):
+    """kernels.layers_step makes the per-operation path's calls inside C: the same logits bit for bit, on the
+    int8 weights of an adapter's rows and on the bare base's own weights."""
+    from core import decode_kernels
+    from core.lean_step import OwnWeights
+
+    if not decode_kernels.available():
+        pytest.skip(f"the decode kernels are unavailable here: {decode_kernels.unavailable_reason()}")
+    lm = scrambled_lm(("a", TARGETS))
+    plain = plain_copy(lm.model).to(dtype)
+    ids = Generator(lm).encode(PROMPTS[1])
+    lean = LeanStep(plain)
+    weights = OwnWeights(lean) if own else Int8Weights(lean)
+    one_call, per_operation = Int8Step(plain, {None: weights}), Int8Step(plain, {None: weights})
+    assert one_call.norm_pointers is not None
+    per_operation.norm_pointers = None
+    assert torch.equal(_step_logits(plain, one_call, ids, steps=8), _step_logits(plain, per_operation, ids, steps=8))
