@@ -1,22 +1,20 @@
-/* Int8 weight-only matrix products for one-token decode steps on an x86-64 CPU with AVX-512 (core/int8mm.py
- * builds and loads this file; README "Speed" says why it exists).
+/* A one-token decode step's kernels for an x86-64 CPU with AVX-512 (core/decode_kernels.py builds and loads
+ * this file; README "Speed" says why it exists).
  *
- *   y[m, n] = scale[n] * sum_k w[n, k] * x[m, k]
- *
- * x: [M, K] activations (bf16 or fp32), w: int8 weights packed by int8mm.pack ([ceil(N/8)][K/16][8][16]: each
- * block of 8 output rows stored 16 columns at a time, so a block is read front to back as one stream), scale:
- * [N] per output row (x's dtype), y: [M, N] (x's dtype). K must be a multiple of 16.
- *
+ * packed_mm: y[m, n] = scale[n] * sum_k w[n, k] * x[m, k] (int8 weights), or sum_k w[n, k] * x[m, k]
+ * (weights of x's own dtype). x: [M, K] activations (bf16 or fp32); w packed by decode_kernels.pack
+ * ([ceil(N/8)][K/16][8][16]: each block of 8 output rows stored 16 columns at a time, so a block is read front
+ * to back as one stream, prefetched ahead); scale: [N] per output row; y: [M, N]. K a multiple of 16.
  * Every (m, n) sums in one fixed order whatever M is and whichever rows share the call: a 16-lane fp32
- * accumulator over k in steps of 16, the lanes then added in a fixed tree, times scale[n], rounded once to
- * the output dtype. So a row's numbers are the ones it gets alone (a shopper's answer does not depend on who
- * else is in the batch). These are torch's `_weight_int8pack_mm` sums but for 1-ulp differences in about
- * one output in 10,000.
+ * accumulator over k in steps of 16, the lanes then added in a fixed tree, rounded once to the output dtype,
+ * so a row's numbers are the ones it gets alone (a shopper's answer does not depend on who else is in the
+ * batch). For int8 weights these are torch's `_weight_int8pack_mm` sums but for 1-ulp differences in about
+ * one output in 10,000; torch's kernel reads the weights at ~11 GB/s here, this one at ~25 GB/s, a plain
+ * read's speed.
  *
- * torch's kernel reads weights at ~11 GB/s here, a plain read of the same bytes ~25 GB/s: it walks the
- * weight rows one by one in their stored layout. This one reads each block of 8 rows as one stream and
- * prefetches ahead. The parallel loop runs on the OpenMP runtime torch already loaded (the same libgomp,
- * found by its soname), so its workers are the calling thread's torch workers.
+ * rms_norm, silu_mul, attend: the rest of a step, row by row. layers_step: every layer of a step in one call.
+ * The parallel loops run on the OpenMP runtime torch already loaded (the same libgomp, found by its soname),
+ * so their workers are the calling thread's torch workers.
  */
 #include <immintrin.h>
 #include <stdint.h>

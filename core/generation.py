@@ -643,8 +643,8 @@ class Generator:
         # numbers), the bare base's rows on its bf16 weights; 0: never. Settings.int8_rows (default: every
         # batch, so an answer never changes numbers mid-way) sets it for the app, the CLI and the evaluation
         self.int8_rows = int8_rows
-        # Int8Step's products on core/int8mm.c where it builds and runs (an AVX-512 CPU with a C compiler; about
-        # twice torch's kernel's speed here, the same sums: README "Speed"); False: torch's _weight_int8pack_mm
+        # Int8Step on core/decode_kernels.c where it builds and runs (an AVX-512 CPU with a C compiler; products
+        # at about twice torch's kernel's speed here, the same sums: README "Speed"); False: torch's operations
         self.int8_kernel = int8_kernel
         # end the OpenMP worker pools of the thread that submits a job before it waits, and the loop's own when
         # it goes idle (core/threads.py): another thread's idle pool makes libgomp put the decoding loop's
@@ -875,7 +875,7 @@ class Generator:
             t0 = time.perf_counter()
             hit = self._int8[merged] = (sig, Int8Weights(self._leanstep(merged), kernel=self.int8_kernel))
             log.info("int8 weights for decoding (%.0f MiB, %.2f s, %s)", hit[1].nbytes / 2**20, time.perf_counter() - t0,
-                     "core/int8mm.c" if hit[1].kernel else "torch's kernel")
+                     "core/decode_kernels.c" if hit[1].kernel else "torch's kernel")
         return hit[1]
 
     def _own_weights(self, plain: torch.nn.Module) -> OwnWeights:

@@ -212,7 +212,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     # the kept path, but the calling thread keeps its OpenMP pool while the loop decodes (core/threads.py)
     pool_kept = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                           end_caller_pools=False)
-    # the kept path, but Int8Step's products on torch's _weight_int8pack_mm instead of core/int8mm.c
+    # the kept path, but Int8Step's products on torch's _weight_int8pack_mm and torch's operations instead of core/decode_kernels.c
     torch_int8 = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                            int8_kernel=False)
     # the kept path, but every prompt's system turn prefilled again (none kept across requests)
