@@ -16,8 +16,8 @@ they differ in reading each block of 8 weight rows as one stream, prefetched.
 The C file is compiled with the machine's C compiler (`$CC`, else `cc`) into a per-user cache
 (`$ONBRAND_KERNEL_CACHE`, else ~/.cache/onbrand), named by a hash of the source and the compiler, written
 atomically and checked against exact sums before first use. Where anything is missing (no compiler, no
-AVX-512, another OS) or the check fails, `available()` is False with the reason logged, and the step keeps
-torch's operations.
+AVX-512, another OS) or the check fails, or ONBRAND_DECODE_KERNELS=0 is set, `available()` is False with the
+reason logged, and the step keeps torch's operations.
 """
 
 from __future__ import annotations
@@ -121,6 +121,9 @@ def available() -> bool:
     """Whether `matmul` can run here (built, loaded and checked on first call; the reason logged if not)."""
     global _lib, _reason
     with _lock:
+        if _lib is None and _reason is None and os.environ.get("ONBRAND_DECODE_KERNELS") == "0":
+            _reason = "switched off (ONBRAND_DECODE_KERNELS=0)"
+            log.info("decode steps on torch's operations: %s", _reason)
         if _lib is None and _reason is None:
             try:
                 lib = _load()
@@ -128,7 +131,7 @@ def available() -> bool:
                 _lib = lib
             except Exception as e:  # noqa: BLE001 - any failure means torch's kernel, said once
                 _reason = str(e) or type(e).__name__
-                log.info("int8 decode products on torch's kernel: %s", _reason)
+                log.info("decode steps on torch's operations: %s", _reason)
         return _lib is not None
 
 

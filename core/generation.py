@@ -8,8 +8,8 @@
 
 Every call is a job of one or more rows for the generator's one decoding loop (a thread, alive while there
 is work). A job that arrives while others decode joins the running batch at the next step: its prompts are
-prefilled on their own, one adapter's rows at a time on that adapter's weights (a prompt prefix those rows
-share, such as a long system prompt, computed once), then its KV cache is left-padded to the batch's width
+prefilled on their own, one adapter's rows at a time on that adapter's weights (a prompt's system turn, such
+as the brand rules, prefilled on its own and kept per adapter across requests), then its KV cache is left-padded to the batch's width
 and concatenated, so each row keeps its own positions and its own mask. A row leaves the batch as soon as it
 ends (EOS, its token budget, or a consumer that stopped reading). `stream`, `stream_batch`, `generate_batch` and the server's concurrent
 shoppers are all this loop; for each prompt alone, its greedy tokens are those of

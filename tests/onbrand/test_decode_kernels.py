@@ -91,15 +91,23 @@ def test_pack_is_blocks_of_eight_rows_sixteen_columns_at_a_time():
 def test_without_a_compiler_torchs_kernel_is_kept_and_the_reason_said(monkeypatch, tmp_path, caplog):
     monkeypatch.setattr(kernels, "_lib", None)
     monkeypatch.setattr(kernels, "_reason", None)
+    monkeypatch.delenv("ONBRAND_DECODE_KERNELS", raising=False)
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
     monkeypatch.setenv("ONBRAND_KERNEL_CACHE", str(tmp_path / "cache"))
     with caplog.at_level("INFO", logger="core.decode_kernels"):
         assert not kernels.available()
     assert "no-such-cc" in kernels.unavailable_reason()
-    assert "torch's kernel" in caplog.text
+    assert "torch's operations" in caplog.text
     assert not list((tmp_path / "cache").glob("*"))  # nothing half-written
     with pytest.raises(RuntimeError, match="kernels are unavailable"):
         kernels.matmul(torch.zeros(1, 16), kernels.pack(torch.zeros(8, 16, dtype=torch.int8)), torch.ones(8), 8)
+
+
+def test_the_kernels_can_be_switched_off(monkeypatch):
+    monkeypatch.setattr(kernels, "_lib", None)
+    monkeypatch.setattr(kernels, "_reason", None)
+    monkeypatch.setenv("ONBRAND_DECODE_KERNELS", "0")
+    assert not kernels.available() and "ONBRAND_DECODE_KERNELS=0" in kernels.unavailable_reason()
 
 
 def test_a_failed_compile_leaves_no_library_behind(monkeypatch, tmp_path):
