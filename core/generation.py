@@ -504,7 +504,7 @@ class _DecodeLoop:
         return batch if batch.pick(self.gen, torch.cat(logits), finished) else None
 
     def _prefill_rows(self, rows: list[_Row]) -> tuple[_Batch, torch.Tensor]:
-        """One adapter's rows with one system turn: that turn's keys and values (`Generator._prefix_cache`:
+        """One adapter's rows with one system turn: that turn's keys and values (`Generator._prefix_kv`:
         computed on its own once per adapter and kept), then each row's rest, left-padded; the batch and each
         row's last logits. A row's prompt is split there alone or in any batch, so its numbers do not depend
         on who it is prefilled with."""
@@ -724,9 +724,8 @@ class Generator:
     def generate_batch(self, conversations: list[list[dict]], max_new_tokens: int = 200,
                        adapter_names: list[str] | None = None) -> list[str]:
         """Greedy answers for several conversations, decoded together; with adapter_names each row can use
-        a different adapter. Each adapter's rows are prefilled together on that adapter's weights, and when
-        their prompts share a long prefix (a system prompt with the brand rules), it is computed once and its
-        KV cache shared by those rows."""
+        a different adapter. Each adapter's rows are prefilled together on that adapter's weights, after their
+        prompts' system turn (the brand rules), whose keys and values are computed once and kept."""
         rows = [self.encode_row(m) for m in conversations]
         job = _Job([p for p, _ in rows], adapter_names, max_new_tokens, prefixes=[n for _, n in rows])
         for _ in self._events(job):

@@ -210,41 +210,37 @@ def int8_supported(model) -> bool:
 _GROUPS = ((1, 2, 3), (4,), (6, 7), (8,))  # LeanStep.layers indices read by one product: q k v, o, gate up, down
 
 
-class Int8Weights:
-    """A model's projections and output head as int8 weight-only products: each weight matrix quantised per
-    output row, q/k/v and gate/up fused into one product each, which gives a row the same numbers whatever
-    rows it is computed with. On an AVX-512 CPU the products run on core/decode_kernels.c (the weights in its packed
-    layout, read at about twice the speed of torch's kernel, the same sums: README "Speed"), elsewhere, or
-    with `kernel=False`, on torch's `_weight_int8pack_mm` (int8 weights, activations in the model's dtype).
-    The weights are copied: a change to the model's needs new ones (the generator checks)."""
+class _StepWeights:
+    """One copy of a model's projections and output head for a step's products, q/k/v and gate/up fused into one
+    product each: every matrix a view into one buffer (a step then reads one fresh mapping of its own; matrices
+    allocated one by one land wherever the allocator has room once the process has freed large blocks, and a
+    step read them ~1.3x slower on this machine's CPUs, README "Speed"), in core/decode_kernels.c's packed
+    layout where the kernels run (`kernel`), else as they are for torch's product (`_torch_mm`). The weights are
+    copied: a change to the model's needs new ones (the generator checks)."""
 
-    def __init__(self, lean: LeanStep, kernel: bool = True):
-        dtype = lean.inner.embed_tokens.weight.dtype
-        products = [tuple(quantize_rows(torch.cat([layer[k].weight.detach() for k in group]), dtype)
-                          for group in _GROUPS) for layer in lean.layers]
-        head = quantize_rows(lean.lm_head.weight, dtype)
+    def __init__(self, matrices: list[torch.Tensor], scales: list[torch.Tensor | None], dtype: torch.dtype,
+                 layers: int, kernel: bool):
         self.kernel = bool(kernel and dtype in (torch.bfloat16, torch.float32) and kernels.available())
-        # every int8 matrix a view into one buffer: a step then reads one fresh mapping of its own. Matrices
-        # allocated one by one land wherever the allocator has room once the process has freed large blocks
-        # (glibc then serves them from its heaps instead of new mappings), and a step read them ~1.3x slower
-        # on this machine's CPUs (README "Speed")
-        matrices = [w for layer in products for w, _ in layer] + [head[0]]
         stored = [kernels.pack(w) for w in matrices] if self.kernel else matrices
         self.buffer = torch.cat([w.reshape(-1) for w in stored])
-        views = ((b.view(s.shape), w.shape[0])  # (stored weight, output rows)
-                 for b, s, w in zip(self.buffer.split([s.numel() for s in stored]), stored, matrices))
-        self.products = [tuple((*next(views), scales) for _, scales in layer) for layer in products]
-        self.head_weight = (*next(views), head[1])
-        self.nbytes = self.buffer.numel() + sum(s.numel() * s.element_size() for layer in products for _, s in layer)
+        views = iter(zip((b.view(w.shape) for b, w in zip(self.buffer.split([w.numel() for w in stored]), stored)),
+                         (w.shape[0] for w in matrices), scales))  # (stored weight, output rows, scales)
+        self.products = [tuple(next(views) for _ in _GROUPS) for _ in range(layers)]
+        self.head_weight = next(views)
+        self.nbytes = (self.buffer.numel() * self.buffer.element_size()
+                       + sum(sc.numel() * sc.element_size() for sc in scales if sc is not None))
         if self.kernel:  # every layer's four products at once (kernels.layers_step)
             self.weight_pointers = kernels.pointers([w for layer in self.products for w, _, _ in layer])
             self.scale_pointers = kernels.pointers([sc for layer in self.products for _, _, sc in layer])
 
-    def _mm(self, x: torch.Tensor, weight: torch.Tensor, rows: int, scales: torch.Tensor,
+    def _torch_mm(self, x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _mm(self, x: torch.Tensor, weight: torch.Tensor, rows: int, scales: torch.Tensor | None,
             residual: torch.Tensor | None = None) -> torch.Tensor:
         if self.kernel:
             return kernels.matmul(x, weight, scales, rows, residual)
-        y = torch._weight_int8pack_mm(x, weight, scales)
+        y = self._torch_mm(x, weight, scales)
         return y if residual is None else residual + y
 
     def product(self, layer: int, j: int, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
@@ -254,40 +250,37 @@ class Int8Weights:
         return self._mm(x, *self.head_weight)
 
 
-class OwnWeights:
-    """A model's own projections and output head (bf16 or fp32, unquantised), q/k/v and gate/up fused into one
-    product each (rows stacked: each output the same sum), for the bare base's rows of a step whose adapter rows
-    run on int8: on core/decode_kernels.c in its packed layout (a copy; its sums do not depend on the other rows
-    in the batch), else torch's F.linear on the model's own tensors (`kernel` False)."""
+class Int8Weights(_StepWeights):
+    """A model's projections and output head as int8 weight-only products: each weight matrix quantised per
+    output row, which gives a row the same numbers whatever rows it is computed with. On an AVX-512 CPU the
+    products run on core/decode_kernels.c (read at about twice the speed of torch's kernel, the same sums:
+    README "Speed"), elsewhere, or with `kernel=False`, on torch's `_weight_int8pack_mm` (int8 weights,
+    activations in the model's dtype)."""
 
     def __init__(self, lean: LeanStep, kernel: bool = True):
         dtype = lean.inner.embed_tokens.weight.dtype
-        self.kernel = bool(kernel and dtype in (torch.bfloat16, torch.float32) and kernels.available())
+        quantised = [quantize_rows(torch.cat([layer[k].weight.detach() for k in group]), dtype)
+                     for layer in lean.layers for group in _GROUPS]
+        quantised.append(quantize_rows(lean.lm_head.weight, dtype))
+        super().__init__([w for w, _ in quantised], [sc for _, sc in quantised], dtype, len(lean.layers), kernel)
+
+    def _torch_mm(self, x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None) -> torch.Tensor:
+        return torch._weight_int8pack_mm(x, weight, scales)
+
+
+class OwnWeights(_StepWeights):
+    """A model's own projections and output head (bf16 or fp32, unquantised; rows stacked where products are
+    fused, so each output is the same sum), for the bare base's rows of a step whose adapter rows run on int8:
+    on core/decode_kernels.c, else torch's F.linear (`kernel` False)."""
+
+    def __init__(self, lean: LeanStep, kernel: bool = True):
         matrices = [torch.cat([layer[k].weight.detach() for k in group]) for layer in lean.layers for group in _GROUPS]
         matrices.append(lean.lm_head.weight.detach())
-        stored = [kernels.pack(w) for w in matrices] if self.kernel else matrices
-        self.buffer = torch.cat([w.reshape(-1) for w in stored]) if self.kernel else None
-        if self.kernel:  # one buffer, as Int8Weights'
-            stored = [b.view(w.shape) for b, w in zip(self.buffer.split([w.numel() for w in stored]), stored)]
-        views = iter(zip(stored, (w.shape[0] for w in matrices)))
-        self.products = [tuple(next(views) for _ in _GROUPS) for _ in lean.layers]
-        self.head_weight = next(views)
-        self.nbytes = self.buffer.numel() * self.buffer.element_size() if self.kernel else 0
-        if self.kernel:  # every layer's four products at once (kernels.layers_step); unquantised: no scales
-            self.weight_pointers = kernels.pointers([w for layer in self.products for w, _ in layer])
-            self.scale_pointers = kernels.pointers([None] * len(self.weight_pointers))
+        super().__init__(matrices, [None] * len(matrices), lean.inner.embed_tokens.weight.dtype,
+                         len(lean.layers), kernel)
 
-    def _mm(self, x: torch.Tensor, weight: torch.Tensor, rows: int, residual: torch.Tensor | None = None):
-        if self.kernel:
-            return kernels.matmul(x, weight, None, rows, residual)
-        y = F.linear(x, weight)
-        return y if residual is None else residual + y
-
-    def product(self, layer: int, j: int, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        return self._mm(x, *self.products[layer][j], residual)
-
-    def head(self, x: torch.Tensor) -> torch.Tensor:
-        return self._mm(x, *self.head_weight)
+    def _torch_mm(self, x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None) -> torch.Tensor:
+        return F.linear(x, weight)
 
 
 class Int8Step(LeanStep):
@@ -382,13 +375,7 @@ class Int8Step(LeanStep):
             x = x + product(parts, i, 1, a.reshape(rows, -1))
             gu = product(parts, i, 2, _rms(x, ln2))
             x = x + product(parts, i, 3, F.silu(gu[:, :inter]) * gu[:, inter:])
-        x = _rms(x, self.final_norm)
-        if len(parts) == 1:
-            return Logits(parts[0][1].head(x).view(rows, 1, -1))
-        out = x.new_empty((rows, self.embed.weight.shape[0]))
-        for index, weights in parts:  # a merged copy's head differs where an adapter has LoRA on it
-            out[index] = weights.head(x[index])
-        return Logits(out.view(rows, 1, -1))
+        return self._head(_rms(x, self.final_norm), parts)
 
     def _fused(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: Cache,
                parts: list) -> Logits:
@@ -404,36 +391,43 @@ class Int8Step(LeanStep):
         if valid.dtype != torch.bool:
             valid = valid != 0
         valid = valid.contiguous()
-        product = self._product
-        if len(parts) == 1 and self.norm_pointers is not None:
-            if any(n.weight is not t for n, t in zip((n for pair in self.norms for n in pair), self._norm_tensors)):
-                self._point_at_norms()  # a norm weight was replaced since
-            weights = parts[0][1]
-            reserved = [layer.reserve(1) for layer in cache.layers[:len(self.norms)]]
-            if len({column for _, _, column in reserved}) == 1:
-                x = kernels.layers_step(x, self.norm_pointers, self.post_norm_pointers, self.eps,
-                                        weights.weight_pointers, weights.scale_pointers,
-                                        isinstance(weights, Int8Weights), [(k, v) for k, v, _ in reserved],
-                                        reserved[0][2], valid, cos, sin, self.heads, self.kv_heads,
-                                        self.intermediate, self.scaling)
-                for layer in cache.layers[:len(self.norms)]:
-                    layer.advance(1)
-                return self._logits(x, parts)
-        for i, (ln1, ln2) in enumerate(self.norms):
-            layer = cache.layers[i]
-            k_cache, v_cache, column = layer.reserve(1)
-            qkv = product(parts, i, 0, kernels.rms_norm(x, ln1.weight, ln1.variance_epsilon))
-            a = kernels.attend(qkv, cos, sin, k_cache, v_cache, column, valid, self.heads, self.kv_heads,
-                               self.scaling)
-            layer.advance(1)
-            x = product(parts, i, 1, a, residual=x)
-            gu = product(parts, i, 2, kernels.rms_norm(x, ln2.weight, ln2.variance_epsilon))
-            x = product(parts, i, 3, kernels.silu_mul(gu, self.intermediate), residual=x)
-        return self._logits(x, parts)
+        if not (len(parts) == 1 and self._one_call(x, cache, parts[0][1], valid, cos, sin)):
+            product = self._product
+            for i, (ln1, ln2) in enumerate(self.norms):
+                layer = cache.layers[i]
+                k_cache, v_cache, column = layer.reserve(1)
+                qkv = product(parts, i, 0, kernels.rms_norm(x, ln1.weight, ln1.variance_epsilon))
+                a = kernels.attend(qkv, cos, sin, k_cache, v_cache, column, valid, self.heads, self.kv_heads,
+                                   self.scaling)
+                layer.advance(1)
+                x = product(parts, i, 1, a, residual=x)
+                gu = product(parts, i, 2, kernels.rms_norm(x, ln2.weight, ln2.variance_epsilon))
+                x = product(parts, i, 3, kernels.silu_mul(gu, self.intermediate), residual=x)
+        return self._head(kernels.rms_norm(x, self.final_norm.weight, self.final_norm.variance_epsilon), parts)
 
-    def _logits(self, x: torch.Tensor, parts: list) -> Logits:
+    def _one_call(self, x: torch.Tensor, cache: Cache, weights, valid: torch.Tensor, cos: torch.Tensor,
+                  sin: torch.Tensor) -> bool:
+        """Every layer in one kernels.layers_step call (x updated in place) where the norms allow it and every
+        layer's cache writes the same column; False: nothing done."""
+        if self.norm_pointers is None:
+            return False
+        if any(n.weight is not t for n, t in zip((n for pair in self.norms for n in pair), self._norm_tensors)):
+            self._point_at_norms()  # a norm weight was replaced since
+        reserved = [layer.reserve(1) for layer in cache.layers[:len(self.norms)]]
+        if len({column for _, _, column in reserved}) != 1:
+            return False
+        kernels.layers_step(x, self.norm_pointers, self.post_norm_pointers, self.eps, weights.weight_pointers,
+                            weights.scale_pointers, isinstance(weights, Int8Weights),
+                            [(k, v) for k, v, _ in reserved], reserved[0][2], valid, cos, sin, self.heads,
+                            self.kv_heads, self.intermediate, self.scaling)
+        for layer in cache.layers[:len(self.norms)]:
+            layer.advance(1)
+        return True
+
+    def _head(self, x: torch.Tensor, parts: list) -> Logits:
+        """Each row's logits from its final-normed hidden state, on its own weights' head (a merged copy's
+        differs where an adapter has LoRA on it)."""
         rows = x.shape[0]
-        x = kernels.rms_norm(x, self.final_norm.weight, self.final_norm.variance_epsilon)
         if len(parts) == 1:
             return Logits(parts[0][1].head(x).view(rows, 1, -1))
         out = x.new_empty((rows, self.embed.weight.shape[0]))

@@ -212,7 +212,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     # the kept path, but the calling thread keeps its OpenMP pool while the loop decodes (core/threads.py)
     pool_kept = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                           end_caller_pools=False)
-    # the kept path, but Int8Step's products on torch's _weight_int8pack_mm and torch's operations instead of core/decode_kernels.c
+    # the kept path, but Int8Step on torch's _weight_int8pack_mm and operations, not core/decode_kernels.c
     torch_int8 = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                            int8_kernel=False)
     # the kept path, but every prompt's system turn prefilled again (none kept across requests)
@@ -240,8 +240,8 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         batch1.update({k: v for k, v in means.items() if k not in batch1})
     result: dict = {
         "model": lm.model_id, "dtype": str(lm.dtype).removeprefix("torch."), "device": str(lm.device),
-        "threads": torch.get_num_threads(), "adapter": adapter,
-        "decode_kernels": {"available": decode_kernels.available(), "unavailable": decode_kernels.unavailable_reason()}, "prompt_tokens": int(gen.encode(serving).shape[1]),
+        "threads": torch.get_num_threads(), "adapter": adapter, "prompt_tokens": int(gen.encode(serving).shape[1]),
+        "decode_kernels": {"available": decode_kernels.available(), "unavailable": decode_kernels.unavailable_reason()},
         "new_tokens": new_tokens, "runs": runs,
         "bound": {"weight_bytes_per_token": weight_bytes, "lora_bytes": lora_bytes,
                   "copy_bandwidth_gb_per_s": round(bandwidth / 1e9, 2), "decode_tokens_per_s": round(bound, 1)},

@@ -61,12 +61,17 @@ def test_bf16_products_are_torchs_but_for_rare_last_place_differences():
     assert ((mine.float() - torchs.float()).abs()[differ] <= ulp[differ] * 1.01).all()
 
 
-@needs_kernel
-def test_int8_weights_take_the_kernel_and_keep_torchs_logits_within_rounding(tiny_lm_dir):
+def _bf16_model(tiny_lm_dir):
+    """The tiny model in bf16 and its LeanStep (the layers a step's weights are copied from)."""
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_lm_dir), torch_dtype=torch.bfloat16)
-    lean = LeanStep(model)
+    return model, LeanStep(model)
+
+
+@needs_kernel
+def test_int8_weights_take_the_kernel_and_keep_torchs_logits_within_rounding(tiny_lm_dir):
+    model, lean = _bf16_model(tiny_lm_dir)
     fast, slow = Int8Weights(lean), Int8Weights(lean, kernel=False)
     assert fast.kernel and not slow.kernel
     hidden = model.config.hidden_size
@@ -262,12 +267,9 @@ def test_unquantised_weights_sum_exactly_within_rounding_and_row_by_row(dtype):
 
 @needs_kernel
 def test_the_bases_own_weights_take_the_kernel_with_the_models_numbers(tiny_lm_dir):
-    from transformers import AutoModelForCausalLM
-
     from core.lean_step import OwnWeights
 
-    model = AutoModelForCausalLM.from_pretrained(str(tiny_lm_dir), torch_dtype=torch.bfloat16)
-    lean = LeanStep(model)
+    model, lean = _bf16_model(tiny_lm_dir)
     own, torchs = OwnWeights(lean), OwnWeights(lean, kernel=False)
     assert own.kernel and not torchs.kernel
     x = torch.randn(2, model.config.hidden_size).bfloat16()
