@@ -102,13 +102,18 @@ int int8mm_supported(void) {
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
 }
 
-/* y = x @ w.T (times scale[n] for int8 weights), w packed. int8_weights: 1 for int8 weights with `scale`, 0 for
- * weights of x's own dtype (scale unused). 0 on success; -1: K not a multiple of 16; -2: out of memory.
+static int packed_mm_vnni(const void *x, const void *w, const void *scale, void *y, int M, int N, int K,
+                          int threads, const void *residual);
+
+/* y = x @ w.T (times scale[n] for int8 weights), w packed. int8_weights: 1 for int8 weights with `scale`, 2 for
+ * int8 weights in the VNNI layout with `scale` (bf16 x only; see packed_mm_vnni), 0 for weights of x's own
+ * dtype (scale unused). 0 on success; -1: K not a multiple of 16; -2: out of memory.
  * residual: NULL, or [M, N] added to the product once it is rounded to the output dtype (torch's
  * `residual + product`, one more rounding). */
 AVX512 int packed_mm(const void *x, const void *w, const void *scale, void *y, int M, int N, int K, int f32,
                      int int8_weights, int threads, const void *residual) {
     if (K % 16) return -1;
+    if (int8_weights == 2) return f32 ? -3 : packed_mm_vnni(x, w, scale, y, M, N, K, threads, residual);
     float *xf = aligned_alloc(64, ((size_t)M * K * sizeof(float) + 63) / 64 * 64);
     if (!xf) return -2;
     for (size_t i = 0; i < (size_t)M * K; i++)
@@ -151,6 +156,148 @@ AVX512 static inline __m512 ld16n(const void *p, size_t i, int f32, int n) {
     if (f32) return _mm512_maskz_loadu_ps(m, (const float *)p + i);
     __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* ---- int8 weights against bf16 activations on AVX-512 VNNI (vpdpbusd: 4 byte products summed per 32-bit lane) ----
+ * Each activation row is turned into exact integers first: q[k] = x[k] / step rounded, step = 2^(e - 22) for the
+ * row's largest |x| in [2^(e-1), 2^e), so |q| < 2^22 and every element within 2^-14 of the row's largest is exact
+ * (bf16 holds 8 significant bits); q is split into three signed 8-bit digits (q = d2 * 65536 + d1 * 256 + d0).
+ * The weights are stored as unsigned bytes w + 128 ([ceil(N/64) groups of 64 output rows][K/4][64][4]: a group's
+ * 64 rows 4 columns at a time, one stream of four 64-byte lines per 4 columns), so sum_k (w + 128) d = sum_k w d + 128 sum_k d,
+ * and each digit's sum over k is exact in 32-bit lanes (K < 65,000). The three sums recombine exactly (int64),
+ * then times step and the row's scale, rounded once to fp32 and then to the output dtype. Exact integer sums
+ * have no order, so a row's numbers cannot depend on the rows beside it; and a 4-row call costs ~2 vpdpbusd per
+ * 64 weights and row where fp32 FMAs cost 5.3 instructions (int8 -> fp32 conversions included). */
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")))
+#define DIGITS 3
+#define VROWS 64 /* output rows per group of packed blocks (the packing pads N to a multiple) */
+
+int vnni_supported(void) {
+    __builtin_cpu_init();
+    return int8mm_supported() && !!__builtin_cpu_supports("avx512vnni");
+}
+
+/* one group of 64 output rows (4 lines of 16 rows x 4 columns per 4 columns, one stream) against M (1 or 2)
+ * activation rows: out[m][t][64] */
+#define VBLOCK(M)                                                                                             \
+    VNNI static void vblock_##M(const int8_t *dig, int K, const uint8_t *grp, int32_t *out) {                \
+        __m512i acc[4][M][DIGITS];                                                                            \
+        for (int b = 0; b < 4; b++)                                                                           \
+            for (int m = 0; m < M; m++)                                                                       \
+                for (int t = 0; t < DIGITS; t++) acc[b][m][t] = _mm512_setzero_si512();                       \
+        for (int k = 0; k < K; k += 4) {                                                                      \
+            const uint8_t *c = grp + (size_t)k * VROWS;                                                       \
+            __m512i wv[4];                                                                                    \
+            for (int b = 0; b < 4; b++) {                                                                     \
+                _mm_prefetch((const char *)c + PREFETCH_BYTES + 64 * b, _MM_HINT_T0);                         \
+                wv[b] = _mm512_loadu_si512((const void *)(c + 64 * b));                                       \
+            }                                                                                                 \
+            for (int m = 0; m < M; m++)                                                                       \
+                for (int t = 0; t < DIGITS; t++) {                                                            \
+                    int32_t four;                                                                             \
+                    memcpy(&four, dig + ((size_t)m * DIGITS + t) * K + k, 4);                                 \
+                    __m512i d = _mm512_set1_epi32(four);                                                      \
+                    for (int b = 0; b < 4; b++) acc[b][m][t] = _mm512_dpbusd_epi32(acc[b][m][t], wv[b], d);  \
+                }                                                                                             \
+        }                                                                                                     \
+        for (int b = 0; b < 4; b++)                                                                           \
+            for (int m = 0; m < M; m++)                                                                       \
+                for (int t = 0; t < DIGITS; t++)                                                              \
+                    _mm512_store_si512((void *)(out + ((size_t)m * DIGITS + t) * VROWS + b * 16), acc[b][m][t]); \
+    }
+VBLOCK(1) VBLOCK(2)
+
+/* 16 fp32 lanes -> bf16, rounded to nearest even as f32_to_bf16 (NaN stays NaN) */
+VNNI static inline __m256i bf16_of(__m512 v) {
+    __m512i u = _mm512_castps_si512(v);
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+}
+
+/* row m of x (bf16, K a multiple of 16) -> its digits dig[t][K], their sums, and its step (NaN for a row with
+ * a non-finite value: its outputs are then NaN, as a float sum would make them) */
+VNNI static void digits_of(const uint16_t *x, int K, int8_t *dig, int32_t *sums, double *step) {
+    __m512 mx = _mm512_setzero_ps();
+    for (int k = 0; k < K; k += 16)
+        mx = _mm512_max_ps(mx, _mm512_abs_ps(ld16(x, k, 0)));
+    float biggest = _mm512_reduce_max_ps(mx);
+    for (int t = 0; t < DIGITS; t++) sums[t] = 0;
+    if (!(biggest <= 3.4e38f) || biggest == 0.0f) { /* NaN / inf, or all zeros */
+        memset(dig, 0, (size_t)DIGITS * K);
+        *step = biggest == 0.0f ? 1.0 : NAN;
+        return;
+    }
+    int e;
+    frexpf(biggest, &e); /* biggest in [2^(e-1), 2^e) */
+    *step = ldexp(1.0, e - 22);
+    __m512 up = _mm512_set1_ps((float)(22 - e));
+    __m512i s[DIGITS], c128 = _mm512_set1_epi32(128), c255 = _mm512_set1_epi32(255);
+    for (int t = 0; t < DIGITS; t++) s[t] = _mm512_setzero_si512();
+    for (int k = 0; k < K; k += 16) {
+        __m512i q = _mm512_cvtps_epi32(_mm512_scalef_ps(ld16(x, k, 0), up)); /* round to nearest even */
+        for (int t = 0; t < DIGITS; t++) {
+            __m512i d = t == DIGITS - 1 ? q : _mm512_sub_epi32(_mm512_and_si512(_mm512_add_epi32(q, c128), c255), c128);
+            s[t] = _mm512_add_epi32(s[t], d);
+            _mm_storeu_si128((__m128i *)(dig + (size_t)t * K + k), _mm512_cvtepi32_epi8(d));
+            q = _mm512_srai_epi32(_mm512_sub_epi32(q, d), 8);
+        }
+    }
+    for (int t = 0; t < DIGITS; t++) sums[t] = _mm512_reduce_add_epi32(s[t]);
+}
+
+/* packed_mm's int8 product for bf16 activations on the VNNI layout (see above) */
+VNNI static int packed_mm_vnni(const void *x, const void *w, const void *scale, void *y, int M, int N, int K,
+                               int threads, const void *residual) {
+    int8_t *dig = malloc((size_t)M * DIGITS * K + 64);
+    int32_t *sums = malloc(sizeof(int32_t) * (size_t)M * DIGITS);
+    double *step = malloc(sizeof(double) * (size_t)M);
+    if (!dig || !sums || !step) { free(dig); free(sums); free(step); return -2; }
+    for (int m = 0; m < M; m++)
+        digits_of((const uint16_t *)x + (size_t)m * K, K, dig + (size_t)m * DIGITS * K, sums + m * DIGITS, step + m);
+    int groups = (N + VROWS - 1) / VROWS;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int g = 0; g < groups; g++) {
+        int32_t acc[2 * DIGITS * VROWS] __attribute__((aligned(64)));
+        const uint8_t *grp = (const uint8_t *)w + (size_t)g * VROWS * K;
+        for (int m0 = 0; m0 < M; m0 += 2) {
+            int c = M - m0 < 2 ? M - m0 : 2;
+            if (c == 1) vblock_1(dig + (size_t)m0 * DIGITS * K, K, grp, acc);
+            else vblock_2(dig + (size_t)m0 * DIGITS * K, K, grp, acc);
+            for (int m = 0; m < c; m++) {
+                const int32_t *o = acc + (size_t)m * DIGITS * VROWS, *sm = sums + (size_t)(m0 + m) * DIGITS;
+                __m512d stp = _mm512_set1_pd(step[m0 + m]);
+                for (int r = 0; r < VROWS && g * VROWS + r < N; r += 16) {
+                    size_t n = (size_t)g * VROWS + r, at = (size_t)(m0 + m) * N + n;
+                    int left = N - (int)n < 16 ? N - (int)n : 16;
+                    __mmask16 keep = (__mmask16)((1u << left) - 1);
+                    __m512d v[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+                    for (int t = DIGITS - 1; t >= 0; t--) { /* exact: |v| < 2^47 */
+                        __m512i d = _mm512_sub_epi32(_mm512_load_si512((const void *)(o + t * VROWS + r)),
+                                                     _mm512_set1_epi32(128 * sm[t]));
+                        __m512d lo = _mm512_cvtepi32_pd(_mm512_castsi512_si256(d));
+                        __m512d hi = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(d, 1));
+                        v[0] = _mm512_fmadd_pd(v[0], _mm512_set1_pd(256.0), lo);
+                        v[1] = _mm512_fmadd_pd(v[1], _mm512_set1_pd(256.0), hi);
+                    }
+                    __m512 sc = ld16n(scale, n, 0, left);
+                    __m256 f0 = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(v[0], stp), _mm512_cvtps_pd(_mm512_castps512_ps256(sc))));
+                    __m256 f1 = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(v[1], stp), _mm512_cvtps_pd(_mm512_extractf32x8_ps(sc, 1))));
+                    __m512 f = _mm512_insertf32x8(_mm512_castps256_ps512(f0), f1, 1);
+                    __m256i out = bf16_of(f);
+                    if (residual) {
+                        __m512 back = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(out), 16));
+                        out = bf16_of(_mm512_add_ps(ld16n(residual, at, 0, left), back));
+                    }
+                    _mm256_mask_storeu_epi16((uint16_t *)y + at, keep, out);
+                }
+            }
+        }
+    }
+    free(dig); free(sums); free(step);
+    return 0;
 }
 
 /* e^x for 16 lanes: x = n ln2 + r (ln2 in two parts, |r| <= ln2 / 2), e^r by its degree-6 Taylor polynomial

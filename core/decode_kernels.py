@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("decode_kernels.c")
 ROWS = 8  # output rows per packed block
 COLS = 16  # columns per packed chunk (and K must be a multiple of it)
+VNNI_ROWS = 64  # the VNNI layout pads its rows to a multiple of this
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -85,6 +86,7 @@ def _load() -> ctypes.CDLL:
     lib.int8mm_supported.restype = ctypes.c_int
     if not lib.int8mm_supported():
         raise RuntimeError("this CPU lacks AVX-512 (F, BW, VL, DQ) or FMA")
+    lib.vnni_supported.restype = ctypes.c_int
     lib.packed_mm.restype = ctypes.c_int
     lib.packed_mm.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int] * 6 + [ctypes.c_void_p]
     lib.rms_norm.restype = None
@@ -110,11 +112,14 @@ def _self_check(lib: ctypes.CDLL) -> None:
         q = torch.randint(-127, 128, (n, k), generator=g, dtype=torch.int8)
         scales = (torch.rand(n, generator=g) / 100 + 1e-3).to(dtype)
         x = torch.randn(5, k, generator=g).to(dtype)
-        got = _call(lib, x, pack(q), scales, n).double()
         exact = (x.double() @ q.double().T) * scales.double()
         magnitude = (x.double().abs() @ q.double().abs().T) * scales.double()
-        if not bool(((got - exact).abs() <= torch.finfo(dtype).eps * magnitude).all()):
-            raise RuntimeError(f"its {dtype} products are off the exact sums by more than rounding")
+        layouts = [pack(q)] + ([_pack_vnni(q)] if dtype == torch.bfloat16 and lib.vnni_supported() else [])
+        for packed in layouts:
+            got = _call(lib, x, packed, scales, n).double()
+            if not bool(((got - exact).abs() <= torch.finfo(dtype).eps * magnitude).all()):
+                raise RuntimeError(f"its {dtype} products ({packed.dtype} weights) are off the exact sums by more "
+                                   "than rounding")
 
 
 def available() -> bool:
@@ -139,9 +144,18 @@ def unavailable_reason() -> str | None:
     return _reason
 
 
-def pack(w: torch.Tensor) -> torch.Tensor:
+def vnni() -> bool:
+    """Whether int8 weights against bf16 activations take the VNNI product (exact integer sums: the CPU has
+    AVX-512 VNNI)."""
+    return available() and bool(_lib.vnni_supported())
+
+
+def pack(w: torch.Tensor, activations: torch.dtype | None = None) -> torch.Tensor:
     """[N, K] weights (int8, or the activations' bf16 / fp32) -> the kernel's layout, flat: blocks of 8 rows
-    (the last padded with zero rows), each stored 16 columns at a time."""
+    (the last padded with zero rows), each stored 16 columns at a time; int8 weights for bf16 `activations`
+    on a CPU with VNNI: the VNNI layout instead (`_pack_vnni`, uint8)."""
+    if w.dtype == torch.int8 and activations == torch.bfloat16 and vnni():
+        return _pack_vnni(w)
     n, k = w.shape
     if k % COLS:
         raise ValueError(f"the decode kernels need an inner size that is a multiple of {COLS}, got {k}")
@@ -151,16 +165,35 @@ def pack(w: torch.Tensor) -> torch.Tensor:
     return padded.view(blocks, ROWS, k // COLS, COLS).permute(0, 2, 1, 3).contiguous().view(-1)
 
 
+def _pack_vnni(w: torch.Tensor) -> torch.Tensor:
+    """int8 [N, K] -> decode_kernels.c's VNNI layout, flat uint8 (w + 128): groups of 64 rows (N padded with
+    zero weights to a multiple of 64), each stored 4 columns at a time."""
+    n, k = w.shape
+    if k % COLS:
+        raise ValueError(f"the decode kernels need an inner size that is a multiple of {COLS}, got {k}")
+    padded = torch.zeros((-(-n // VNNI_ROWS) * VNNI_ROWS, k), dtype=torch.int16)
+    padded[:n] = w
+    groups = padded.shape[0] // VNNI_ROWS
+    return (padded + 128).to(torch.uint8).view(groups, VNNI_ROWS, k // 4, 4).permute(0, 2, 1, 3).contiguous().view(-1)
+
+
+def mode(packed: torch.Tensor) -> int:
+    """decode_kernels.c's `int8_weights` code for packed weights: 0 the activations' dtype, 1 int8, 2 int8 in
+    the VNNI layout."""
+    return {torch.int8: 1, torch.uint8: 2}.get(packed.dtype, 0)
+
+
 def _call(lib: ctypes.CDLL, x: torch.Tensor, packed: torch.Tensor, scales: torch.Tensor | None, n: int,
           residual: torch.Tensor | None = None) -> torch.Tensor:
-    int8 = packed.dtype == torch.int8
+    code = mode(packed)
+    int8 = code > 0
     if x.dtype not in (torch.bfloat16, torch.float32) or (int8 and (scales is None or scales.dtype != x.dtype)) \
-            or (not int8 and packed.dtype != x.dtype):
+            or (not int8 and packed.dtype != x.dtype) or (code == 2 and x.dtype != torch.bfloat16):
         raise TypeError(f"packed_mm takes bf16 or fp32 activations with int8 weights and scales of their dtype, or "
                         f"weights of their dtype; got {x.dtype}, {packed.dtype}, {None if scales is None else scales.dtype}")
     x = x.contiguous()
     m, k = x.shape
-    if packed.numel() != -(-n // ROWS) * ROWS * k:
+    if packed.numel() != -(-n // (VNNI_ROWS if code == 2 else ROWS)) * (VNNI_ROWS if code == 2 else ROWS) * k:
         raise ValueError(f"packed weights of {packed.numel()} values for {n} x {k}")
     y = torch.empty((m, n), dtype=x.dtype)
     if residual is not None:
@@ -168,7 +201,7 @@ def _call(lib: ctypes.CDLL, x: torch.Tensor, packed: torch.Tensor, scales: torch
             raise ValueError(f"residual {tuple(residual.shape)} {residual.dtype} for a product of {(m, n)} {x.dtype}")
         residual = residual.contiguous()
     rc = lib.packed_mm(x.data_ptr(), packed.data_ptr(), scales.data_ptr() if int8 else None, y.data_ptr(), m, n, k,
-                       int(x.dtype == torch.float32), int(int8), torch.get_num_threads(),
+                       int(x.dtype == torch.float32), code, torch.get_num_threads(),
                        residual.data_ptr() if residual is not None else None)
     if rc != 0:
         raise RuntimeError(f"packed_mm failed ({rc}) on x {tuple(x.shape)}, {n} output rows")
@@ -240,13 +273,13 @@ def pointers(tensors: list[torch.Tensor | None]) -> ctypes.Array:
 
 
 def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, eps: float, weights: ctypes.Array,
-                scales: ctypes.Array, int8_weights: bool, caches: list[tuple[torch.Tensor, torch.Tensor]],
+                scales: ctypes.Array, weights_mode: int, caches: list[tuple[torch.Tensor, torch.Tensor]],
                 column: int, valid: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, heads: int, kv_heads: int,
                 intermediate: int, scale: float) -> torch.Tensor:
     """Every decoder layer of a step for rows on one set of weights (decode_kernels.c `layers_step`: the same
     calls as rms_norm, matmul, attend and silu_mul one by one, so the same numbers). x [rows, hidden] is
     updated in place and returned; norms / post_norms: each layer's two norm weights, weights / scales: each
-    layer's four packed products (`pointers`); caches: each layer's (keys, values) buffers, all with room for
+    layer's four packed products (`pointers`), all of one `mode`; caches: each layer's (keys, values) buffers, all with room for
     `column`."""
     rows, hidden = x.shape
     dim = caches[0][0].shape[-1]
@@ -263,7 +296,7 @@ def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, 
     capacity = (ctypes.c_int * layers)(*[k.shape[2] for k, _ in caches])
     valid = valid.contiguous()
     rc = lib.layers_step(layers, x.data_ptr(), rows, hidden, intermediate, heads, kv_heads, dim, norms, post_norms,
-                         eps, weights, scales, int(int8_weights), k_ptrs, v_ptrs, capacity, column, valid.data_ptr(),
+                         eps, weights, scales, weights_mode, k_ptrs, v_ptrs, capacity, column, valid.data_ptr(),
                          cos.data_ptr(), sin.data_ptr(), scale, _flag(x), torch.get_num_threads())
     if rc != 0:
         raise RuntimeError(f"layers_step failed ({rc}) on {rows} rows, column {column}")

@@ -221,7 +221,7 @@ class _StepWeights:
     def __init__(self, matrices: list[torch.Tensor], scales: list[torch.Tensor | None], dtype: torch.dtype,
                  layers: int, kernel: bool):
         self.kernel = bool(kernel and dtype in (torch.bfloat16, torch.float32) and kernels.available())
-        stored = [kernels.pack(w) for w in matrices] if self.kernel else matrices
+        stored = [kernels.pack(w, dtype) for w in matrices] if self.kernel else matrices
         self.buffer = torch.cat([w.reshape(-1) for w in stored])
         views = iter(zip((b.view(w.shape) for b, w in zip(self.buffer.split([w.numel() for w in stored]), stored)),
                          (w.shape[0] for w in matrices), scales))  # (stored weight, output rows, scales)
@@ -230,6 +230,7 @@ class _StepWeights:
         self.nbytes = (self.buffer.numel() * self.buffer.element_size()
                        + sum(sc.numel() * sc.element_size() for sc in scales if sc is not None))
         if self.kernel:  # every layer's four products at once (kernels.layers_step)
+            self.mode = kernels.mode(self.buffer)
             self.weight_pointers = kernels.pointers([w for layer in self.products for w, _, _ in layer])
             self.scale_pointers = kernels.pointers([sc for layer in self.products for _, _, sc in layer])
 
@@ -417,7 +418,7 @@ class Int8Step(LeanStep):
         if len({column for _, _, column in reserved}) != 1:
             return False
         kernels.layers_step(x, self.norm_pointers, self.post_norm_pointers, self.eps, weights.weight_pointers,
-                            weights.scale_pointers, isinstance(weights, Int8Weights),
+                            weights.scale_pointers, weights.mode,
                             [(k, v) for k, v, _ in reserved], reserved[0][2], valid, cos, sin, self.heads,
                             self.kv_heads, self.intermediate, self.scaling)
         for layer in cache.layers[:len(self.norms)]:

@@ -13,6 +13,9 @@ from core.lean_step import Int8Weights, LeanStep, quantize_rows
 
 needs_kernel = pytest.mark.skipif(not kernels.available(),
                                   reason=f"the decode kernels are unavailable here: {kernels.unavailable_reason()}")
+needs_vnni = pytest.mark.skipif(not kernels.vnni(), reason="this CPU has no AVX-512 VNNI (or no kernels)")
+# both int8 layouts where the CPU has both: fp32 FMAs (any activations) and VNNI integer sums (bf16 activations)
+LAYOUTS = [None, pytest.param(torch.bfloat16, marks=needs_vnni, id="vnni")]
 
 SHAPES = [(37, 96), (960, 576), (576, 1536), (8, 16), (1, 32)]  # partial blocks, the model's sizes, tiny
 
@@ -23,13 +26,20 @@ def _weights(n: int, k: int, dtype: torch.dtype, seed: int = 0):
     return q, scales, g
 
 
+def _layout_cases():
+    return [(torch.bfloat16, None), (torch.float32, None), pytest.param(torch.bfloat16, torch.bfloat16,
+                                                                        marks=needs_vnni, id="bf16-vnni")]
+
+
 @needs_kernel
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("dtype,layout", _layout_cases())
 @pytest.mark.parametrize("n,k", SHAPES)
-def test_products_are_the_exact_sums_within_rounding(n, k, dtype):
+def test_products_are_the_exact_sums_within_rounding(n, k, dtype, layout):
     q, scales, g = _weights(n, k, dtype)
     x = (torch.randn(6, k, generator=g) * 3).to(dtype)
-    got = kernels.matmul(x, kernels.pack(q), scales, n)
+    x[1] *= 1e-30  # a row of tiny values: its own step
+    x[2, :5] = 0
+    got = kernels.matmul(x, kernels.pack(q, layout), scales, n)
     assert got.shape == (6, n) and got.dtype == dtype
     exact = (x.double() @ q.double().T) * scales.double()
     magnitude = (x.double().abs() @ q.double().abs().T) * scales.double()
@@ -37,11 +47,11 @@ def test_products_are_the_exact_sums_within_rounding(n, k, dtype):
 
 
 @needs_kernel
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
-def test_a_rows_numbers_do_not_depend_on_the_rows_beside_it(dtype):
+@pytest.mark.parametrize("dtype,layout", _layout_cases())
+def test_a_rows_numbers_do_not_depend_on_the_rows_beside_it(dtype, layout):
     n, k = 203, 576
     q, scales, g = _weights(n, k, dtype, seed=1)
-    packed = kernels.pack(q)
+    packed = kernels.pack(q, layout)
     x = torch.randn(11, k, generator=g).to(dtype)
     alone = torch.cat([kernels.matmul(x[i:i + 1], packed, scales, n) for i in range(len(x))])
     for m in range(1, len(x) + 1):  # every way the kernel splits a batch (blocks of 1, 2, 3 and 4 rows)
@@ -50,11 +60,12 @@ def test_a_rows_numbers_do_not_depend_on_the_rows_beside_it(dtype):
 
 
 @needs_kernel
-def test_bf16_products_are_torchs_but_for_rare_last_place_differences():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_bf16_products_are_torchs_but_for_rare_last_place_differences(layout):
     n, k = 3072, 576
     q, scales, g = _weights(n, k, torch.bfloat16, seed=2)
     x = torch.randn(4, k, generator=g).bfloat16()
-    mine, torchs = kernels.matmul(x, kernels.pack(q), scales, n), torch._weight_int8pack_mm(x, q, scales)
+    mine, torchs = kernels.matmul(x, kernels.pack(q, layout), scales, n), torch._weight_int8pack_mm(x, q, scales)
     differ = mine != torchs
     assert differ.float().mean() < 0.002
     ulp = torch.finfo(torch.bfloat16).eps * torchs.float().abs()
@@ -73,11 +84,47 @@ def _bf16_model(tiny_lm_dir):
 def test_int8_weights_take_the_kernel_and_keep_torchs_logits_within_rounding(tiny_lm_dir):
     model, lean = _bf16_model(tiny_lm_dir)
     fast, slow = Int8Weights(lean), Int8Weights(lean, kernel=False)
-    assert fast.kernel and not slow.kernel
+    assert fast.kernel and not slow.kernel and fast.mode == (2 if kernels.vnni() else 1)
     hidden = model.config.hidden_size
     x = torch.randn(3, hidden).bfloat16()
     assert torch.allclose(fast.head(x).float(), slow.head(x).float(), rtol=0.02, atol=1e-2)
     assert torch.allclose(fast.product(0, 0, x).float(), slow.product(0, 0, x).float(), rtol=0.02, atol=1e-2)
+
+
+@needs_vnni
+def test_vnni_sums_are_exact_where_the_activations_are_exact_integers_of_the_rows_step():
+    # every element within 2^-14 of its row's largest: the integer sums are exact, so the output is the exact
+    # product rounded once to fp32 and once to bf16 (a float sum would round at every term)
+    n, k = 200, 1536
+    q, scales, g = _weights(n, k, torch.bfloat16, seed=7)
+    x = (torch.randint(64, 256, (3, k), generator=g) * torch.randint(0, 2, (3, k), generator=g).mul(2).sub(1))
+    x = (x.double() * 2.0 ** -9).bfloat16()
+    got = kernels.matmul(x, kernels.pack(q, torch.bfloat16), scales, n)
+    want = ((x.double() @ q.double().T) * scales.double()).float().bfloat16()
+    assert torch.equal(got, want)
+
+
+@needs_vnni
+def test_vnni_turns_a_non_finite_row_into_nans_and_leaves_the_others():
+    q, scales, g = _weights(70, 32, torch.bfloat16, seed=8)
+    x = torch.randn(3, 32, generator=g).bfloat16()
+    x[1, 3] = float("inf")
+    packed = kernels.pack(q, torch.bfloat16)
+    got = kernels.matmul(x, packed, scales, 70)
+    assert got[1].isnan().all()
+    assert torch.equal(got[0::2], kernels.matmul(x[0::2].contiguous(), packed, scales, 70))
+
+
+@needs_vnni
+def test_pack_for_vnni_is_groups_of_64_rows_four_columns_at_a_time_offset_to_unsigned():
+    q = torch.arange(70 * 32, dtype=torch.int32).remainder(255).sub(127).to(torch.int8).view(70, 32)
+    packed = kernels.pack(q, torch.bfloat16)
+    assert packed.dtype == torch.uint8 and kernels.mode(packed) == 2
+    groups = packed.view(2, 8, 64, 4).int() - 128  # [group][column quad][row][column]
+    assert torch.equal(groups[0, 2, 5], q[5, 8:12].int())
+    assert torch.equal(groups[1, 7, 3], q[67, 28:32].int())
+    assert not groups[1, :, 6:].any()  # the last group's missing rows are zeros
+    assert kernels.pack(q).dtype == torch.int8 and kernels.pack(q, torch.float32).dtype == torch.int8
 
 
 def test_pack_refuses_an_inner_size_the_kernel_cannot_read():
@@ -239,11 +286,11 @@ def test_attend_refuses_a_column_past_the_caches_room():
 
 
 @needs_kernel
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
-def test_a_products_residual_is_added_as_torch_adds_it(dtype):
+@pytest.mark.parametrize("dtype,layout", _layout_cases())
+def test_a_products_residual_is_added_as_torch_adds_it(dtype, layout):
     q, scales, g = _weights(40, 64, dtype, seed=5)
     x, residual = torch.randn(3, 64, generator=g).to(dtype), torch.randn(3, 40, generator=g).to(dtype)
-    packed = kernels.pack(q)
+    packed = kernels.pack(q, layout)
     assert torch.equal(kernels.matmul(x, packed, scales, 40, residual), residual + kernels.matmul(x, packed, scales, 40))
 
 
