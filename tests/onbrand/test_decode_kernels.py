@@ -278,6 +278,28 @@ def test_attend_gives_a_row_its_numbers_alone():
 
 
 @needs_kernel
+@pytest.mark.parametrize("group,dim", [(3, 64), (6, 64), (5, 24)])  # SmolLM2's, two chunks of heads, masked
+def test_attend_gives_a_head_its_numbers_alone_whichever_heads_share_its_keys(group, dim):
+    # a kv head's query heads share one conversion of its keys and values: each head's arithmetic must stay
+    # the one it gets as the only head
+    g = torch.Generator().manual_seed(9)
+    column, capacity = 40, 48
+    q = torch.randn(group, dim, generator=g).bfloat16()
+    k, v = torch.randn(1, dim, generator=g).bfloat16(), torch.randn(1, dim, generator=g).bfloat16()
+    cos, sin = torch.rand(1, dim, generator=g).bfloat16(), torch.rand(1, dim, generator=g).bfloat16()
+    k_cache = torch.randn(1, 1, capacity, dim, generator=g).bfloat16()
+    v_cache = torch.randn(1, 1, capacity, dim, generator=g).bfloat16()
+    valid = torch.ones(1, column + 1, dtype=torch.bool)
+    valid[0, 3:7] = False
+    shared = kernels.attend(torch.cat([q.reshape(1, -1), k, v], 1), cos, sin, k_cache.clone(), v_cache.clone(),
+                            column, valid, group, 1, dim ** -0.5).view(group, dim)
+    for h in range(group):
+        alone = kernels.attend(torch.cat([q[h:h + 1], k, v], 1), cos, sin, k_cache.clone(), v_cache.clone(),
+                               column, valid, 1, 1, dim ** -0.5)
+        assert torch.equal(alone[0], shared[h]), h
+
+
+@needs_kernel
 def test_attend_refuses_a_column_past_the_caches_room():
     k = torch.zeros(1, 1, 4, 16)
     with pytest.raises(ValueError, match="column 4"):
