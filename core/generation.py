@@ -617,7 +617,7 @@ class Generator:
     def __init__(self, lm: LoadedModel, repetition_penalty: float = 1.1, *, merge_adapters: bool = True,
                  bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
                  penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32,
-                 int8_rows: int = 0, int8_kernel: bool = True, end_caller_pools: bool = True,
+                 int8_rows: int = 0, int8_kernel: bool = True, int8_vnni: bool = True, end_caller_pools: bool = True,
                  prefix_cache_bytes: int = 64 * 2**20):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
@@ -646,6 +646,9 @@ class Generator:
         # Int8Step on core/decode_kernels.c where it builds and runs (an AVX-512 CPU with a C compiler; products
         # at about twice torch's kernel's speed here, the same sums: README "Speed"); False: torch's operations
         self.int8_kernel = int8_kernel
+        # the kernels' int8 products against bf16 activations as exact integer sums on AVX-512 VNNI where the CPU
+        # has it (a 4-row step's products ~1.4x faster, a lone row's as fast; README "Speed"); False: fp32 FMAs
+        self.int8_vnni = int8_vnni
         # end the OpenMP worker pools of the thread that submits a job before it waits, and the loop's own when
         # it goes idle (core/threads.py): another thread's idle pool makes libgomp put the decoding loop's
         # workers to sleep between its parallel products
@@ -872,7 +875,8 @@ class Generator:
         hit = self._int8.get(merged)
         if hit is None or hit[0] != sig:
             t0 = time.perf_counter()
-            hit = self._int8[merged] = (sig, Int8Weights(self._leanstep(merged), kernel=self.int8_kernel))
+            hit = self._int8[merged] = (sig, Int8Weights(self._leanstep(merged), kernel=self.int8_kernel,
+                                                                  vnni=self.int8_vnni))
             log.info("int8 weights for decoding (%.0f MiB, %.2f s, %s)", hit[1].nbytes / 2**20, time.perf_counter() - t0,
                      "core/decode_kernels.c" if hit[1].kernel else "torch's kernel")
         return hit[1]

@@ -219,9 +219,9 @@ class _StepWeights:
     copied: a change to the model's needs new ones (the generator checks)."""
 
     def __init__(self, matrices: list[torch.Tensor], scales: list[torch.Tensor | None], dtype: torch.dtype,
-                 layers: int, kernel: bool):
+                 layers: int, kernel: bool, vnni: bool = True):
         self.kernel = bool(kernel and dtype in (torch.bfloat16, torch.float32) and kernels.available())
-        stored = [kernels.pack(w, dtype) for w in matrices] if self.kernel else matrices
+        stored = [kernels.pack(w, dtype if vnni else None) for w in matrices] if self.kernel else matrices
         self.buffer = torch.cat([w.reshape(-1) for w in stored])
         views = iter(zip((b.view(w.shape) for b, w in zip(self.buffer.split([w.numel() for w in stored]), stored)),
                          (w.shape[0] for w in matrices), scales))  # (stored weight, output rows, scales)
@@ -256,14 +256,16 @@ class Int8Weights(_StepWeights):
     output row, which gives a row the same numbers whatever rows it is computed with. On an AVX-512 CPU the
     products run on core/decode_kernels.c (read at about twice the speed of torch's kernel, the same sums:
     README "Speed"), elsewhere, or with `kernel=False`, on torch's `_weight_int8pack_mm` (int8 weights,
-    activations in the model's dtype)."""
+    activations in the model's dtype). With bf16 activations on a CPU with AVX-512 VNNI the kernel's products are
+    exact integer sums (`vnni`; False: fp32 FMAs, the order of torch's kernel)."""
 
-    def __init__(self, lean: LeanStep, kernel: bool = True):
+    def __init__(self, lean: LeanStep, kernel: bool = True, vnni: bool = True):
         dtype = lean.inner.embed_tokens.weight.dtype
         quantised = [quantize_rows(torch.cat([layer[k].weight.detach() for k in group]), dtype)
                      for layer in lean.layers for group in _GROUPS]
         quantised.append(quantize_rows(lean.lm_head.weight, dtype))
-        super().__init__([w for w, _ in quantised], [sc for _, sc in quantised], dtype, len(lean.layers), kernel)
+        super().__init__([w for w, _ in quantised], [sc for _, sc in quantised], dtype, len(lean.layers), kernel,
+                         vnni)
 
     def _torch_mm(self, x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None) -> torch.Tensor:
         return torch._weight_int8pack_mm(x, weight, scales)

@@ -215,6 +215,8 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     # the kept path, but Int8Step on torch's _weight_int8pack_mm and operations, not core/decode_kernels.c
     torch_int8 = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                            int8_kernel=False)
+    # the kept path, but the kernels' int8 products as fp32 FMAs (not VNNI's exact integer sums)
+    fma_int8 = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows, int8_vnni=False)
     # the kept path, but every prompt's system turn prefilled again (none kept across requests)
     uncached = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                          prefix_cache_bytes=0)
@@ -234,10 +236,19 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                         "adapter_merged_no_lean": (no_lean, names), "adapter_peft_rows_lean": (peft_lean, names),
                         "adapter_peft_rows": (old, names), "adapter_gemv": (gemv, names),
                         "adapter_caller_pool_kept": (pool_kept, names), "adapter_int8_torch_kernel": (torch_int8, names),
-                        "adapter_system_turn_uncached": (uncached, names)},
+                        "adapter_system_turn_uncached": (uncached, names), "adapter_int8_fma": (fma_int8, names)},
                        {**kept_pairs, "side_by_side_bf16": bf16, "side_by_side_no_lean": no_lean},
                        serving, new_tokens, runs, adapter, bound)
         batch1.update({k: v for k, v in means.items() if k not in batch1})
+        if 4 in concurrency:  # VNNI's products pay off with rows: 4 shoppers on each, beside each other
+            four = {"kept": [], "int8_fma": []}
+            for _ in range(2):
+                for key, g in (("kept", gen), ("int8_fma", fma_int8)):
+                    four[key].append(concurrent_figures(g, prompts, names[0] if names else None, new_tokens, 4,
+                                                        max(2, runs // 2)))
+            means["concurrent_4"] = {k: {"total_tokens_per_s": statistics.median(c["total_tokens_per_s"] for c in v),
+                                         "p50_s": statistics.median(c["answer"]["p50_s"] for c in v)}
+                                     for k, v in four.items()}
     result: dict = {
         "model": lm.model_id, "dtype": str(lm.dtype).removeprefix("torch."), "device": str(lm.device),
         "threads": torch.get_num_threads(), "adapter": adapter, "prompt_tokens": int(gen.encode(serving).shape[1]),
@@ -248,6 +259,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         "batch1": batch1,
         # the kept path timed again beside the other means (their ratios below are taken against these)
         "batch1_kept_beside_means": {k: means[k] for k in [*kept, *kept_pairs] if k in means},
+        **({"concurrent_4_vnni_vs_fma": means["concurrent_4"]} if "concurrent_4" in means else {}),
         "ttft_ms_serving_prompt": batch1["adapter"]["ttft_ms"],
     }
     if adapter is not None:
@@ -273,6 +285,11 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                 means["adapter"]["tokens_per_s"] / means["adapter_caller_pool_kept"]["tokens_per_s"], 3),
             "int8_kernel_tokens_per_s": round(
                 means["adapter"]["tokens_per_s"] / means["adapter_int8_torch_kernel"]["tokens_per_s"], 3),
+            "int8_vnni_tokens_per_s": round(
+                means["adapter"]["tokens_per_s"] / means["adapter_int8_fma"]["tokens_per_s"], 3),
+            **({"int8_vnni_4_concurrent_total_tokens_per_s": round(
+                means["concurrent_4"]["kept"]["total_tokens_per_s"]
+                / means["concurrent_4"]["int8_fma"]["total_tokens_per_s"], 3)} if "concurrent_4" in means else {}),
             "kept_system_turn_ttft": round(
                 means["adapter_system_turn_uncached"]["ttft_ms"] / means["adapter"]["ttft_ms"], 3),
             "gemv_tokens_per_s": round(means["adapter_gemv"]["tokens_per_s"] / means["adapter_bf16"]["tokens_per_s"], 3),
