@@ -523,3 +523,35 @@ AVX512 int layers_step(int L, void *x, int M, int hidden, int inter, int H, int 
     free(h); free(qkv); free(a); free(gu); free(act);
     return rc;
 }
+
+/* A greedy step's choice per row, as core/generation.py's torch operations make it: each logit of a token the
+ * row has seen (seen[r, v] != 0) penalised (x < 0: x * penalty, else x / penalty, in fp32) when `penalize`,
+ * the `nban` tokens in ban[] at -inf for rows with young[r] != 0 (young may be NULL), then the first index of
+ * the largest value (a NaN counts as largest, as in torch.argmax). out[r] gets the token, and seen[r, token] is
+ * set. One pass over [rows, V] fp32 logits instead of six whole-vocabulary operations. */
+static int is_banned(const int64_t *ban, int nban, int v) {
+    for (int j = 0; j < nban; j++)
+        if (ban[j] == v) return 1;
+    return 0;
+}
+
+void greedy_pick(const float *logits, uint8_t *seen, int rows, int V, float penalty, int penalize,
+                 const uint8_t *young, const int64_t *ban, int nban, int64_t *out) {
+    for (int r = 0; r < rows; r++) {
+        const float *x = logits + (size_t)r * V;
+        const uint8_t *s = seen + (size_t)r * V;
+        int banned = young && young[r];
+        float best = -INFINITY;
+        int64_t at = 0;
+        for (int v = 0; v < V; v++) {
+            float y = x[v];
+            if (penalize && s[v]) y = y < 0.0f ? y * penalty : y / penalty;
+            /* a banned token is -inf, which never becomes the best: skipped only where it would */
+            if ((y != y || y > best) && banned && is_banned(ban, nban, v)) continue;
+            if (y != y) { at = v; break; }
+            if (y > best) { best = y; at = v; }
+        }
+        out[r] = at;
+        seen[(size_t)r * V + at] = 1;
+    }
+}

@@ -98,6 +98,9 @@ def _load() -> ctypes.CDLL:
                                 + [ctypes.c_float] + [ctypes.c_void_p] * 2 + [ctypes.c_int] + [ctypes.c_void_p] * 3
                                 + [ctypes.c_int, ctypes.c_void_p] + [ctypes.c_void_p] * 2 + [ctypes.c_float]
                                 + [ctypes.c_int] * 2)
+    lib.greedy_pick.restype = None
+    lib.greedy_pick.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int] * 2 + [ctypes.c_float, ctypes.c_int]
+                                + [ctypes.c_void_p] * 2 + [ctypes.c_int, ctypes.c_void_p])
     lib.attend.restype = ctypes.c_int
     lib.attend.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int] * 6 + [ctypes.c_float] + [ctypes.c_int] * 2
     return lib
@@ -301,6 +304,27 @@ def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, 
     if rc != 0:
         raise RuntimeError(f"layers_step failed ({rc}) on {rows} rows, column {column}")
     return x
+
+
+def greedy_pick(logits: torch.Tensor, seen: torch.Tensor, penalty: float, young: list[int],
+                ban: list[int]) -> torch.Tensor:
+    """Each row's greedy token from fp32 logits [rows, V]: the repetition penalty on the tokens `seen` marks
+    ([rows, V] bool; 1.0: none), the `ban` tokens excluded for the rows in `young`, the first largest value;
+    marks the chosen tokens in `seen` (in place). The numbers of core/generation.py's torch operations, in one
+    pass (decode_kernels.c `greedy_pick`)."""
+    rows, vocab = logits.shape
+    if (logits.dtype != torch.float32 or seen.dtype != torch.bool or seen.shape != logits.shape
+            or not logits.is_contiguous() or not seen.is_contiguous()):
+        raise ValueError(f"greedy_pick: logits {tuple(logits.shape)} {logits.dtype}, seen {tuple(seen.shape)} "
+                         f"{seen.dtype}")
+    lib = _lib_or_raise()
+    out = torch.empty(rows, dtype=torch.long)
+    flags = torch.zeros(rows, dtype=torch.uint8)
+    flags[young] = 1
+    banned = torch.tensor(ban, dtype=torch.long)
+    lib.greedy_pick(logits.data_ptr(), seen.data_ptr(), rows, vocab, penalty, int(penalty != 1.0),
+                    flags.data_ptr() if young else None, banned.data_ptr() if ban else None, len(ban), out.data_ptr())
+    return out
 
 
 def step_supported(dim: int, hidden: int, intermediate: int) -> bool:

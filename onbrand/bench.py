@@ -235,7 +235,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                         "bare_no_lean": (no_lean, base_names), "bare_peft_disabled": (disabled, base_names),
                         "adapter_merged_no_lean": (no_lean, names), "adapter_peft_rows_lean": (peft_lean, names),
                         "adapter_peft_rows": (old, names), "adapter_gemv": (gemv, names),
-                        "adapter_caller_pool_kept": (pool_kept, names), "adapter_int8_torch_kernel": (torch_int8, names),
+                        "adapter_int8_torch_kernel": (torch_int8, names),
                         "adapter_system_turn_uncached": (uncached, names), "adapter_int8_fma": (fma_int8, names)},
                        {**kept_pairs, "side_by_side_bf16": bf16, "side_by_side_no_lean": no_lean},
                        serving, new_tokens, runs, adapter, bound)
@@ -249,6 +249,16 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
             means["concurrent_4"] = {k: {"total_tokens_per_s": statistics.median(c["total_tokens_per_s"] for c in v),
                                          "p50_s": statistics.median(c["answer"]["p50_s"] for c in v)}
                                      for k, v in four.items()}
+        # last, on its own: a generator whose loop keeps its OpenMP pool while idle (and whose callers keep
+        # theirs) slows every other loop in the process while that pool lives (core/threads.py); timed beside
+        # the others it made the whole round of means ~1.8x slower (run L: the kept path 70.7 tok/s there
+        # against 127.9 alone). Its ratio is against the kept path of the round above.
+        means.update(_timed({"adapter_caller_pool_kept": (pool_kept, names)}, {}, serving, new_tokens, runs,
+                            adapter, bound))
+        batch1["adapter_caller_pool_kept"] = means["adapter_caller_pool_kept"]
+        pool_kept.end_caller_pools = True  # its loop ends its pool when next idle
+        for _ in pool_kept.stream(serving, 1, adapter_names=names):
+            pass
     result: dict = {
         "model": lm.model_id, "dtype": str(lm.dtype).removeprefix("torch."), "device": str(lm.device),
         "threads": torch.get_num_threads(), "adapter": adapter, "prompt_tokens": int(gen.encode(serving).shape[1]),

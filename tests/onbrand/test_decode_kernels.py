@@ -347,3 +347,43 @@ def test_the_bases_own_weights_take_the_kernel_with_the_models_numbers(tiny_lm_d
     assert torch.allclose(own.product(0, 0, x).float(), want.float(), rtol=1e-2, atol=1e-3)
     assert torch.allclose(own.head(x).float(), model.lm_head(x).float(), rtol=1e-2, atol=1e-3)
     assert torch.allclose(torchs.head(x).float(), model.lm_head(x).float(), rtol=1e-2, atol=1e-3)
+
+
+def _torch_pick(logits, seen, penalty, young, ban):
+    """core/generation.py's torch operations for a greedy step (its fall-back path)."""
+    if penalty != 1.0:
+        logits = torch.where(seen, torch.where(logits < 0, logits * penalty, logits / penalty), logits)
+    if young and ban:
+        logits = logits.clone()
+        logits[torch.tensor(young)[:, None], torch.tensor(ban)[None, :]] = float("-inf")
+    return logits.argmax(-1)
+
+
+@needs_kernel
+@pytest.mark.parametrize("penalty", [1.1, 1.0, 1.3])
+def test_greedy_pick_chooses_what_the_torch_operations_choose(penalty):
+    g = torch.Generator().manual_seed(10)
+    for trial in range(40):
+        rows, vocab = 1 + trial % 4, 997
+        logits = torch.randn(rows, vocab, generator=g) * 4
+        if trial % 3 == 0:  # ties, and a penalised near-tie
+            logits[:, 5] = logits[:, 9] = logits.max() + 1
+        if trial % 7 == 0:
+            logits[0, 100:] = float("-inf")
+        seen = torch.rand(rows, vocab, generator=g) < 0.3
+        young = [r for r in range(rows) if trial % 2 and r % 2 == 0]
+        ban = [5, 9, 11] if trial % 4 else []
+        want = _torch_pick(logits, seen, penalty, young, ban)
+        marked = seen.clone()
+        got = kernels.greedy_pick(logits, marked, penalty, young, ban)
+        assert torch.equal(got, want), trial
+        expected = seen.clone()
+        expected[torch.arange(rows), want] = True
+        assert torch.equal(marked, expected)  # the chosen token is marked seen
+
+
+@needs_kernel
+def test_greedy_pick_takes_a_nan_as_torch_argmax_does():
+    logits = torch.tensor([[0.5, float("nan"), 3.0, float("nan")], [-1.0, -2.0, -1.0, -5.0]])
+    seen = torch.zeros(2, 4, dtype=torch.bool)
+    assert torch.equal(kernels.greedy_pick(logits, seen, 1.1, [], []), logits.argmax(-1))
