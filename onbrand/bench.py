@@ -222,10 +222,9 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                          prefix_cache_bytes=0)
     kept = {"bare": (gen, base_names), "adapter": (gen, names)}
     kept_pairs = {"side_by_side": gen} if adapter is not None else {}
-    # the kept path first, while this generator is the process's only one (as in a server): the other
-    # generators' copies of the weights and their loops' threads, alive beside it, slowed its int8 steps
-    # (~30 against ~50 tok/s on this machine, README "Speed"), so each means is then timed beside the kept
-    # path timed again, and its ratio is taken within that second round
+    # the kept path first, while this generator is the process's only one (as in a server); each means is then
+    # timed beside the kept path timed again, and its ratio is taken within that second round (run M: the
+    # kept path 118.6 tok/s there against 120.0 alone, once the kept-pool ablation was moved out of it)
     batch1 = _timed(kept, kept_pairs, serving, new_tokens, runs, adapter, bound)
     conc = {str(n): concurrent_figures(gen, prompts, names[0] if names else None, new_tokens, n, max(2, runs // 2))
             for n in concurrency}
@@ -252,7 +251,8 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         # last, on its own: a generator whose loop keeps its OpenMP pool while idle (and whose callers keep
         # theirs) slows every other loop in the process while that pool lives (core/threads.py); timed beside
         # the others it made the whole round of means ~1.8x slower (run L: the kept path 70.7 tok/s there
-        # against 127.9 alone). Its ratio is against the kept path of the round above.
+        # against 127.9 alone; run M, with it here: 118.6 against 120.0). Its ratio is against the kept path
+        # of the round above.
         means.update(_timed({"adapter_caller_pool_kept": (pool_kept, names)}, {}, serving, new_tokens, runs,
                             adapter, bound))
         batch1["adapter_caller_pool_kept"] = means["adapter_caller_pool_kept"]
