@@ -489,37 +489,51 @@ AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_c
     return 0;
 }
 
-/* Every decoder layer of one decode step in one call, for rows that all run on one set of weights: per layer
- * exactly the calls core/lean_step.py's Int8Step._fused makes one by one (rms_norm, the q/k/v product, attend,
- * the o product with the residual, rms_norm, the gate/up product, silu_mul, the down product with the
- * residual), so the same numbers, without a Python call per operation. x: [M, hidden], updated in place.
- * Per layer l: ln1[l], ln2[l] norm weights; w[l * 4 + j], scale[l * 4 + j] the packed weights of product j
- * (q/k/v, o, gate/up, down; scale NULL for unquantised weights); k_cache[l], v_cache[l] with capacity cap[l],
- * this step's column `column` (every layer's). 0 on success, else the first failing call's code. */
+/* Every decoder layer of one decode step in one call, for rows in P parts, each part a run of rows on its own
+ * set of weights (part p: rows row0[p] .. row0[p] + rows[p] - 1, weights w[p], scales scale[p], kind mode[p]
+ * as packed_mm's int8_weights): per layer exactly the calls core/lean_step.py's Int8Step._fused makes one by one
+ * (rms_norm, each part's q/k/v product, attend, each part's o product with the residual, rms_norm, each part's
+ * gate/up product, silu_mul, each part's down product with the residual), so the same numbers, without a Python
+ * call per operation. x: [M, hidden], updated in place. Per layer l: ln1[l], ln2[l] norm weights; w[p][l * 4 + j],
+ * scale[p][l * 4 + j] the packed weights of product j (q/k/v, o, gate/up, down; scale NULL for unquantised
+ * weights); k_cache[l], v_cache[l] with capacity cap[l], this step's column `column` (every layer's). 0 on
+ * success, else the first failing call's code. */
 AVX512 int layers_step(int L, void *x, int M, int hidden, int inter, int H, int KV, int D, const void **ln1,
-                       const void **ln2, float eps, const void **w, const void **scale, int int8_weights,
-                       void **k_cache, void **v_cache, const int *cap, int column, const uint8_t *valid,
-                       const void *cos_, const void *sin_, float attn_scale, int f32, int threads) {
+                       const void **ln2, float eps, int P, const int *row0, const int *rows, const void ***w,
+                       const void ***scale, const int *mode, void **k_cache, void **v_cache, const int *cap,
+                       int column, const uint8_t *valid, const void *cos_, const void *sin_, float attn_scale,
+                       int f32, int threads) {
     size_t esz = f32 ? 4 : 2;
     int width = (H + 2 * KV) * D;
     char *h = malloc(esz * (size_t)M * hidden), *qkv = malloc(esz * (size_t)M * width);
     char *a = malloc(esz * (size_t)M * H * D), *gu = malloc(esz * (size_t)M * 2 * inter);
     char *act = malloc(esz * (size_t)M * inter);
     int rc = (h && qkv && a && gu && act) ? 0 : -2;
+    char *xc = (char *)x;
+    /* part p's rows of a [M, n] buffer */
+#define PART(buf, n) ((buf) + esz * (size_t)row0[p] * (n))
     for (int l = 0; l < L && rc == 0; l++) {
-        const void **wl = w + (size_t)l * 4, **sl = scale + (size_t)l * 4;
         rms_norm(x, ln1[l], h, M, hidden, eps, f32);
-        rc = packed_mm(h, wl[0], sl[0], qkv, M, width, hidden, f32, int8_weights, threads, NULL);
+        for (int p = 0; p < P && !rc; p++)
+            rc = packed_mm(PART(h, hidden), w[p][l * 4], scale[p][l * 4], PART(qkv, width), rows[p], width, hidden,
+                           f32, mode[p], threads, NULL);
         if (!rc) rc = attend(qkv, cos_, sin_, k_cache[l], v_cache[l], valid, a, M, H, KV, D, cap[l], column,
                              attn_scale, f32, threads);
-        if (!rc) rc = packed_mm(a, wl[1], sl[1], x, M, hidden, H * D, f32, int8_weights, threads, x);
+        for (int p = 0; p < P && !rc; p++)
+            rc = packed_mm(PART(a, H * D), w[p][l * 4 + 1], scale[p][l * 4 + 1], PART(xc, hidden), rows[p], hidden,
+                           H * D, f32, mode[p], threads, PART(xc, hidden));
         if (rc) break;
         rms_norm(x, ln2[l], h, M, hidden, eps, f32);
-        rc = packed_mm(h, wl[2], sl[2], gu, M, 2 * inter, hidden, f32, int8_weights, threads, NULL);
+        for (int p = 0; p < P && !rc; p++)
+            rc = packed_mm(PART(h, hidden), w[p][l * 4 + 2], scale[p][l * 4 + 2], PART(gu, 2 * inter), rows[p],
+                           2 * inter, hidden, f32, mode[p], threads, NULL);
         if (rc) break;
         silu_mul(gu, act, M, inter, f32);
-        rc = packed_mm(act, wl[3], sl[3], x, M, hidden, inter, f32, int8_weights, threads, x);
+        for (int p = 0; p < P && !rc; p++)
+            rc = packed_mm(PART(act, inter), w[p][l * 4 + 3], scale[p][l * 4 + 3], PART(xc, hidden), rows[p], hidden,
+                           inter, f32, mode[p], threads, PART(xc, hidden));
     }
+#undef PART
     free(h); free(qkv); free(a); free(gu); free(act);
     return rc;
 }

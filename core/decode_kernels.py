@@ -30,6 +30,7 @@ import platform
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -94,10 +95,11 @@ def _load() -> ctypes.CDLL:
     lib.silu_mul.restype = None
     lib.silu_mul.argtypes = [ctypes.c_void_p] * 2 + [ctypes.c_int] * 3
     lib.layers_step.restype = ctypes.c_int
+    # L, x, M, hidden, inter, H, KV, D, ln1, ln2, eps, P, row0, rows, w, scale, mode, k_cache, v_cache, cap,
+    # column, valid, cos, sin, attn_scale, f32, threads
     lib.layers_step.argtypes = ([ctypes.c_int, ctypes.c_void_p] + [ctypes.c_int] * 6 + [ctypes.c_void_p] * 2
-                                + [ctypes.c_float] + [ctypes.c_void_p] * 2 + [ctypes.c_int] + [ctypes.c_void_p] * 3
-                                + [ctypes.c_int, ctypes.c_void_p] + [ctypes.c_void_p] * 2 + [ctypes.c_float]
-                                + [ctypes.c_int] * 2)
+                                + [ctypes.c_float, ctypes.c_int] + [ctypes.c_void_p] * 8
+                                + [ctypes.c_int] + [ctypes.c_void_p] * 3 + [ctypes.c_float] + [ctypes.c_int] * 2)
     lib.greedy_pick.restype = None
     lib.greedy_pick.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int] * 2 + [ctypes.c_float, ctypes.c_int]
                                 + [ctypes.c_void_p] * 2 + [ctypes.c_int, ctypes.c_void_p])
@@ -275,32 +277,49 @@ def pointers(tensors: list[torch.Tensor | None]) -> ctypes.Array:
     return (ctypes.c_void_p * len(tensors))(*[t.data_ptr() if t is not None else None for t in tensors])
 
 
-def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, eps: float, weights: ctypes.Array,
-                scales: ctypes.Array, weights_mode: int, caches: list[tuple[torch.Tensor, torch.Tensor]],
-                column: int, valid: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, heads: int, kv_heads: int,
-                intermediate: int, scale: float) -> torch.Tensor:
-    """Every decoder layer of a step for rows on one set of weights (decode_kernels.c `layers_step`: the same
-    calls as rms_norm, matmul, attend and silu_mul one by one, so the same numbers). x [rows, hidden] is
-    updated in place and returned; norms / post_norms: each layer's two norm weights, weights / scales: each
-    layer's four packed products (`pointers`), all of one `mode`; caches: each layer's (keys, values) buffers, all with room for
-    `column`."""
+@dataclass
+class Part:
+    """A run of a step's rows on one set of weights (`layers_step`): rows start .. start + rows - 1, each
+    layer's four packed products' pointers and scales (`pointers`) and their packed_mm kind (`mode`)."""
+    start: int
+    rows: int
+    weights: ctypes.Array
+    scales: ctypes.Array
+    mode: int
+
+
+def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, eps: float, parts: list[Part],
+                caches: list[tuple[torch.Tensor, torch.Tensor]], column: int, valid: torch.Tensor, cos: torch.Tensor,
+                sin: torch.Tensor, heads: int, kv_heads: int, intermediate: int, scale: float) -> torch.Tensor:
+    """Every decoder layer of a step (decode_kernels.c `layers_step`: the same calls as rms_norm, matmul (part
+    by part), attend and silu_mul one by one, so the same numbers). x [rows, hidden] is updated in place and
+    returned; norms / post_norms: each layer's two norm weights; parts: the runs of rows on one set of weights,
+    in order, covering every row; caches: each layer's (keys, values) buffers, all with room for `column`."""
     rows, hidden = x.shape
     dim = caches[0][0].shape[-1]
-    if (len(caches) * 4 != len(weights) or not x.is_contiguous() or valid.shape != (rows, column + 1)
+    layers = len(caches)
+    if (any(len(p.weights) != layers * 4 or len(p.scales) != layers * 4 for p in parts)
+            or [p.start for p in parts] != [sum(q.rows for q in parts[:i]) for i in range(len(parts))]
+            or sum(p.rows for p in parts) != rows or any(p.rows < 1 for p in parts)
+            or not x.is_contiguous() or valid.shape != (rows, column + 1)
             or valid.dtype != torch.bool or cos.shape != (rows, dim) or dim > 256
             or any(k.shape[0] != rows or k.shape[2] <= column or not k.is_contiguous() or not v.is_contiguous()
                    or v.shape != k.shape or k.dtype != x.dtype for k, v in caches)
             or any(t.dtype != x.dtype or not t.is_contiguous() for t in (cos, sin))):
         raise ValueError(f"layers_step: x {tuple(x.shape)} {x.dtype}, {len(caches)} caches, column {column}, "
-                         f"valid {tuple(valid.shape)}, cos {tuple(cos.shape)}")
+                         f"valid {tuple(valid.shape)}, cos {tuple(cos.shape)}, parts {[(p.start, p.rows) for p in parts]}")
     lib = _lib_or_raise()
-    layers = len(caches)
     k_ptrs, v_ptrs = pointers([k for k, _ in caches]), pointers([v for _, v in caches])
     capacity = (ctypes.c_int * layers)(*[k.shape[2] for k, _ in caches])
+    n = len(parts)
+    starts, counts = (ctypes.c_int * n)(*[p.start for p in parts]), (ctypes.c_int * n)(*[p.rows for p in parts])
+    modes = (ctypes.c_int * n)(*[p.mode for p in parts])
+    weights = (ctypes.c_void_p * n)(*[ctypes.addressof(p.weights) for p in parts])
+    scales = (ctypes.c_void_p * n)(*[ctypes.addressof(p.scales) for p in parts])
     valid = valid.contiguous()
     rc = lib.layers_step(layers, x.data_ptr(), rows, hidden, intermediate, heads, kv_heads, dim, norms, post_norms,
-                         eps, weights, scales, weights_mode, k_ptrs, v_ptrs, capacity, column, valid.data_ptr(),
-                         cos.data_ptr(), sin.data_ptr(), scale, _flag(x), torch.get_num_threads())
+                         eps, n, starts, counts, weights, scales, modes, k_ptrs, v_ptrs, capacity, column,
+                         valid.data_ptr(), cos.data_ptr(), sin.data_ptr(), scale, _flag(x), torch.get_num_threads())
     if rc != 0:
         raise RuntimeError(f"layers_step failed ({rc}) on {rows} rows, column {column}")
     return x

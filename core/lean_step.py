@@ -394,7 +394,7 @@ class Int8Step(LeanStep):
         if valid.dtype != torch.bool:
             valid = valid != 0
         valid = valid.contiguous()
-        if not (len(parts) == 1 and self._one_call(x, cache, parts[0][1], valid, cos, sin)):
+        if not self._one_call(x, cache, parts, valid, cos, sin):
             product = self._product
             for i, (ln1, ln2) in enumerate(self.norms):
                 layer = cache.layers[i]
@@ -408,19 +408,28 @@ class Int8Step(LeanStep):
                 x = product(parts, i, 3, kernels.silu_mul(gu, self.intermediate), residual=x)
         return self._head(kernels.rms_norm(x, self.final_norm.weight, self.final_norm.variance_epsilon), parts)
 
-    def _one_call(self, x: torch.Tensor, cache: Cache, weights, valid: torch.Tensor, cos: torch.Tensor,
+    def _one_call(self, x: torch.Tensor, cache: Cache, parts: list, valid: torch.Tensor, cos: torch.Tensor,
                   sin: torch.Tensor) -> bool:
-        """Every layer in one kernels.layers_step call (x updated in place) where the norms allow it and every
-        layer's cache writes the same column; False: nothing done."""
+        """Every layer in one kernels.layers_step call (x updated in place) where the norms allow it, each set of
+        weights' rows are one run (a slice) and every layer's cache writes the same column; False: nothing
+        done."""
         if self.norm_pointers is None:
             return False
+        runs = []
+        for index, weights in parts:
+            if isinstance(index, slice):
+                start, stop = index.indices(x.shape[0])[:2]
+            else:
+                return False  # a gather: the per-operation path
+            runs.append(kernels.Part(start, stop - start, weights.weight_pointers, weights.scale_pointers,
+                                     weights.mode))
+        runs.sort(key=lambda p: p.start)
         if any(n.weight is not t for n, t in zip((n for pair in self.norms for n in pair), self._norm_tensors)):
             self._point_at_norms()  # a norm weight was replaced since
         reserved = [layer.reserve(1) for layer in cache.layers[:len(self.norms)]]
         if len({column for _, _, column in reserved}) != 1:
             return False
-        kernels.layers_step(x, self.norm_pointers, self.post_norm_pointers, self.eps, weights.weight_pointers,
-                            weights.scale_pointers, weights.mode,
+        kernels.layers_step(x, self.norm_pointers, self.post_norm_pointers, self.eps, runs,
                             [(k, v) for k, v, _ in reserved], reserved[0][2], valid, cos, sin, self.heads,
                             self.kv_heads, self.intermediate, self.scaling)
         for layer in cache.layers[:len(self.norms)]:

@@ -230,3 +230,48 @@ def test_one_call_for_every_layer_gives_the_per_operation_steps_numbers(scramble
     assert one_call.norm_pointers is not None
     per_operation.norm_pointers = None
     assert torch.equal(_step_logits(plain, one_call, ids, steps=8), _step_logits(plain, per_operation, ids, steps=8))
+
+
+@pytest.mark.parametrize("names", [["own", "int8"], ["int8", "int8", "own"], ["own", "int8", "own"]])
+def test_one_call_for_mixed_rows_gives_the_per_operation_steps_numbers(scrambled_lm, names):
+    """Rows on several sets of weights (side by side: the base's own, an adapter's int8) in one layers_step
+    call, part by part: the per-operation path's logits bit for bit; where a set's rows are not one run (a
+    gather) the step keeps the per-operation path."""
+    from core import decode_kernels
+    from core.lean_step import OwnWeights
+
+    if not decode_kernels.available():
+        pytest.skip(f"the decode kernels are unavailable here: {decode_kernels.unavailable_reason()}")
+    lm = scrambled_lm(("a", TARGETS))
+    plain = plain_copy(lm.model).to(torch.bfloat16)
+    lean = LeanStep(plain)
+    weights = {"own": OwnWeights(lean), "int8": Int8Weights(lean)}
+    one_call, per_operation = Int8Step(plain, weights), Int8Step(plain, weights)
+    per_operation.norm_pointers = None
+    calls = []
+    real = decode_kernels.layers_step
+    ids = Generator(lm).encode(PROMPTS[1]).repeat(len(names), 1)
+
+    def logits(step):
+        cache, out = _Cache(), []
+        with torch.inference_mode():
+            first = plain(input_ids=ids, past_key_values=cache, use_cache=True).logits[:, -1]
+            token, n = first.argmax(-1, keepdim=True), ids.shape[1]
+            for i in range(6):
+                got = step(input_ids=token, attention_mask=torch.ones(len(names), 1, 1, n + i + 1, dtype=torch.bool),
+                           position_ids=torch.full((len(names), 1), n + i), cache=cache, adapter_names=names).logits[:, -1]
+                out.append(got)
+                token = got.argmax(-1, keepdim=True)
+        return torch.stack(out)
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    decode_kernels.layers_step = spy
+    try:
+        fused = logits(one_call)
+        assert bool(calls) == (names != ["own", "int8", "own"])  # the base's rows apart: a gather
+        assert torch.equal(fused, logits(per_operation))
+    finally:
+        decode_kernels.layers_step = real
