@@ -347,6 +347,17 @@ class _Batch:
         self.engine = None
         return self
 
+    def group_by_adapter(self) -> None:
+        """Each adapter's rows next to each other (a row's numbers do not depend on its place in the batch):
+        a step then takes each set of weights' rows as one run, every layer in one kernel call
+        (Int8Step._one_call), not a gather. Between steps only (every row has its next token)."""
+        first: dict = {}
+        for r in self.rows:
+            first.setdefault(r.name, len(first))
+        order = sorted(range(len(self.rows)), key=lambda b: (first[self.rows[b].name], b))
+        if order != list(range(len(order))):
+            self.select(order)
+
     def pick(self, gen: "Generator", logits: torch.Tensor, finished: list[_Job]) -> bool:
         """Greedy next token per row, with `generate`'s repetition penalty over the row's own prompt and
         answer; emit it, end the rows that are done and drop them. False when no row is left."""
@@ -476,6 +487,7 @@ class _DecodeLoop:
                 continue
             if group is not None:
                 self.batch = group if self.batch is None else self.batch.join(group)
+                self.batch.group_by_adapter()
         batch = self.batch
         if batch is None:
             return

@@ -275,3 +275,23 @@ def test_one_call_for_mixed_rows_gives_the_per_operation_steps_numbers(scrambled
         assert torch.equal(fused, logits(per_operation))
     finally:
         decode_kernels.layers_step = real
+
+
+def test_a_batchs_rows_are_grouped_by_adapter_so_steps_take_one_kernel_call(scrambled_lm, monkeypatch):
+    """Interleaved adapters ([base, a, base, a]) are reordered between steps so each set of weights' rows is one
+    run: every step is one layers_step call (no per-operation gathers), and each row keeps its solo answer."""
+    from core import decode_kernels
+
+    if not decode_kernels.available():
+        pytest.skip(f"the decode kernels are unavailable here: {decode_kernels.unavailable_reason()}")
+    lm = scrambled_lm(("a", TARGETS))
+    gen = Generator(lm, int8_rows=8)
+    m = PROMPTS[1]
+    alone = {n: gen.generate(m, NEW, adapter_names=[n]) for n in (BASE, "a")}
+    calls, real = [], decode_kernels.layers_step
+    monkeypatch.setattr(decode_kernels, "layers_step", lambda *a, **k: calls.append(len(a[4])) or real(*a, **k))
+    names = [BASE, "a", BASE, "a"]
+    steps = gen.engine_steps["int8"]
+    assert gen.generate_batch([m] * 4, NEW, adapter_names=names) == [alone[n] for n in names]
+    assert calls[0] == 2  # two runs of rows
+    assert len(calls) == gen.engine_steps["int8"] - steps  # one call every step
