@@ -10,9 +10,11 @@
  * so a row's numbers are the ones it gets alone (a shopper's answer does not depend on who else is in the
  * batch). For int8 weights these are torch's `_weight_int8pack_mm` sums but for 1-ulp differences in about
  * one output in 10,000; torch's kernel reads the weights at ~11 GB/s here, this one at ~25 GB/s, a plain
- * read's speed.
+ * read's speed. int8 weights against bf16 activations on a CPU with AVX-512 VNNI take packed_mm_vnni instead:
+ * exact integer sums (see there).
  *
  * rms_norm, silu_mul, attend: the rest of a step, row by row. layers_step: every layer of a step in one call.
+ * greedy_pick: a step's greedy choice per row.
  * The parallel loops run on the OpenMP runtime torch already loaded (the same libgomp, found by its soname),
  * so their workers are the calling thread's torch workers.
  */

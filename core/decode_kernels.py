@@ -11,7 +11,10 @@ machines and its bf16 matrix products at 8-17 GB/s, where a plain read of the sa
 operations of a few microseconds each. No package on PyPI offers weight-only products over torch tensors that
 keep a row's sums independent of the other rows in its batch (onednn's and fbgemm's int8 products quantise
 the activations per tensor). The products sum as torch's int8 kernel does (16 fp32 lanes, then a fixed tree);
-they differ in reading each block of 8 weight rows as one stream, prefetched.
+they differ in reading each block of 8 weight rows as one stream, prefetched. Where the CPU has AVX-512 VNNI,
+int8 weights against bf16 activations sum exactly in integers instead (`vnni`, `pack(w, torch.bfloat16)`:
+each activation row as exact 24-bit integers, decode_kernels.c says how), which costs a third of the
+instructions per row, so several rows cost less. `greedy_pick` makes a step's greedy choice in one pass.
 
 The C file is compiled with the machine's C compiler (`$CC`, else `cc`) into a per-user cache
 (`$ONBRAND_KERNEL_CACHE`, else ~/.cache/onbrand), named by a hash of the source and the compiler, written
