@@ -173,7 +173,32 @@ class _Layer(DynamicLayer):
 
     def advance(self, t: int) -> None:
         self.length += t
-        self.keys, self.values = self._k[:, :, :self.length], self._v[:, :, :self.length]
+        self._stale = True  # keys / values are made again when next read (two views cost ~10 us; a step
+        # advances every layer)
+
+    @property
+    def keys(self) -> torch.Tensor | None:
+        if self.__dict__.get("_stale"):
+            self._views()
+        return self.__dict__.get("_keys")
+
+    @keys.setter
+    def keys(self, t: torch.Tensor | None) -> None:
+        self._keys, self._stale = t, False
+
+    @property
+    def values(self) -> torch.Tensor | None:
+        if self.__dict__.get("_stale"):
+            self._views()
+        return self.__dict__.get("_values")
+
+    @values.setter
+    def values(self, t: torch.Tensor | None) -> None:
+        self._values, self._stale = t, False
+
+    def _views(self) -> None:
+        self._keys, self._values = self._k[:, :, :self.length], self._v[:, :, :self.length]
+        self._stale = False
 
     def get_seq_length(self) -> int:
         return self.length if self.is_initialized else 0
