@@ -223,9 +223,13 @@ VNNI static inline __m256i bf16_of(__m512 v) {
  * a non-finite value: its outputs are then NaN, as a float sum would make them) */
 VNNI static void digits_of(const uint16_t *x, int K, int8_t *dig, int32_t *sums, double *step) {
     __m512 mx = _mm512_setzero_ps();
-    for (int k = 0; k < K; k += 16)
-        mx = _mm512_max_ps(mx, _mm512_abs_ps(ld16(x, k, 0)));
-    float biggest = _mm512_reduce_max_ps(mx);
+    __mmask16 nan = 0; /* max_ps drops a NaN operand, so NaNs are looked for apart */
+    for (int k = 0; k < K; k += 16) {
+        __m512 v = ld16(x, k, 0);
+        nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        mx = _mm512_max_ps(mx, _mm512_abs_ps(v));
+    }
+    float biggest = nan ? NAN : _mm512_reduce_max_ps(mx);
     for (int t = 0; t < DIGITS; t++) sums[t] = 0;
     if (!(biggest <= 3.4e38f) || biggest == 0.0f) { /* NaN / inf, or all zeros */
         memset(dig, 0, (size_t)DIGITS * K);
