@@ -164,25 +164,28 @@ def pack(w: torch.Tensor, activations: torch.dtype | None = None) -> torch.Tenso
     on a CPU with VNNI: the VNNI layout instead (`_pack_vnni`, uint8)."""
     if w.dtype == torch.int8 and activations == torch.bfloat16 and vnni():
         return _pack_vnni(w)
+    padded = _padded(w, ROWS, w.dtype)
+    k = w.shape[1]
+    return padded.view(-1, ROWS, k // COLS, COLS).permute(0, 2, 1, 3).contiguous().view(-1)
+
+
+def _padded(w: torch.Tensor, multiple: int, dtype: torch.dtype) -> torch.Tensor:
+    """w [N, K] in `dtype`, with zero rows after it up to a multiple of `multiple` rows; K must be a multiple
+    of COLS."""
     n, k = w.shape
     if k % COLS:
         raise ValueError(f"the decode kernels need an inner size that is a multiple of {COLS}, got {k}")
-    blocks = -(-n // ROWS)
-    padded = torch.zeros((blocks * ROWS, k), dtype=w.dtype)
+    padded = torch.zeros((-(-n // multiple) * multiple, k), dtype=dtype)
     padded[:n] = w
-    return padded.view(blocks, ROWS, k // COLS, COLS).permute(0, 2, 1, 3).contiguous().view(-1)
+    return padded
 
 
 def _pack_vnni(w: torch.Tensor) -> torch.Tensor:
     """int8 [N, K] -> decode_kernels.c's VNNI layout, flat uint8 (w + 128): groups of 64 rows (N padded with
     zero weights to a multiple of 64), each stored 4 columns at a time."""
-    n, k = w.shape
-    if k % COLS:
-        raise ValueError(f"the decode kernels need an inner size that is a multiple of {COLS}, got {k}")
-    padded = torch.zeros((-(-n // VNNI_ROWS) * VNNI_ROWS, k), dtype=torch.int16)
-    padded[:n] = w
-    groups = padded.shape[0] // VNNI_ROWS
-    return (padded + 128).to(torch.uint8).view(groups, VNNI_ROWS, k // 4, 4).permute(0, 2, 1, 3).contiguous().view(-1)
+    padded = _padded(w, VNNI_ROWS, torch.int16)  # room for w + 128
+    k = w.shape[1]
+    return (padded + 128).to(torch.uint8).view(-1, VNNI_ROWS, k // 4, 4).permute(0, 2, 1, 3).contiguous().view(-1)
 
 
 def mode(packed: torch.Tensor) -> int:
@@ -201,7 +204,8 @@ def _call(lib: ctypes.CDLL, x: torch.Tensor, packed: torch.Tensor, scales: torch
                         f"weights of their dtype; got {x.dtype}, {packed.dtype}, {None if scales is None else scales.dtype}")
     x = x.contiguous()
     m, k = x.shape
-    if packed.numel() != -(-n // (VNNI_ROWS if code == 2 else ROWS)) * (VNNI_ROWS if code == 2 else ROWS) * k:
+    multiple = VNNI_ROWS if code == 2 else ROWS
+    if packed.numel() != -(-n // multiple) * multiple * k:
         raise ValueError(f"packed weights of {packed.numel()} values for {n} x {k}")
     y = torch.empty((m, n), dtype=x.dtype)
     if residual is not None:

@@ -129,6 +129,26 @@ class StepLock:
 
 # --- the KV cache of a batch whose rows come and go ------------------------------------------------------
 
+class _View:
+    """_Layer.keys / .values: the tensor assigned, or, after `advance`, a view of the buffer up to the layer's
+    length, made when read."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        if layer.__dict__.get("_stale"):
+            layer._views()
+        return layer.__dict__.get(self.slot)
+
+    def __set__(self, layer, t: torch.Tensor | None) -> None:
+        if layer.__dict__.get("_stale"):
+            layer._views()  # the other one too, before this one is replaced
+        layer.__dict__[self.slot] = t
+
+
 class _Layer(DynamicLayer):
     """A DynamicLayer that writes each step into spare columns instead of concatenating (which copies the
     layer's whole cache every step), and whose contents the loop can replace when rows join or leave."""
@@ -176,29 +196,12 @@ class _Layer(DynamicLayer):
         self._stale = True  # keys / values are made again when next read (two views cost ~10 us; a step
         # advances every layer)
 
-    @property
-    def keys(self) -> torch.Tensor | None:
-        if self.__dict__.get("_stale"):
-            self._views()
-        return self.__dict__.get("_keys")
-
-    @keys.setter
-    def keys(self, t: torch.Tensor | None) -> None:
-        self._keys, self._stale = t, False
-
-    @property
-    def values(self) -> torch.Tensor | None:
-        if self.__dict__.get("_stale"):
-            self._views()
-        return self.__dict__.get("_values")
-
-    @values.setter
-    def values(self, t: torch.Tensor | None) -> None:
-        self._values, self._stale = t, False
+    keys = _View()
+    values = _View()
 
     def _views(self) -> None:
-        self._keys, self._values = self._k[:, :, :self.length], self._v[:, :, :self.length]
         self._stale = False
+        self.keys, self.values = self._k[:, :, :self.length], self._v[:, :, :self.length]
 
     def get_seq_length(self) -> int:
         return self.length if self.is_initialized else 0
@@ -916,22 +919,22 @@ class Generator:
 
     def _int8_weights(self, merged: torch.nn.Module) -> Int8Weights:
         """A merged (or plain) copy's int8 weights, made again when any of its weights changes."""
-        sig = _signature(merged)
-        hit = self._int8.get(merged)
-        if hit is None or hit[0] != sig:
-            t0 = time.perf_counter()
-            hit = self._int8[merged] = (sig, Int8Weights(self._leanstep(merged), kernel=self.int8_kernel,
-                                                                  vnni=self.int8_vnni))
-            log.info("int8 weights for decoding (%.0f MiB, %.2f s, %s)", hit[1].nbytes / 2**20, time.perf_counter() - t0,
-                     "core/decode_kernels.c" if hit[1].kernel else "torch's kernel")
-        return hit[1]
+        return self._step_weights(merged, lambda lean: Int8Weights(lean, kernel=self.int8_kernel, vnni=self.int8_vnni))
 
     def _own_weights(self, plain: torch.nn.Module) -> OwnWeights:
         """The plain copy's own weights for the bare base's rows of an Int8Step, made again when they change."""
-        sig = _signature(plain)
-        hit = self._int8.get(plain)
+        return self._step_weights(plain, lambda lean: OwnWeights(lean, kernel=self.int8_kernel))
+
+    def _step_weights(self, module: torch.nn.Module, make: Callable[[LeanStep], Int8Weights | OwnWeights]):
+        """A copy's step weights (`make` of its LeanStep), kept per copy and made again when any of its weights
+        changes."""
+        sig = _signature(module)
+        hit = self._int8.get(module)
         if hit is None or hit[0] != sig:
-            hit = self._int8[plain] = (sig, OwnWeights(self._leanstep(plain), kernel=self.int8_kernel))
+            t0 = time.perf_counter()
+            hit = self._int8[module] = (sig, make(self._leanstep(module)))
+            log.info("%s for decoding (%.0f MiB, %.2f s, %s)", type(hit[1]).__name__, hit[1].nbytes / 2**20,
+                     time.perf_counter() - t0, "core/decode_kernels.c" if hit[1].kernel else "torch's operations")
         return hit[1]
 
     def _int8_step(self, kind: str, module: torch.nn.Module, names: list[str] | None) -> Int8Step | None:

@@ -229,6 +229,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     conc = {str(n): concurrent_figures(gen, prompts, names[0] if names else None, new_tokens, n, max(2, runs // 2))
             for n in concurrency}
     means: dict = {}
+    four_rows: dict = {}  # 4 shoppers on VNNI's products and on the FMAs, beside each other
     if adapter is not None:
         means = _timed({**kept, "bare_bf16": (bf16, base_names), "adapter_bf16": (bf16, names),
                         "bare_no_lean": (no_lean, base_names), "bare_peft_disabled": (disabled, base_names),
@@ -239,15 +240,14 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                        {**kept_pairs, "side_by_side_bf16": bf16, "side_by_side_no_lean": no_lean},
                        serving, new_tokens, runs, adapter, bound)
         batch1.update({k: v for k, v in means.items() if k not in batch1})
-        if 4 in concurrency:  # VNNI's products pay off with rows: 4 shoppers on each, beside each other
-            four = {"kept": [], "int8_fma": []}
+        if 4 in concurrency:  # VNNI's products pay off with rows
+            four: dict = {"kept": [], "int8_fma": []}
             for _ in range(2):
                 for key, g in (("kept", gen), ("int8_fma", fma_int8)):
                     four[key].append(concurrent_figures(g, prompts, names[0] if names else None, new_tokens, 4,
                                                         max(2, runs // 2)))
-            means["concurrent_4"] = {k: {"total_tokens_per_s": statistics.median(c["total_tokens_per_s"] for c in v),
-                                         "p50_s": statistics.median(c["answer"]["p50_s"] for c in v)}
-                                     for k, v in four.items()}
+            four_rows = {k: {"total_tokens_per_s": statistics.median(c["total_tokens_per_s"] for c in v),
+                             "p50_s": statistics.median(c["answer"]["p50_s"] for c in v)} for k, v in four.items()}
         # last, on its own: a generator whose loop keeps its OpenMP pool while idle (and whose callers keep
         # theirs) slows every other loop in the process while that pool lives (core/threads.py); timed beside
         # the others it made the whole round of means ~1.8x slower (run L: the kept path 70.7 tok/s there
@@ -269,7 +269,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         "batch1": batch1,
         # the kept path timed again beside the other means (their ratios below are taken against these)
         "batch1_kept_beside_means": {k: means[k] for k in [*kept, *kept_pairs] if k in means},
-        **({"concurrent_4_vnni_vs_fma": means["concurrent_4"]} if "concurrent_4" in means else {}),
+        **({"concurrent_4_vnni_vs_fma": four_rows} if four_rows else {}),
         "ttft_ms_serving_prompt": batch1["adapter"]["ttft_ms"],
     }
     if adapter is not None:
@@ -298,8 +298,8 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
             "int8_vnni_tokens_per_s": round(
                 means["adapter"]["tokens_per_s"] / means["adapter_int8_fma"]["tokens_per_s"], 3),
             **({"int8_vnni_4_concurrent_total_tokens_per_s": round(
-                means["concurrent_4"]["kept"]["total_tokens_per_s"]
-                / means["concurrent_4"]["int8_fma"]["total_tokens_per_s"], 3)} if "concurrent_4" in means else {}),
+                four_rows["kept"]["total_tokens_per_s"] / four_rows["int8_fma"]["total_tokens_per_s"], 3)}
+               if four_rows else {}),
             "kept_system_turn_ttft": round(
                 means["adapter_system_turn_uncached"]["ttft_ms"] / means["adapter"]["ttft_ms"], 3),
             "gemv_tokens_per_s": round(means["adapter_gemv"]["tokens_per_s"] / means["adapter_bf16"]["tokens_per_s"], 3),
