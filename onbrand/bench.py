@@ -163,6 +163,9 @@ def llama_cpp_figures(gguf: Path, prompt_ids: list[int], new_tokens: int, runs: 
                           n_threads=threads, verbose=False)
     ttfts, rates = [], []
     for _ in range(runs + 1):  # the first run warms up
+        # forget the last run's tokens: `generate` otherwise keeps the longest cached prefix (reset=True or
+        # not), and every run after the first would time a prompt already in its KV cache (a 10 ms "TTFT")
+        llm.reset()
         t0, times = time.perf_counter(), []
         for _token in llm.generate(prompt_ids, top_k=1, temp=0.0, repeat_penalty=1.0, reset=True):
             times.append(time.perf_counter())

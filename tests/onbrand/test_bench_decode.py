@@ -58,14 +58,29 @@ def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
 
 
 class _FakeLlama:
-    """Stands in for llama_cpp.Llama: yields token ids, never stops by itself (as Llama.generate)."""
+    """Stands in for llama_cpp.Llama: yields token ids and never stops by itself; and, as Llama.generate does
+    (reset=True or not), it evaluates only the prompt after the longest prefix it still holds from the last
+    call, until reset(). `evaluated`: the prompt tokens each call evaluated."""
+
+    evaluated: list[int] = []
 
     def __init__(self, model_path, n_ctx, n_threads, verbose):
         self.model_path, self.n_threads = model_path, n_threads
+        self.held: list[int] = []
+
+    def reset(self):
+        self.held = []
 
     def generate(self, tokens, **kwargs):
         assert kwargs["top_k"] == 1 and kwargs["temp"] == 0.0  # greedy, as onbrand decodes
+        tokens = list(tokens)
+        same = 0
+        while same < min(len(tokens), len(self.held)) and tokens[same] == self.held[same]:
+            same += 1
+        _FakeLlama.evaluated.append(max(len(tokens) - same, 1))  # llama.cpp evaluates the last one again
+        self.held = tokens
         while True:
+            self.held.append(7)
             yield 7
 
 
@@ -77,6 +92,16 @@ def test_llama_cpp_is_timed_on_the_same_prompt_when_installed(gen, monkeypatch, 
     llama = fig["llama_cpp"]
     assert llama["gguf"] == "model.gguf" and llama["decode_tokens_per_s_median"] > 0
     assert llama["onbrand_adapter_over_llama_cpp"] > 0 and llama["onbrand_bare_over_llama_cpp"] > 0
+
+
+def test_llama_cpp_prefills_the_whole_prompt_in_every_run(monkeypatch, tmp_path):
+    """Its TTFT is a whole prefill each run, as onbrand's is timed, not a prompt left in its KV cache by the run
+    before (which read ~10 ms against ~800 for 232 tokens before llama_cpp_figures reset it)."""
+    monkeypatch.setitem(sys.modules, "llama_cpp", types.SimpleNamespace(Llama=_FakeLlama))
+    monkeypatch.setattr(_FakeLlama, "evaluated", [])
+    prompt = list(range(100, 140))
+    out = bench.llama_cpp_figures(tmp_path / "m.gguf", prompt, 4, 3, 1)
+    assert out["runs"] == 3 and _FakeLlama.evaluated == [len(prompt)] * 4  # the warm-up and 3 timed runs
 
 
 def test_without_llama_cpp_the_comparison_says_it_was_skipped(monkeypatch, tmp_path):
