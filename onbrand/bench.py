@@ -229,7 +229,13 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     # timed beside the kept path timed again, and its ratio is taken within that second round (run M: the
     # kept path 118.6 tok/s there against 120.0 alone, once the kept-pool ablation was moved out of it)
     batch1 = _timed(kept, kept_pairs, serving, new_tokens, runs, adapter, bound)
-    conc = {str(n): concurrent_figures(gen, prompts, names[0] if names else None, new_tokens, n, max(2, runs // 2))
+    # n clients' round r asks prompts r*n .. r*n + n - 1; the lone answers (n = 1) ask as many prompts as the
+    # largest round set does, so every ratio over the lone answer divides by prompts of the same mix (the lone
+    # answer on prompts 0 and 1 only made the ratios move with those two prompts' lengths: 0.69 s in run N,
+    # 0.94 s in run O)
+    rounds = max(2, runs // 2)
+    conc = {str(n): concurrent_figures(gen, prompts, names[0] if names else None, new_tokens, n,
+                                       min(len(prompts), rounds * max(concurrency)) if n == 1 else rounds)
             for n in concurrency}
     means: dict = {}
     four_rows: dict = {}  # 4 shoppers on VNNI's products and on the FMAs, beside each other

@@ -44,6 +44,8 @@ def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
         c = fig["concurrent"][n]
         assert c["clients"] == int(n) and c["answer"]["p50_s"] > 0 and c["total_tokens_per_s"] > 0
     assert fig["concurrent"]["2"]["most_rows_in_a_step"] == 2  # the two requests shared steps
+    # the lone answers cover as many prompts as the 2-client rounds ask (2 rounds of 2, 3 prompts at hand)
+    assert fig["concurrent"]["1"]["rounds"] == 3 and fig["concurrent"]["2"]["rounds"] == 2
     assert set(fig["concurrent_ratios"]) == {"2"}
     assert {"int8_steps_tokens_per_s", "int8_steps_side_by_side_steps_per_s", "int8_kernel_tokens_per_s",
             "kept_system_turn_ttft"} <= set(fig["ratios"])
