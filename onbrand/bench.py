@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -152,17 +153,22 @@ def joined_answers(gen: Generator, prompts: list[list[dict]], names: list[str] |
     return out
 
 
-def llama_cpp_figures(gguf: Path, prompt_ids: list[int], new_tokens: int, runs: int, threads: int) -> dict:
+def llama_cpp_figures(gguf: Path, prompt_ids: list[int], new_tokens: int, runs: int, threads: int,
+                      beside: dict[str, Callable[[], float]] | None = None) -> dict:
     """llama.cpp (llama-cpp-python, when installed; never required) on the bundled GGUF, the same prompt
-    tokens, greedy, exactly `new_tokens` tokens: TTFT and decode tokens/s, medians of runs."""
+    tokens, greedy, exactly `new_tokens` tokens: TTFT and decode tokens/s, medians of runs. `beside`: onbrand's
+    answers (name -> one timed answer's decode tokens/s), each timed right after each llama.cpp run, so that
+    onbrand_<name>_over_llama_cpp divides medians that shared the machine's noise (run P: 0.93 from onbrand's
+    batch-1 figure at the start of the bench against 1.35 in run O, the same code)."""
     try:
         import llama_cpp
     except ImportError:
         return {"skipped": "llama-cpp-python is not installed (optional: pip install llama-cpp-python)"}
     llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=max(2048, len(prompt_ids) + new_tokens + 8),
                           n_threads=threads, verbose=False)
-    ttfts, rates = [], []
-    for _ in range(runs + 1):  # the first run warms up
+    beside = beside or {}
+    ttfts, rates, ours = [], [], {name: [] for name in beside}
+    for run in range(runs + 1):  # the first run warms up
         # forget the last run's tokens: `generate` otherwise keeps the longest cached prefix (reset=True or
         # not), and every run after the first would time a prompt already in its KV cache (a 10 ms "TTFT")
         llm.reset()
@@ -173,9 +179,21 @@ def llama_cpp_figures(gguf: Path, prompt_ids: list[int], new_tokens: int, runs: 
                 break
         ttfts.append(times[0] - t0)
         rates.append((len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0)
-    return {"gguf": gguf.name, "threads": threads, "runs": runs,
-            "ttft_ms_median": round(statistics.median(ttfts[1:]) * 1000, 1),
-            "decode_tokens_per_s_median": round(statistics.median(rates[1:]), 1)}
+        for name, answer in beside.items():
+            rate = answer()
+            if run:
+                ours[name].append(rate)
+    out = {"gguf": gguf.name, "threads": threads, "runs": runs,
+           "ttft_ms_median": round(statistics.median(ttfts[1:]) * 1000, 1),
+           "decode_tokens_per_s_median": round(statistics.median(rates[1:]), 1)}
+    llama_rate = statistics.median(rates[1:])
+    if beside:
+        out["onbrand_beside_tokens_per_s_median"] = {n: round(statistics.median(v), 1) for n, v in ours.items()}
+    for name, values in ours.items():
+        # three significant figures, not three decimals: a tiny ratio must not read as 0
+        out[f"onbrand_{name}_over_llama_cpp"] = (float(f"{statistics.median(values) / llama_rate:.3g}")
+                                                 if llama_rate > 0 else 0.0)
+    return out
 
 
 def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, new_tokens: int = 64,
@@ -344,13 +362,19 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         result["joined_vs_solo_answers"] = {"prompts": len(solo), "max_new_tokens": new_tokens,
                                             "identical": sum(a == b for a, b in zip(joined, solo))}
     if gguf is not None:
-        llama = llama_cpp_figures(gguf, gen.encode(serving)[0].tolist(), new_tokens, runs, torch.get_num_threads())
-        if "decode_tokens_per_s_median" in llama:
-            for key in ("bare", "adapter"):
-                # three significant figures, not three decimals: a tiny ratio must not read as 0
-                llama[f"onbrand_{key}_over_llama_cpp"] = float(
-                    f'{batch1[key]["tokens_per_s"] / llama["decode_tokens_per_s_median"]:.3g}')
-        result["llama_cpp"] = llama
+        def answer(names_: list[str] | None) -> Callable[[], float]:
+            def run() -> float:  # the kept path's batch-1 answer, as `_timed` times it
+                stats: list = []
+                _caller_pool()
+                for _ in gen.stream(serving, new_tokens, adapter_names=names_, on_stats=stats.append,
+                                    min_new_tokens=new_tokens):
+                    pass
+                return _rate(stats[0])
+            return run
+
+        result["llama_cpp"] = llama_cpp_figures(gguf, gen.encode(serving)[0].tolist(), new_tokens, runs,
+                                                torch.get_num_threads(),
+                                                beside={"bare": answer(base_names), "adapter": answer(names)})
     return result
 
 

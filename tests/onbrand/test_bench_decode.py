@@ -94,6 +94,25 @@ def test_llama_cpp_is_timed_on_the_same_prompt_when_installed(gen, monkeypatch, 
     llama = fig["llama_cpp"]
     assert llama["gguf"] == "model.gguf" and llama["decode_tokens_per_s_median"] > 0
     assert llama["onbrand_adapter_over_llama_cpp"] > 0 and llama["onbrand_bare_over_llama_cpp"] > 0
+    assert set(llama["onbrand_beside_tokens_per_s_median"]) == {"adapter", "bare"}
+
+
+def test_onbrand_is_timed_beside_each_llama_cpp_run(monkeypatch, tmp_path):
+    """The ratio divides medians taken in one window: after each llama.cpp run, each of onbrand's answers."""
+    order: list[str] = []
+
+    class Logged(_FakeLlama):
+        def generate(self, tokens, **kwargs):
+            order.append("llama.cpp")
+            yield from super().generate(tokens, **kwargs)
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", types.SimpleNamespace(Llama=Logged))
+    beside = {"adapter": lambda: order.append("adapter") or 50.0, "bare": lambda: order.append("bare") or 25.0}
+    out = bench.llama_cpp_figures(tmp_path / "m.gguf", [1, 2, 3], 4, 2, 1, beside=beside)
+    assert order == ["llama.cpp", "adapter", "bare"] * 3  # the warm-up, then 2 timed runs
+    assert out["onbrand_beside_tokens_per_s_median"] == {"adapter": 50.0, "bare": 25.0}
+    rate = out["decode_tokens_per_s_median"]
+    assert out["onbrand_adapter_over_llama_cpp"] == pytest.approx(50.0 / rate, rel=1e-2)
 
 
 def test_llama_cpp_prefills_the_whole_prompt_in_every_run(monkeypatch, tmp_path):
