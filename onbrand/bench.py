@@ -183,11 +183,11 @@ def llama_cpp_figures(gguf: Path, prompt_ids: list[int], new_tokens: int, runs: 
             rate = answer()
             if run:
                 ours[name].append(rate)
+    llama_rate = statistics.median(rates[1:])
     out = {"gguf": gguf.name, "threads": threads, "runs": runs,
            "ttft_ms_median": round(statistics.median(ttfts[1:]) * 1000, 1),
-           "decode_tokens_per_s_median": round(statistics.median(rates[1:]), 1)}
-    llama_rate = statistics.median(rates[1:])
-    if beside:
+           "decode_tokens_per_s_median": round(llama_rate, 1)}
+    if ours:
         out["onbrand_beside_tokens_per_s_median"] = {n: round(statistics.median(v), 1) for n, v in ours.items()}
     for name, values in ours.items():
         # three significant figures, not three decimals: a tiny ratio must not read as 0
@@ -362,20 +362,21 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         result["joined_vs_solo_answers"] = {"prompts": len(solo), "max_new_tokens": new_tokens,
                                             "identical": sum(a == b for a, b in zip(joined, solo))}
     if gguf is not None:
-        def answer(names_: list[str] | None) -> Callable[[], float]:
-            def run() -> float:  # the kept path's batch-1 answer, as `_timed` times it
-                stats: list = []
-                _caller_pool()
-                for _ in gen.stream(serving, new_tokens, adapter_names=names_, on_stats=stats.append,
-                                    min_new_tokens=new_tokens):
-                    pass
-                return _rate(stats[0])
-            return run
-
+        beside = {key: (lambda n=n: _rate(_one_answer(gen, serving, new_tokens, n)))
+                  for key, n in (("bare", base_names), ("adapter", names))}
         result["llama_cpp"] = llama_cpp_figures(gguf, gen.encode(serving)[0].tolist(), new_tokens, runs,
-                                                torch.get_num_threads(),
-                                                beside={"bare": answer(base_names), "adapter": answer(names)})
+                                                torch.get_num_threads(), beside=beside)
     return result
+
+
+def _one_answer(gen: Generator, serving: list[dict], new_tokens: int, names: list[str] | None):
+    """One batch-1 answer of exactly `new_tokens` tokens, from a caller thread that has an OpenMP pool as the
+    app's has: its GenerationStats."""
+    stats: list = []
+    _caller_pool()
+    for _ in gen.stream(serving, new_tokens, adapter_names=names, on_stats=stats.append, min_new_tokens=new_tokens):
+        pass
+    return stats[0]
 
 
 def _timed(variants: dict, pairs: dict, serving: list[dict], new_tokens: int, runs: int, adapter: str | None,
@@ -386,13 +387,9 @@ def _timed(variants: dict, pairs: dict, serving: list[dict], new_tokens: int, ru
     got: dict[str, list] = {k: [] for k in [*variants, *pairs]}
     for run in range(runs + 1):
         for key, (g, n) in variants.items():
-            stats = []
-            _caller_pool()
-            for _ in g.stream(serving, new_tokens, adapter_names=n, on_stats=stats.append,
-                              min_new_tokens=new_tokens):
-                pass
+            stats = _one_answer(g, serving, new_tokens, n)
             if run:
-                got[key].append(stats[0])
+                got[key].append(stats)
         for key, g in pairs.items():
             pair = []
             _caller_pool()
