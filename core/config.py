@@ -73,7 +73,10 @@ RETRIEVAL = Retrieval()
 # The environment the app and the CLI read (`Settings.from_env`); the CLI's options win over it.
 ENVIRONMENT = {"ONBRAND_INDEX": "index_name", "ONBRAND_MODEL": "model", "ONBRAND_ADAPTER": "adapter",
                "ONBRAND_BRAND_KIT": "brand_kit", "ONBRAND_BACKEND": "backend", "ONBRAND_BASE_URL": "base_url",
-               "ONBRAND_API_KEY": "api_key", "ONBRAND_INT8_ROWS": "int8_rows"}
+               "ONBRAND_API_KEY": "api_key", "ONBRAND_INT8_ROWS": "int8_rows",
+               "ONBRAND_ADAPTER_WEIGHTS": "adapter_weights"}
+# what an adapter's rows decode on (core.generation.Generator's adapter_weights, README "Speed")
+ADAPTER_WEIGHTS = ("merged", "lora")
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,10 @@ class Settings:
     # base keeps its bf16 numbers). 64 covers every batch the loop runs, so an answer never changes numbers
     # when others join and the scorecard scores what shoppers get; 0: bf16 for every row
     int8_rows: int = 64
+    # what an adapter's rows decode on: "merged", a merged copy per adapter (its int8 copy for one-token steps:
+    # the fastest lone answer); "lora", the base's own weights plus the adapter's LoRA product, so the base's
+    # rows and every adapter's read one set of weights a step (side by side, shoppers of several merchants)
+    adapter_weights: str = "merged"
 
     def __post_init__(self):
         problem = index_name_problem(self.index_name)
@@ -121,13 +128,16 @@ class Settings:
             raise ValueError(f"base_url must be an http:// or https:// URL for the openai backend, got {self.base_url!r}")
         if self.int8_rows < 0:
             raise ValueError(f"int8_rows must be 0 or more, got {self.int8_rows}")
+        if self.adapter_weights not in ADAPTER_WEIGHTS:
+            raise ValueError(f"adapter_weights must be one of {', '.join(ADAPTER_WEIGHTS)}, got {self.adapter_weights!r}")
         if self.backend_concurrency < 1:
             raise ValueError(f"backend_concurrency must be at least 1, got {self.backend_concurrency}")
 
     @classmethod
     def from_env(cls, **chosen) -> "Settings":
         """Settings from the environment (ONBRAND_HOME, ONBRAND_INDEX, ONBRAND_MODEL, ONBRAND_ADAPTER,
-        ONBRAND_BRAND_KIT, ONBRAND_BACKEND, ONBRAND_BASE_URL, ONBRAND_API_KEY, ONBRAND_INT8_ROWS; unset or empty:
+        ONBRAND_BRAND_KIT, ONBRAND_BACKEND, ONBRAND_BASE_URL, ONBRAND_API_KEY, ONBRAND_INT8_ROWS,
+        ONBRAND_ADAPTER_WEIGHTS; unset or empty:
         the default),
         with `chosen` fields (the CLI's options) winning over it."""
         fields = {name: os.environ[var] for var, name in ENVIRONMENT.items() if os.environ.get(var)}

@@ -495,52 +495,197 @@ AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_c
     return 0;
 }
 
+#define LORA_SEGMENTS 3 /* projections per fused product at most (q, k, v) */
+
+/* An adapter's LoRA factors (layers_step's parts, lora_product): per layer l and product j at at = l * 4 + j,
+ * a[at] its projections' A stacked ([R, K] row-major: each projection's rank rows in turn; NULL: no LoRA on this
+ * product); per projection i of the product at g = at * LORA_SEGMENTS + i, b[g] its B transposed ([r, n]
+ * row-major; NULL: no LoRA on it), s[g] its scaling, r[g] its rank, n[g] its outputs and off[g] the first of them
+ * in the product's (a multiple of 16, in order). f32: the factors are fp32, else the activations' dtype. */
+typedef struct {
+    const void **a, **b;
+    const float *s;
+    const int *r, *n, *off;
+    int f32;
+} lora_t;
+
+/* 16 fp32 lanes -> bf16, rounded to nearest even as f32_to_bf16 (NaN stays NaN), back to fp32 lanes */
+AVX512 static inline __m512 rnd16(__m512 v, int f32) {
+    if (f32) return v;
+    __m512i u = _mm512_castps_si512(v);
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
+    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+}
+
+AVX512 static inline void st16(void *p, size_t i, __m512 v, int f32) { /* v already rounded to the dtype */
+    if (f32) _mm512_storeu_ps((float *)p + i, v);
+    else _mm256_storeu_si256((__m256i *)((uint16_t *)p + i),
+                             _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v), 16)));
+}
+
+/* lora_product's outputs lo .. hi - 1 (16 at a time, at most 64) of every row: projection g's LoRA delta (g < 0:
+ * none) added to base, then the residual; rs: g's first row in t's stacked ranks */
+AVX512 static void lora_run(const float *t, int R, int rs, int M, const lora_t *lt, int g, int lo,
+                            int hi, int N, const void *base, void *out, const void *residual, int f32, int lf) {
+    int vecs = (hi - lo) / 16;
+    for (int m = 0; m < M; m++) {
+        __m512 u[4];
+        if (g >= 0) {
+            const float *tm = t + (size_t)m * R + rs;
+            size_t col = (size_t)(lo - lt->off[g]), n = (size_t)lt->n[g];
+            for (int i = 0; i < vecs; i++) u[i] = _mm512_setzero_ps();
+            for (int r = 0; r < lt->r[g]; r++) { /* each output over the rank in turn */
+                __m512 tr = _mm512_set1_ps(tm[r]);
+                for (int i = 0; i < vecs; i++)
+                    u[i] = _mm512_fmadd_ps(tr, ld16(lt->b[g], r * n + col + 16 * i, lt->f32), u[i]);
+            }
+        }
+        for (int i = 0; i < vecs; i++) {
+            size_t e = (size_t)m * N + lo + 16 * i;
+            __m512 v = ld16(base, e, f32);
+            if (g >= 0) {
+                __m512 d = rnd16(_mm512_mul_ps(rnd16(u[i], lf), _mm512_set1_ps(lt->s[g])), lf);
+                v = rnd16(_mm512_add_ps(v, rnd16(d, f32)), f32);
+            }
+            if (residual) v = rnd16(_mm512_add_ps(ld16(residual, e, f32), v), f32);
+            st16(out, e, v, f32);
+        }
+    }
+}
+
+/* One product's LoRA deltas for M rows, added as peft adds them for a batch's rows (LoraLayer's mixed-batch
+ * forward): out = rnd(base + rnd(rnd(u * s))) for each projection's u = B (A x) in the factors' dtype (fp32, or
+ * the activations' with each product rounded to it, as torch's F.linear does), the second rounding to the
+ * activations' dtype; then, with `residual`, rnd(residual + out) for every output (those without LoRA too:
+ * torch's `residual + result`). x: [M, K]; base, out, residual: [M, N] (base and out may be one buffer). Each
+ * (row, output) sums in one fixed order (A: 16 fp32 lanes over k, then lanes_sum's tree; B: over the rank in
+ * turn), whatever rows share the call. N and every projection's outputs multiples of 16. 0, or -2: no memory. */
+AVX512 int lora_product(const void *x, int M, int K, const lora_t *lt, int at, const void *base, void *out,
+                        const void *residual, int N, int f32, int threads) {
+    int lf = lt->f32 || f32, R = 0;
+    const int *rr = lt->r + at * LORA_SEGMENTS;
+    for (int i = 0; i < LORA_SEGMENTS; i++) R += lt->b[at * LORA_SEGMENTS + i] ? rr[i] : 0;
+    float *xf = malloc(sizeof(float) * ((size_t)M * K + (size_t)M * (R + 1)));
+    if (!xf) return -2;
+    float *t = xf + (size_t)M * K;
+    for (size_t i = 0; i < (size_t)M * K; i++) xf[i] = ld(x, i, f32); /* peft's x.to(lora_A.weight.dtype) */
+    const void *A = lt->a[at];
+    int groups = (N + 63) / 64; /* 64 outputs (4 vectors) at a time, within one projection */
+    #pragma omp parallel num_threads(threads)
+    {
+        #pragma omp for schedule(static)
+        for (int r0 = 0; r0 < R; r0 += 4) /* 4 of A's rows at a time (independent sums, each in its own order) */
+            for (int m = 0; m < M; m++) {
+                int c = R - r0 < 4 ? R - r0 : 4;
+                __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                for (int k = 0; k < K; k += 16) {
+                    __m512 xv = _mm512_loadu_ps(xf + (size_t)m * K + k);
+                    for (int i = 0; i < c; i++)
+                        acc[i] = _mm512_fmadd_ps(ld16(A, (size_t)(r0 + i) * K + k, lt->f32), xv, acc[i]);
+                }
+                for (int i = 0; i < c; i++) t[(size_t)m * R + r0 + i] = rnd(lanes_sum(acc[i]), lf);
+            }
+        #pragma omp for schedule(static)
+        for (int q = 0; q < groups; q++) {
+            int end = q * 64 + 64 < N ? q * 64 + 64 : N;
+            for (int lo = q * 64, hi; lo < end; lo = hi) { /* runs of outputs within one projection (or none) */
+                int g = -1, rs = 0, next = end;
+                for (int i = 0, acc_r = 0; i < LORA_SEGMENTS; i++) {
+                    int gi = at * LORA_SEGMENTS + i;
+                    if (!lt->b[gi]) continue;
+                    if (lo >= lt->off[gi] && lo < lt->off[gi] + lt->n[gi]) { g = gi; rs = acc_r; }
+                    else if (lt->off[gi] > lo && lt->off[gi] < next) next = lt->off[gi];
+                    acc_r += lt->r[gi];
+                }
+                hi = g >= 0 && lt->off[g] + lt->n[g] < end ? lt->off[g] + lt->n[g] : (g >= 0 ? end : next);
+                lora_run(t, R, rs, M, lt, g, lo, hi, N, base, out, residual, f32, lf);
+            }
+        }
+    }
+    free(xf);
+    return 0;
+}
+
+static int has_lora(const lora_t *lora, int at) { return lora && lora->a && lora->a[at]; }
+
+/* Product j (0 q/k/v, 1 o, 2 gate/up, 3 down) of layer l for every part: parts that follow each other on the
+ * same weights (side by side: the base's rows and an adapter's rows on the base's own weights plus its LoRA)
+ * take one packed_mm call, so the weights are read once for all of them; each part's LoRA deltas are then added
+ * to its own rows (lora_product), before the residual where there is one. in: [M, K]; out: [M, N]; residual:
+ * out holds it (x); tmp: room for [M, N]. */
+static int product(int l, int j, const void *in, void *out, void *tmp, int residual, int N, int K, int P,
+                   const int *row0, const int *rows, const void ***w, const void ***scale, const int *mode,
+                   const lora_t *lora, int f32, int threads) {
+    size_t esz = f32 ? 4 : 2;
+    int at = l * 4 + j, rc = 0;
+#define ROWS_OF(buf, r, n) ((char *)(buf) + esz * (size_t)(r) * (n))
+    for (int p = 0, q; p < P && !rc; p = q + 1) {
+        int any = has_lora(lora ? &lora[p] : NULL, at);
+        for (q = p; q + 1 < P && w[q + 1][at] == w[p][at] && mode[q + 1] == mode[p] && scale[q + 1][at] == scale[p][at]; q++)
+            any |= has_lora(lora ? &lora[q + 1] : NULL, at);
+        int r0 = row0[p], n = row0[q] + rows[q] - r0;
+        if (!any) { /* as before: the residual added inside the product */
+            rc = packed_mm(ROWS_OF(in, r0, K), w[p][at], scale[p][at], ROWS_OF(out, r0, N), n, N, K, f32, mode[p],
+                           threads, residual ? ROWS_OF(out, r0, N) : NULL);
+            continue;
+        }
+        void *base = residual ? tmp : out; /* the base product, rounded, before any LoRA or residual */
+        rc = packed_mm(ROWS_OF(in, r0, K), w[p][at], scale[p][at], ROWS_OF(base, r0, N), n, N, K, f32, mode[p],
+                       threads, NULL);
+        for (int t = p; t <= q && !rc; t++) {
+            char *o = ROWS_OF(out, row0[t], N), *b = ROWS_OF(base, row0[t], N);
+            if (has_lora(&lora[t], at))
+                rc = lora_product(ROWS_OF(in, row0[t], K), rows[t], K, &lora[t], at, b, o, residual ? o : NULL, N, f32,
+                                  threads);
+            else if (residual)
+                for (size_t i = 0; i < (size_t)rows[t] * N; i++) st(o, i, rnd(ld(o, i, f32) + ld(b, i, f32), f32), f32);
+        }
+    }
+#undef ROWS_OF
+    return rc;
+}
+
 /* Every decoder layer of one decode step in one call, for rows in P parts, each part a run of rows on its own
  * set of weights (part p: rows row0[p] .. row0[p] + rows[p] - 1, weights w[p], scales scale[p], kind mode[p]
- * as packed_mm's int8_weights): per layer exactly the calls core/lean_step.py's Int8Step._fused makes one by one
- * (rms_norm, each part's q/k/v product, attend, each part's o product with the residual, rms_norm, each part's
- * gate/up product, silu_mul, each part's down product with the residual), so the same numbers, without a Python
- * call per operation. x: [M, hidden], updated in place. Per layer l: ln1[l], ln2[l] norm weights; w[p][l * 4 + j],
- * scale[p][l * 4 + j] the packed weights of product j (q/k/v, o, gate/up, down; scale NULL for unquantised
- * weights); k_cache[l], v_cache[l] with capacity cap[l], this step's column `column` (every layer's). 0 on
- * success, else the first failing call's code. */
+ * as packed_mm's int8_weights, and LoRA factors lora[p] where its weights are the base's own and the part's
+ * adapter adds its LoRA product: lora NULL, or lora[p].a NULL, for none): per layer exactly the calls
+ * core/lean_step.py's Int8Step._fused makes one by one (rms_norm, the q/k/v product, attend, the o product
+ * with the residual, rms_norm, the gate/up product, silu_mul, the down product with the residual; each product
+ * as `product` above), so the same numbers, without a Python call per operation. x: [M, hidden], updated in
+ * place. Per layer l: ln1[l], ln2[l] norm weights; w[p][l * 4 + j], scale[p][l * 4 + j] the packed weights of
+ * product j (q/k/v, o, gate/up, down; scale NULL for unquantised weights); k_cache[l], v_cache[l] with capacity
+ * cap[l], this step's column `column` (every layer's). 0 on success, else the first failing call's code. */
 AVX512 int layers_step(int L, void *x, int M, int hidden, int inter, int H, int KV, int D, const void **ln1,
                        const void **ln2, float eps, int P, const int *row0, const int *rows, const void ***w,
-                       const void ***scale, const int *mode, void **k_cache, void **v_cache, const int *cap,
-                       int column, const uint8_t *valid, const void *cos_, const void *sin_, float attn_scale,
-                       int f32, int threads) {
+                       const void ***scale, const int *mode, const lora_t *lora, void **k_cache, void **v_cache,
+                       const int *cap, int column, const uint8_t *valid, const void *cos_, const void *sin_,
+                       float attn_scale, int f32, int threads) {
     size_t esz = f32 ? 4 : 2;
     int width = (H + 2 * KV) * D;
     char *h = malloc(esz * (size_t)M * hidden), *qkv = malloc(esz * (size_t)M * width);
     char *a = malloc(esz * (size_t)M * H * D), *gu = malloc(esz * (size_t)M * 2 * inter);
-    char *act = malloc(esz * (size_t)M * inter);
-    int rc = (h && qkv && a && gu && act) ? 0 : -2;
-    char *xc = (char *)x;
-    /* part p's rows of a [M, n] buffer */
-#define PART(buf, n) ((buf) + esz * (size_t)row0[p] * (n))
+    char *act = malloc(esz * (size_t)M * inter), *tmp = malloc(esz * (size_t)M * hidden);
+    int rc = (h && qkv && a && gu && act && tmp) ? 0 : -2;
+#define PRODUCT(j, in, out, residual, N, K) \
+    product(l, j, in, out, tmp, residual, N, K, P, row0, rows, w, scale, mode, lora, f32, threads)
     for (int l = 0; l < L && rc == 0; l++) {
         rms_norm(x, ln1[l], h, M, hidden, eps, f32);
-        for (int p = 0; p < P && !rc; p++)
-            rc = packed_mm(PART(h, hidden), w[p][l * 4], scale[p][l * 4], PART(qkv, width), rows[p], width, hidden,
-                           f32, mode[p], threads, NULL);
+        rc = PRODUCT(0, h, qkv, 0, width, hidden);
         if (!rc) rc = attend(qkv, cos_, sin_, k_cache[l], v_cache[l], valid, a, M, H, KV, D, cap[l], column,
                              attn_scale, f32, threads);
-        for (int p = 0; p < P && !rc; p++)
-            rc = packed_mm(PART(a, H * D), w[p][l * 4 + 1], scale[p][l * 4 + 1], PART(xc, hidden), rows[p], hidden,
-                           H * D, f32, mode[p], threads, PART(xc, hidden));
+        if (!rc) rc = PRODUCT(1, a, x, 1, hidden, H * D);
         if (rc) break;
         rms_norm(x, ln2[l], h, M, hidden, eps, f32);
-        for (int p = 0; p < P && !rc; p++)
-            rc = packed_mm(PART(h, hidden), w[p][l * 4 + 2], scale[p][l * 4 + 2], PART(gu, 2 * inter), rows[p],
-                           2 * inter, hidden, f32, mode[p], threads, NULL);
+        rc = PRODUCT(2, h, gu, 0, 2 * inter, hidden);
         if (rc) break;
         silu_mul(gu, act, M, inter, f32);
-        for (int p = 0; p < P && !rc; p++)
-            rc = packed_mm(PART(act, inter), w[p][l * 4 + 3], scale[p][l * 4 + 3], PART(xc, hidden), rows[p], hidden,
-                           inter, f32, mode[p], threads, PART(xc, hidden));
+        rc = PRODUCT(3, act, x, 1, hidden, inter);
     }
-#undef PART
-    free(h); free(qkv); free(a); free(gu); free(act);
+#undef PRODUCT
+    free(h); free(qkv); free(a); free(gu); free(act); free(tmp);
     return rc;
 }
 

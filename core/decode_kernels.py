@@ -98,11 +98,15 @@ def _load() -> ctypes.CDLL:
     lib.silu_mul.restype = None
     lib.silu_mul.argtypes = [ctypes.c_void_p] * 2 + [ctypes.c_int] * 3
     lib.layers_step.restype = ctypes.c_int
-    # L, x, M, hidden, inter, H, KV, D, ln1, ln2, eps, P, row0, rows, w, scale, mode, k_cache, v_cache, cap,
+    # L, x, M, hidden, inter, H, KV, D, ln1, ln2, eps, P, row0, rows, w, scale, mode, lora, k_cache, v_cache, cap,
     # column, valid, cos, sin, attn_scale, f32, threads
     lib.layers_step.argtypes = ([ctypes.c_int, ctypes.c_void_p] + [ctypes.c_int] * 6 + [ctypes.c_void_p] * 2
-                                + [ctypes.c_float, ctypes.c_int] + [ctypes.c_void_p] * 8
+                                + [ctypes.c_float, ctypes.c_int] + [ctypes.c_void_p] * 9
                                 + [ctypes.c_int] + [ctypes.c_void_p] * 3 + [ctypes.c_float] + [ctypes.c_int] * 2)
+    lib.lora_product.restype = ctypes.c_int
+    # x, M, K, lora, at, base, out, residual, N, f32, threads
+    lib.lora_product.argtypes = ([ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+                                 + [ctypes.c_void_p] * 3 + [ctypes.c_int] * 3)
     lib.greedy_pick.restype = None
     lib.greedy_pick.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int] * 2 + [ctypes.c_float, ctypes.c_int]
                                 + [ctypes.c_void_p] * 2 + [ctypes.c_int, ctypes.c_void_p])
@@ -284,15 +288,31 @@ def pointers(tensors: list[torch.Tensor | None]) -> ctypes.Array:
     return (ctypes.c_void_p * len(tensors))(*[t.data_ptr() if t is not None else None for t in tensors])
 
 
+LORA_SEGMENTS = 3  # decode_kernels.c: projections per fused product at most (q, k, v)
+
+
+class LoraFactors(ctypes.Structure):
+    """decode_kernels.c's `lora_t`: an adapter's LoRA factors for layers_step and lora_product. Per layer l and
+    product j at l * 4 + j, `a`: its projections' A stacked ([R, K] row-major); per projection i of the product at
+    (l * 4 + j) * LORA_SEGMENTS + i, `b`: its B transposed ([rank, outputs] row-major; NULL: no LoRA on it), and C
+    arrays of its scaling (`s`), rank (`r`), outputs (`n`) and first output in the product's (`off`); `f32`: the
+    factors are fp32 (else the activations' dtype). The caller keeps the arrays and tensors alive."""
+    _fields_ = [("a", ctypes.c_void_p), ("b", ctypes.c_void_p), ("s", ctypes.c_void_p), ("r", ctypes.c_void_p),
+                ("n", ctypes.c_void_p), ("off", ctypes.c_void_p), ("f32", ctypes.c_int)]
+
+
 @dataclass
 class Part:
     """A run of a step's rows on one set of weights (`layers_step`): rows start .. start + rows - 1, each
-    layer's four packed products' pointers and scales (`pointers`) and their packed_mm kind (`mode`)."""
+    layer's four packed products' pointers and scales (`pointers`) and their packed_mm kind (`mode`); `lora`:
+    the run's adapter's LoRA factors where its weights are the base's own (None: none). Runs that follow each
+    other on the same weights take each product in one call (one read of the weights)."""
     start: int
     rows: int
     weights: ctypes.Array
     scales: ctypes.Array
     mode: int
+    lora: LoraFactors | None = None
 
 
 def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, eps: float, parts: list[Part],
@@ -323,13 +343,35 @@ def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, 
     modes = (ctypes.c_int * n)(*[p.mode for p in parts])
     weights = (ctypes.c_void_p * n)(*[ctypes.addressof(p.weights) for p in parts])
     scales = (ctypes.c_void_p * n)(*[ctypes.addressof(p.scales) for p in parts])
+    lora = (LoraFactors * n)(*[p.lora or LoraFactors() for p in parts]) if any(p.lora for p in parts) else None
     valid = valid.contiguous()
     rc = lib.layers_step(layers, x.data_ptr(), rows, hidden, intermediate, heads, kv_heads, dim, norms, post_norms,
-                         eps, n, starts, counts, weights, scales, modes, k_ptrs, v_ptrs, capacity, column,
+                         eps, n, starts, counts, weights, scales, modes, lora, k_ptrs, v_ptrs, capacity, column,
                          valid.data_ptr(), cos.data_ptr(), sin.data_ptr(), scale, _flag(x), torch.get_num_threads())
     if rc != 0:
         raise RuntimeError(f"layers_step failed ({rc}) on {rows} rows, column {column}")
     return x
+
+
+def lora_product(x: torch.Tensor, factors: LoraFactors, at: int, base: torch.Tensor,
+                 residual: torch.Tensor | None = None) -> torch.Tensor:
+    """base [M, N] (product `at` = layer * 4 + j of x [M, K] on the base's weights, rounded) plus an adapter's
+    LoRA deltas for that product, as peft adds them (decode_kernels.c `lora_product`); with `residual` [M, N],
+    residual + that. A new tensor."""
+    m, k = x.shape
+    n = base.shape[1]
+    if base.shape[0] != m or base.dtype != x.dtype or n % COLS or (
+            residual is not None and (residual.shape != base.shape or residual.dtype != x.dtype)):
+        raise ValueError(f"lora_product: x {tuple(x.shape)} {x.dtype}, base {tuple(base.shape)} {base.dtype}")
+    lib = _lib_or_raise()
+    x, base = x.contiguous(), base.contiguous()
+    residual = residual.contiguous() if residual is not None else None
+    out = torch.empty_like(base)
+    rc = lib.lora_product(x.data_ptr(), m, k, ctypes.addressof(factors), at, base.data_ptr(), out.data_ptr(),
+                          residual.data_ptr() if residual is not None else None, n, _flag(x), torch.get_num_threads())
+    if rc != 0:
+        raise MemoryError(f"lora_product: no memory for {m} rows of {k}")
+    return out
 
 
 def greedy_pick(logits: torch.Tensor, seen: torch.Tensor, penalty: float, young: list[int],

@@ -50,8 +50,9 @@ import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 from core import decode_kernels as kernels
-from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, OwnWeights, is_peft, int8_supported,
-                             lean_supported)
+from core.config import ADAPTER_WEIGHTS
+from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, LoraWeights, OwnWeights, is_peft,
+                             int8_supported, lean_supported, lora_factors)
 from core.model import LoadedModel
 from core.threads import release_pools
 
@@ -666,9 +667,11 @@ class Generator:
                  bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
                  penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32,
                  int8_rows: int = 0, int8_kernel: bool = True, int8_vnni: bool = True, end_caller_pools: bool = True,
-                 prefix_cache_bytes: int = 64 * 2**20):
+                 prefix_cache_bytes: int = 64 * 2**20, adapter_weights: str = "merged"):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        if adapter_weights not in ADAPTER_WEIGHTS:
+            raise ValueError(f"adapter_weights must be one of {', '.join(ADAPTER_WEIGHTS)}, got {adapter_weights!r}")
         self.lm = lm
         self.repetition_penalty = repetition_penalty  # a 135M model loops without a light penalty
         # the penalty over the prompt's tokens too (transformers' `generate` and vLLM do that); False: over the
@@ -676,6 +679,12 @@ class Generator:
         # the model off the catalog words it should copy from the context
         self.penalize_prompt = penalize_prompt
         self.merge_adapters = merge_adapters  # one-adapter rows on merged weights (False: peft's per-row path)
+        # what an adapter's rows run on (README "Speed"): "merged", a merged copy per adapter (its int8 copy for
+        # the one-token steps up to int8_rows rows: half the bytes of a step); "lora", the base's own weights plus
+        # the adapter's LoRA product, prefilled through peft and stepping on core/decode_kernels.c up to
+        # int8_rows rows, so the base's rows and every adapter's read one set of weights a step (side by side,
+        # shoppers of several merchants) and no merged copy is made
+        self.adapter_weights = adapter_weights
         self.bare_copy = bare_copy  # bare rows on a plain copy (False: peft's wrappers with adapters disabled)
         self.lean_steps = lean_steps  # one-token steps through LeanStep where it reproduces the model
         # a lone row's LeanStep projections as matrix-vector products (LeanStep.gemv): off, since `onbrand bench`
@@ -716,6 +725,7 @@ class Generator:
         self._unmergeable: dict[str, tuple] = {}
         self._lean: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> its LeanStep
         self._int8: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # merged copy -> (signature, Int8Weights)
+        self._lora: dict[str, tuple[tuple, LoraWeights | None]] = {}  # adapter -> (signature, its LoraWeights)
 
     # --- public calls ---------------------------------------------------------------------------------------
 
@@ -949,20 +959,41 @@ class Generator:
             return Int8Step(module, {None: self._int8_weights(module)}, row_attention=self.row_attention)
         if kind == "bare":
             return Int8Step(module, {None: self._own_weights(module)}, row_attention=self.row_attention)
-        if kind != "peft" or not (self.bare_copy and self.merge_adapters):  # alone, these rows take no Int8Step
+        lora = self.adapter_weights == "lora"
+        if kind != "peft" or not (self.bare_copy and (self.merge_adapters or lora)):  # these rows take no Int8Step
             return None
         model = self.lm.model
         plain = self._plain_engine(model)
+        own = self._own_weights(plain) if lora or BASE in names else None
         weights = {}
         for name in dict.fromkeys(names):
             if name == BASE:
-                weights[name] = self._own_weights(plain)
-                continue
-            merged = self._merged_engine(model, name)
-            if merged is None:
+                weights[name] = own
+            elif lora:
+                weights[name] = self._lora_weights(name, own)
+            else:
+                merged = self._merged_engine(model, name)
+                weights[name] = self._int8_weights(merged) if merged is not None else None
+            if weights[name] is None:
                 return None
-            weights[name] = self._int8_weights(merged)
         return Int8Step(plain, weights, row_attention=self.row_attention)
+
+    def _lora_weights(self, name: str, own: OwnWeights) -> LoraWeights | None:
+        """Adapter `name`'s rows on the base's own weights plus its LoRA product, made again when any weight of the
+        model changes (or the base's own weights were made again); None where its LoRA cannot be added so
+        (`lora_factors`)."""
+        sig = _signature(self.lm.model)
+        hit = self._lora.get(name)
+        if hit is None or hit[0] != sig or (hit[1] is not None and hit[1].own is not own):
+            t0 = time.perf_counter()
+            built = lora_factors(self._leanstep(self.lm.model), name)
+            hit = self._lora[name] = (sig, LoraWeights(own, *built) if built is not None else None)
+            if hit[1] is None:
+                log.info("adapter %s steps through peft: LoraWeights cannot add its LoRA as peft does", name)
+            else:
+                log.info("LoraWeights of %s for decoding (%.1f MiB, %.2f s)", name, hit[1].nbytes / 2**20,
+                         time.perf_counter() - t0)
+        return hit[1]
 
     def _weights(self, names: list[str] | None) -> _Engine:
         model = self.lm.model
@@ -977,7 +1008,7 @@ class Generator:
             if self.lm.quantized_4bit or not self.bare_copy:  # adapters off in peft's wrappers, same arithmetic
                 return _Engine(model, {}, model.disable_adapter, kind="bare")
             return _Engine(self._plain_engine(model), {}, kind="bare")
-        if len(kinds) == 1 and self.merge_adapters and not self.lm.quantized_4bit:
+        if len(kinds) == 1 and self.merge_adapters and self.adapter_weights == "merged" and not self.lm.quantized_4bit:
             merged = self._merged_engine(model, names[0])
             if merged is not None:
                 return _Engine(merged, {}, kind="merged")

@@ -163,7 +163,8 @@ class Assistant:
                                                          settings.api_key, concurrency=settings.backend_concurrency)
         else:
             backend = Generator(load_base_model(settings.model, settings.model_cache),
-                                penalize_prompt=settings.penalize_prompt, int8_rows=settings.int8_rows)
+                                penalize_prompt=settings.penalize_prompt, int8_rows=settings.int8_rows,
+                                adapter_weights=settings.adapter_weights)
         registry = Registry(settings.adapter_root)
         seed_shipped_adapters(registry)
         assistant = cls(settings, index, embedder, backend, kit, registry)

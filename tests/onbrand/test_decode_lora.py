@@ -1,0 +1,157 @@
+"""Generator(adapter_weights="lora"): an adapter's rows step on the base's own weights plus their LoRA product
+(core/lean_step.py LoraWeights, core/decode_kernels.c lora_product), so the base's rows and every adapter's
+read one set of weights a step. What is proved here: it computes peft's model (the same greedy tokens as peft's
+per-row path up to a near-tie of the tiny model's random weights, on the kernels and on torch's operations), a
+row's answer in any batch is its answer alone to the character, the one-call step's numbers are the
+per-operation path's bit for bit, and no merged copy is made."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core import decode_kernels
+from core.generation import BASE, Generator, _Cache, plain_copy
+from core.lean_step import Int8Step, LeanStep, LoraWeights, OwnWeights, lora_factors
+
+from .test_decode_int8 import NEW, PROMPTS, TARGETS, _reference, _same_until_a_tie
+
+
+def _kernels_or_skip() -> None:
+    if not decode_kernels.available():
+        pytest.skip(f"the decode kernels are unavailable here: {decode_kernels.unavailable_reason()}")
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_lora_steps_give_the_peft_paths_greedy_tokens_up_to_a_tie(scrambled_lm, kernel):
+    """In fp32 the LoRA rows' sums differ from peft's only in their order: every answer is peft's token for
+    token until a near-tie, alone and side by side, and no adapter is merged."""
+    if kernel:
+        _kernels_or_skip()
+    lm = scrambled_lm(("a", TARGETS), ("b", ["q_proj", "v_proj", "down_proj"]))  # b: some projections only
+    gen = Generator(lm, int8_rows=8, int8_kernel=kernel, adapter_weights="lora")
+    same = total = whole = 0
+    for m in PROMPTS:
+        refs = {n: _reference(lm, gen, m, n, NEW) for n in ("a", "b", BASE)}
+        assert refs["a"][0] != refs[BASE][0] and refs["b"][0] != refs[BASE][0]  # the adapters change answers
+        for name, (tokens, margins) in refs.items():
+            k = _same_until_a_tie(lm, "".join(gen.stream(m, NEW, adapter_names=[name])), tokens, margins)
+            same, total, whole = same + k, total + len(tokens), whole + (k == len(tokens))
+        for name, got in zip((BASE, "a", "b"), gen.generate_batch([m, m, m], NEW, adapter_names=[BASE, "a", "b"])):
+            same += _same_until_a_tie(lm, got, *refs[name])
+            total += len(refs[name][0])
+    assert same >= 0.9 * total and whole >= 7, (same, total, whole)
+    assert gen.engine_steps["int8"] > 0 and gen.merged_adapters == []
+    assert isinstance(gen._lora["a"][1], LoraWeights) and gen._lora["a"][1].kernel == kernel
+
+
+def test_lora_rows_each_get_their_solo_answer_exactly(scrambled_lm):
+    """The base's rows and each adapter's rows share the base's products, and each row's LoRA is its own: a
+    row's answer in any batch, beside any rows, is its answer alone, to the character."""
+    _kernels_or_skip()
+    lm = scrambled_lm(("a", TARGETS), ("b", TARGETS))
+    gen = Generator(lm, int8_rows=8, adapter_weights="lora")
+    for m in PROMPTS:
+        alone = {n: gen.generate(m, NEW, adapter_names=[n]) for n in (BASE, "a", "b")}
+        assert len(set(alone.values())) == 3
+        names = [BASE, "a", "b", "a", BASE, "b"]
+        assert gen.generate_batch([m] * 6, NEW, adapter_names=names) == [alone[n] for n in names]
+        others = [p for p in PROMPTS if p is not m]
+        assert gen.generate_batch([m, *others], NEW, adapter_names=["b", "a", BASE])[0] == alone["b"]
+    assert gen.engine_steps["int8"] > 0 and gen.merged_adapters == []
+
+
+def test_lora_weights_are_made_again_when_the_adapter_changes(scrambled_lm):
+    _kernels_or_skip()
+    lm = scrambled_lm(("a", TARGETS))
+    gen = Generator(lm, int8_rows=4, adapter_weights="lora")
+    before = gen.generate(PROMPTS[1], NEW, adapter_names=["a"])
+    with torch.no_grad():
+        for name, p in lm.model.named_parameters():
+            if "lora_B" in name:
+                p.mul_(-3)  # the adapter retrained in place
+    after = gen.generate(PROMPTS[1], NEW, adapter_names=["a"])
+    assert after != before
+    _same_until_a_tie(lm, after, *_reference(lm, gen, PROMPTS[1], "a", NEW))
+
+
+@pytest.mark.parametrize("dtype, lora_dtype", [(torch.float32, torch.float32), (torch.bfloat16, torch.float32),
+                                               (torch.bfloat16, torch.bfloat16)])
+@pytest.mark.parametrize("names", [["own", "a"], ["a", "own", "b"], ["a", "b"], ["a", "own", "a"]])
+def test_one_call_with_lora_rows_gives_the_per_operation_steps_numbers(scrambled_lm, dtype, lora_dtype, names):
+    """kernels.layers_step with LoRA parts (the base's rows and adapters' rows on the one set of base weights,
+    each adapter adding its LoRA; factors in fp32 as peft keeps them, or in the activations' bf16): the
+    per-operation path's logits bit for bit; an adapter's rows apart from each other (a gather) keep the
+    per-operation path."""
+    _kernels_or_skip()
+    lm = scrambled_lm(("a", TARGETS), ("b", ["k_proj", "up_proj", "o_proj"]))
+    lm.model.to(dtype)
+    for name, p in lm.model.named_parameters():
+        if "lora_" in name:
+            p.data = p.data.to(lora_dtype)
+    plain = plain_copy(lm.model)
+    peft_lean = LeanStep(lm.model)
+    own = OwnWeights(LeanStep(plain))
+    weights = {"own": own, **{n: LoraWeights(own, *lora_factors(peft_lean, n)) for n in ("a", "b")}}
+    assert weights["a"].lora_dtype == lora_dtype
+    one_call, per_operation = Int8Step(plain, weights), Int8Step(plain, weights)
+    per_operation.norm_pointers = None
+    calls, real = [], decode_kernels.layers_step
+    ids = Generator(lm).encode(PROMPTS[1]).repeat(len(names), 1)
+
+    def logits(step):
+        cache, out = _Cache(), []
+        with torch.inference_mode():
+            first = plain(input_ids=ids, past_key_values=cache, use_cache=True).logits[:, -1]
+            token, n = first.argmax(-1, keepdim=True), ids.shape[1]
+            for i in range(6):
+                got = step(input_ids=token, attention_mask=torch.ones(len(names), 1, 1, n + i + 1, dtype=torch.bool),
+                           position_ids=torch.full((len(names), 1), n + i), cache=cache, adapter_names=names).logits[:, -1]
+                out.append(got)
+                token = got.argmax(-1, keepdim=True)
+        return torch.stack(out)
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    decode_kernels.layers_step = spy
+    try:
+        fused = logits(one_call)
+        assert bool(calls) == (names != ["a", "own", "a"])
+        assert torch.equal(fused, logits(per_operation))
+        plain_logits = logits(Int8Step(plain, {"own": own, "a": own, "b": own}))
+        assert not torch.equal(fused[:, names.index("a")], plain_logits[:, names.index("a")])  # LoRA was added
+        if "own" in names:  # and the base's rows are the base's
+            assert torch.equal(fused[:, names.index("own")], plain_logits[:, names.index("own")])
+    finally:
+        decode_kernels.layers_step = real
+
+
+def test_an_adapter_lora_weights_cannot_add_keeps_peft_steps(scrambled_lm):
+    """LoRA on the output head is not a projection LoraWeights adds to: that adapter's rows step through
+    peft's own forward, and get peft's answer."""
+    lm = scrambled_lm(("a", TARGETS), ("head", ["q_proj", "lm_head"]))
+    gen = Generator(lm, int8_rows=8, adapter_weights="lora")
+    assert lora_factors(LeanStep(lm.model), "head") is None
+    got = gen.generate(PROMPTS[1], NEW, adapter_names=["head"])
+    _same_until_a_tie(lm, got, *_reference(lm, gen, PROMPTS[1], "head", NEW))
+    assert gen.engine_steps["int8"] == 0 and gen.engine_steps["peft"] > 1
+
+
+@pytest.mark.parametrize("value", ["lora", "merged"])
+def test_adapter_weights_comes_from_the_environment(monkeypatch, tmp_path, value):
+    from core.config import Settings
+
+    monkeypatch.setenv("ONBRAND_ADAPTER_WEIGHTS", value)
+    assert Settings.from_env(home=tmp_path).adapter_weights == value
+
+
+def test_a_bad_adapter_weights_is_one_clear_error(monkeypatch, tmp_path, scrambled_lm):
+    from core.config import Settings
+
+    monkeypatch.setenv("ONBRAND_ADAPTER_WEIGHTS", "int4")
+    with pytest.raises(ValueError, match="adapter_weights must be one of merged, lora, got 'int4'"):
+        Settings.from_env(home=tmp_path)
+    with pytest.raises(ValueError, match="adapter_weights"):
+        Generator(scrambled_lm(), adapter_weights="int4")
