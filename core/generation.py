@@ -22,6 +22,10 @@ Which weights a step runs on (`onbrand bench` times each; README "Speed"):
   the registry's hashes, cached per adapter and bounded in bytes (least recently used goes first);
 - rows that mix adapters (side by side, the scorecard's base + adapter batches): peft's `adapter_names`
   for the one-token steps; their prompts are still prefilled per adapter on the weights above.
+With `adapter_weights="lora"` (Settings.adapter_weights) no adapter is merged: an adapter's rows are
+prefilled on a plain copy whose projections add its LoRA (core/lora_rows.py `with_lora`) and step on the
+base's own weights plus the LoRA product (`LoraWeights`), so the base's rows and every adapter's rows read
+one set of weights a step.
 One-token steps skip transformers' module machinery (core/lean_step.py): LeanStep on the weights above, or,
 on a CPU for batches of up to `int8_rows` rows, Int8Step: adapter rows on int8 weight-only copies of their
 merged weights (half the bytes a step reads), the bare base's rows on its own weights, every row's products
@@ -51,8 +55,9 @@ from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 from core import decode_kernels as kernels
 from core.config import ADAPTER_WEIGHTS
-from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, LoraWeights, OwnWeights, is_peft,
-                             int8_supported, lean_supported, lora_factors)
+from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, OwnWeights, is_peft, int8_supported,
+                             lean_supported)
+from core.lora_rows import LoraWeights, lora_factors, with_lora
 from core.model import LoadedModel
 from core.threads import release_pools
 
@@ -654,6 +659,26 @@ def merged_copy(model: torch.nn.Module, adapter: str) -> tuple[torch.nn.Module, 
 
 
 @dataclass
+class _LoraEntry:
+    """An adapter's LoRA factors for adapter_weights="lora" (core/lora_rows.py), taken from the model with
+    weights of signature `sig`, with its prefill module and step weights once made (None: not yet)."""
+    sig: tuple
+    factors: list | None
+    dtype: torch.dtype | None
+    module: torch.nn.Module | None = None
+    weights: LoraWeights | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """What the entry holds at most: the factors' copies in the step weights (A stacked, B transposed) and
+        the prefill module's stacked A (B is the model's own)."""
+        if self.factors is None:
+            return 0
+        return 3 * sum(t.numel() * t.element_size() for layer in self.factors for product in layer
+                       for _, *ab, _ in product for t in ab)
+
+
+@dataclass
 class _Engine:
     module: torch.nn.Module
     kwargs: dict
@@ -693,7 +718,9 @@ class Generator:
         # a padded batch's attention row by row (LeanStep.row_attention): a joined shopper gets exactly the answer
         # they get alone (bf16, measured); ~15-25% more per step at 8 rows on this CPU
         self.row_attention = row_attention
-        self.merged_cache_bytes = merged_cache_bytes  # two merged SmolLM2-135M copies (212 MB each in bf16)
+        # two merged SmolLM2-135M copies (212 MB each in bf16); with adapter_weights="lora", the adapters' LoRA
+        # factors, prefill modules and step weights (~56 MiB an adapter of rank 16 on every projection)
+        self.merged_cache_bytes = merged_cache_bytes
         self.max_rows = max_rows  # rows decoding together; 32 is the scorecard's batch
         # one-token steps of batches up to this many rows through Int8Step on a CPU: adapter rows on int8
         # weight-only copies of their merged weights (half the bytes a step reads, not the merged copy's own
@@ -725,7 +752,7 @@ class Generator:
         self._unmergeable: dict[str, tuple] = {}
         self._lean: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> its LeanStep
         self._int8: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # merged copy -> (signature, Int8Weights)
-        self._lora: dict[str, tuple[tuple, LoraWeights | None]] = {}  # adapter -> (signature, its LoraWeights)
+        self._lora: collections.OrderedDict[str, _LoraEntry] = collections.OrderedDict()  # adapter_weights="lora"
 
     # --- public calls ---------------------------------------------------------------------------------------
 
@@ -916,6 +943,8 @@ class Generator:
             if step is not None:
                 engine.step = step
                 return engine
+        if engine.kind == "lora":  # LeanStep would take its LoRA projections for plain ones: the module's forward
+            return engine
         step = self._leanstep(engine.module)
         if step.supports(engine.kwargs.get("adapter_names")):
             engine.step = step
@@ -959,6 +988,10 @@ class Generator:
             return Int8Step(module, {None: self._int8_weights(module)}, row_attention=self.row_attention)
         if kind == "bare":
             return Int8Step(module, {None: self._own_weights(module)}, row_attention=self.row_attention)
+        if kind == "lora":  # one adapter's rows, prefilled on its lora module: the base's own weights plus its LoRA
+            plain = self._plain_engine(self.lm.model)
+            weights = self._lora_weights(names[0], self._own_weights(plain))
+            return Int8Step(plain, {None: weights}, row_attention=self.row_attention) if weights is not None else None
         lora = self.adapter_weights == "lora"
         if kind != "peft" or not (self.bare_copy and (self.merge_adapters or lora)):  # these rows take no Int8Step
             return None
@@ -978,22 +1011,46 @@ class Generator:
                 return None
         return Int8Step(plain, weights, row_attention=self.row_attention)
 
-    def _lora_weights(self, name: str, own: OwnWeights) -> LoraWeights | None:
-        """Adapter `name`'s rows on the base's own weights plus its LoRA product, made again when any weight of the
-        model changes (or the base's own weights were made again); None where its LoRA cannot be added so
-        (`lora_factors`)."""
-        sig = _signature(self.lm.model)
+    def _lora_entry(self, name: str) -> "_LoraEntry":
+        """Adapter `name`'s LoRA factors (`lora_factors`; None where they cannot be added as peft adds them), from
+        the cache while the model's weights are unchanged, else taken again; the cache holds at most
+        merged_cache_bytes of them with their prefill modules and step weights (least recently used goes)."""
+        model = self.lm.model
+        sig = _signature(model)
         hit = self._lora.get(name)
-        if hit is None or hit[0] != sig or (hit[1] is not None and hit[1].own is not own):
+        if hit is not None and hit.sig == sig:
+            self._lora.move_to_end(name)
+            return hit
+        built = lora_factors(self._leanstep(model), name)
+        entry = _LoraEntry(sig, *(built or (None, None)))
+        if built is None:
+            log.info("adapter %s steps through peft: its LoRA cannot be added to the base's weights as peft adds it",
+                     name)
+        self._lora.pop(name, None)
+        while self._lora and sum(e.nbytes for e in self._lora.values()) + entry.nbytes > self.merged_cache_bytes:
+            gone, _ = self._lora.popitem(last=False)
+            log.info("dropped the LoRA factors of %s (merged_cache_bytes)", gone)
+        self._lora[name] = entry
+        return entry
+
+    def _lora_module(self, model, name: str) -> torch.nn.Module | None:
+        """Adapter `name`'s prefill module (`with_lora`: a plain copy adding its LoRA as peft does); None where
+        its LoRA cannot be added so."""
+        entry = self._lora_entry(name)
+        if entry.factors is not None and entry.module is None:
+            entry.module = with_lora(plain_copy(model), entry.factors)
+        return entry.module
+
+    def _lora_weights(self, name: str, own: OwnWeights) -> LoraWeights | None:
+        """Adapter `name`'s rows on the base's own weights (`own`) plus its LoRA product, made again with its
+        factors or when the base's own weights were made again; None where its LoRA cannot be added so."""
+        entry = self._lora_entry(name)
+        if entry.factors is not None and (entry.weights is None or entry.weights.own is not own):
             t0 = time.perf_counter()
-            built = lora_factors(self._leanstep(self.lm.model), name)
-            hit = self._lora[name] = (sig, LoraWeights(own, *built) if built is not None else None)
-            if hit[1] is None:
-                log.info("adapter %s steps through peft: LoraWeights cannot add its LoRA as peft does", name)
-            else:
-                log.info("LoraWeights of %s for decoding (%.1f MiB, %.2f s)", name, hit[1].nbytes / 2**20,
-                         time.perf_counter() - t0)
-        return hit[1]
+            entry.weights = LoraWeights(own, entry.factors, entry.dtype)
+            log.info("LoraWeights of %s for decoding (%.1f MiB, %.2f s)", name, entry.weights.nbytes / 2**20,
+                     time.perf_counter() - t0)
+        return entry.weights
 
     def _weights(self, names: list[str] | None) -> _Engine:
         model = self.lm.model
@@ -1008,6 +1065,10 @@ class Generator:
             if self.lm.quantized_4bit or not self.bare_copy:  # adapters off in peft's wrappers, same arithmetic
                 return _Engine(model, {}, model.disable_adapter, kind="bare")
             return _Engine(self._plain_engine(model), {}, kind="bare")
+        if len(kinds) == 1 and self.adapter_weights == "lora" and self.bare_copy and not self.lm.quantized_4bit:
+            module = self._lora_module(model, names[0])
+            if module is not None:
+                return _Engine(module, {}, kind="lora")
         if len(kinds) == 1 and self.merge_adapters and self.adapter_weights == "merged" and not self.lm.quantized_4bit:
             merged = self._merged_engine(model, names[0])
             if merged is not None:

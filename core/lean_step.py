@@ -8,7 +8,6 @@ for bit, tests/onbrand/test_decode_lean.py); `Int8Step` runs int8 weight-only co
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import dataclass
 
 import torch
@@ -285,85 +284,6 @@ class OwnWeights(_StepWeights):
 
     def _torch_mm(self, x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor | None) -> torch.Tensor:
         return F.linear(x, weight)
-
-
-class LoraWeights:
-    """An adapter's rows on the base's own weights (`OwnWeights`, shared with the bare base's rows) plus the
-    adapter's LoRA product, added to each projection's output as peft adds it for a batch's rows
-    (`lora_B(lora_A(x)) * scaling` in the LoRA weights' dtype, cast to the activations' and added;
-    core/decode_kernels.c `lora_product`). Rows of the bare base and of any number of adapters then read one set
-    of projection weights a step (side by side, shoppers of several merchants), and no merged copy is made.
-
-    `factors`: per layer, per product (q/k/v, o, gate/up, down), its projections' LoRA as (first output in the
-    product's, A [rank, K], B [outputs, rank], scaling). Built by `lora_factors`."""
-
-    def __init__(self, own: OwnWeights, factors: list[list[list[tuple]]], lora_dtype: torch.dtype):
-        self.own = own
-        self.kernel = own.kernel
-        self.lora_dtype = lora_dtype
-        self.factors = factors
-        self.nbytes = sum(t.numel() * t.element_size() for layer in factors for product in layer
-                          for _, *ab, _ in product for t in ab)
-        if self.kernel:
-            self.mode, self.weight_pointers, self.scale_pointers = own.mode, own.weight_pointers, own.scale_pointers
-            products = [product for layer in factors for product in layer]
-            # decode_kernels.c's layout: each product's A stacked, each projection's B transposed
-            self._stacked = [torch.cat([a for _, a, _, _ in p]).contiguous() if p else None for p in products]
-            slots = [(p[i] if i < len(p) else None) for p in products for i in range(kernels.LORA_SEGMENTS)]
-            self._transposed = [s[2].T.contiguous() if s else None for s in slots]
-            self._arrays = [kernels.pointers(self._stacked), kernels.pointers(self._transposed),
-                            (ctypes.c_float * len(slots))(*[s[3] if s else 0.0 for s in slots]),
-                            (ctypes.c_int * len(slots))(*[s[1].shape[0] if s else 0 for s in slots]),
-                            (ctypes.c_int * len(slots))(*[s[2].shape[0] if s else 0 for s in slots]),
-                            (ctypes.c_int * len(slots))(*[s[0] if s else 0 for s in slots])]
-            self.lora = kernels.LoraFactors(*[ctypes.addressof(a) for a in self._arrays],
-                                            int(lora_dtype == torch.float32))
-
-    def product(self, layer: int, j: int, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        segments = self.factors[layer][j]
-        if not segments:
-            return self.own.product(layer, j, x, residual)
-        y = self.own.product(layer, j, x)
-        if self.kernel:
-            return kernels.lora_product(x, self.lora, layer * 4 + j, y, residual)
-        for off, a, b, sc in segments:  # torch's operations, in peft's order
-            y[:, off:off + b.shape[0]] += (F.linear(F.linear(x.to(a.dtype), a), b) * sc).to(y.dtype)
-        return y if residual is None else residual + y
-
-    def head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.own.head(x)
-
-
-def lora_factors(lean: LeanStep, name: str) -> tuple[list[list[list[tuple]]], torch.dtype] | None:
-    """LoraWeights' factors of adapter `name` from a peft model's LeanStep (its layers' LoRA wrappers), and their
-    dtype; None where LoraWeights cannot add them as peft does: LoRA weights of mixed dtypes or of a dtype that is
-    neither fp32 nor the activations', a LoRA bias, dropout that is not the identity (peft's inference mode has
-    none), a projection whose outputs are not a multiple of 16, or anything LeanStep does not reproduce (LoRA on
-    the embeddings or the head, DoRA and other variants: `LeanStep.supports`)."""
-    if not lean.supports([name]):
-        return None
-    activations = lean.inner.embed_tokens.weight.dtype
-    factors, dtypes = [], set()
-    for layer in lean.layers:
-        products = []
-        for group in _GROUPS:
-            segments, off = [], 0
-            for m in (layer[k] for k in group):
-                out = (m.get_base_layer() if isinstance(m, lean._tuner) else m).weight.shape[0]
-                if out % kernels.COLS:
-                    return None
-                if isinstance(m, lean._tuner) and name in m.lora_A:
-                    a, b = m.lora_A[name], m.lora_B[name]
-                    if a.bias is not None or b.bias is not None or not isinstance(m.lora_dropout[name], torch.nn.Identity):
-                        return None
-                    dtypes |= {a.weight.dtype, b.weight.dtype}
-                    segments.append((off, a.weight.detach(), b.weight.detach(), float(m.scaling[name])))
-                off += out
-            products.append(segments)
-        factors.append(products)
-    if len(dtypes) != 1 or not dtypes <= {torch.float32, activations}:
-        return None
-    return factors, dtypes.pop()
 
 
 class Int8Step(LeanStep):

@@ -5,7 +5,9 @@ synthetic catalog, a catalog refresh after one price change beside a full rebuil
 and the decoding loop (`decode`): tokens/s at batch 1 for the bare base, one adapter and side by side, each
 as a share of the decode bound set by memory bandwidth (weight bytes read per token / copy bandwidth, both
 measured in the same run), TTFT for the serving prompt, p50/p95 time to answer and total tokens/s for 1, 2, 4
-and 8 concurrent requests, and llama.cpp on the bundled GGUF when llama-cpp-python is installed.
+and 8 concurrent requests, the other choice of adapter weights (`Settings.adapter_weights`: a merged copy's
+int8 weights, or the base's own weights plus the LoRA product) beside the kept one, and llama.cpp on the
+bundled GGUF when llama-cpp-python is installed.
 Not a test: nothing here asserts a time.
 """
 
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 
 from core import decode_kernels
-from core.config import Settings
+from core.config import ADAPTER_WEIGHTS, Settings
 from core.generation import BASE, BatchStats, Generator
 from core.model import default_gguf
 from corpus.brandkit import load_brand_kit
@@ -241,6 +243,10 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     # the kept path, but every prompt's system turn prefilled again (none kept across requests)
     uncached = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                          prefix_cache_bytes=0)
+    # the other choice of what an adapter's rows run on (Generator.adapter_weights: a merged copy's int8 weights,
+    # or the base's own weights plus the LoRA product, which side by side and mixed adapters share)
+    alt_weights = next(w for w in ADAPTER_WEIGHTS if w != gen.adapter_weights)
+    alt = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows, adapter_weights=alt_weights)
     kept = {"bare": (gen, base_names), "adapter": (gen, names)}
     kept_pairs = {"side_by_side": gen} if adapter is not None else {}
     # the kept path first, while this generator is the process's only one (as in a server); each means is then
@@ -263,8 +269,10 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                         "adapter_merged_no_lean": (no_lean, names), "adapter_peft_rows_lean": (peft_lean, names),
                         "adapter_peft_rows": (old, names), "adapter_gemv": (gemv, names),
                         "adapter_int8_torch_kernel": (torch_int8, names),
-                        "adapter_system_turn_uncached": (uncached, names), "adapter_int8_fma": (fma_int8, names)},
-                       {**kept_pairs, "side_by_side_bf16": bf16, "side_by_side_no_lean": no_lean},
+                        "adapter_system_turn_uncached": (uncached, names), "adapter_int8_fma": (fma_int8, names),
+                        f"adapter_on_{alt_weights}": (alt, names)},
+                       {**kept_pairs, "side_by_side_bf16": bf16, "side_by_side_no_lean": no_lean,
+                        f"side_by_side_on_{alt_weights}": alt},
                        serving, new_tokens, runs, adapter, bound)
         batch1.update({k: v for k, v in means.items() if k not in batch1})
         if 4 in concurrency:  # VNNI's products pay off with rows
@@ -275,6 +283,10 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                                                         max(2, runs // 2)))
             four_rows = {k: {"total_tokens_per_s": statistics.median(c["total_tokens_per_s"] for c in v),
                              "p50_s": statistics.median(c["answer"]["p50_s"] for c in v)} for k, v in four.items()}
+        # the other adapter weights' lone answers and 4 shoppers, as the kept path's above
+        alt_conc = {str(n): concurrent_figures(alt, prompts, names[0], new_tokens, n,
+                                               min(len(prompts), rounds * max(concurrency)) if n == 1 else rounds)
+                    for n in (1, 4) if n in concurrency}
         # last, on its own: a generator whose loop keeps its OpenMP pool while idle (and whose callers keep
         # theirs) slows every other loop in the process while that pool lives (core/threads.py); timed beside
         # the others it made the whole round of means ~1.8x slower (run L: the kept path 70.7 tok/s there
@@ -290,7 +302,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         "model": lm.model_id, "dtype": str(lm.dtype).removeprefix("torch."), "device": str(lm.device),
         "threads": torch.get_num_threads(), "adapter": adapter, "prompt_tokens": int(gen.encode(serving).shape[1]),
         "decode_kernels": {"available": decode_kernels.available(), "unavailable": decode_kernels.unavailable_reason()},
-        "new_tokens": new_tokens, "runs": runs,
+        "new_tokens": new_tokens, "runs": runs, "adapter_weights": gen.adapter_weights,
         "bound": {"weight_bytes_per_token": weight_bytes, "lora_bytes": lora_bytes,
                   "copy_bandwidth_gb_per_s": round(bandwidth / 1e9, 2), "decode_tokens_per_s": round(bound, 1)},
         "batch1": batch1,
@@ -339,6 +351,22 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
             "plain_copy_over_peft_disabled_tokens_per_s": round(
                 means["bare_no_lean"]["tokens_per_s"] / means["bare_peft_disabled"]["tokens_per_s"], 3),
         }
+        # the other adapter weights against the kept path's bare rows and its own single answer, in one round
+        other, other_pair = means[f"adapter_on_{alt_weights}"], means[f"side_by_side_on_{alt_weights}"]
+        result[f"on_{alt_weights}"] = {
+            "adapter_weights": alt_weights,
+            "adapter_over_bare_tokens_per_s": round(other["tokens_per_s"] / means["bare"]["tokens_per_s"], 3),
+            "side_by_side_over_single_answer_s": round(other_pair["answer_s"] / other["answer_s"], 3),
+            "adapter_fraction_of_bound": other["fraction_of_bound"],
+            "adapter_over_kept_adapter_tokens_per_s": round(other["tokens_per_s"] / means["adapter"]["tokens_per_s"], 3),
+            "side_by_side_answer_s_over_kept": round(other_pair["answer_s"] / means["side_by_side"]["answer_s"], 3),
+            "concurrent": alt_conc,
+            **({"concurrent_ratios": {"4": {
+                "p50_answer_over_lone": round(alt_conc["4"]["answer"]["p50_s"] / alt_conc["1"]["answer"]["p50_s"], 3),
+                "total_tokens_per_s_over_lone": round(
+                    alt_conc["4"]["total_tokens_per_s"] / alt_conc["1"]["total_tokens_per_s"], 3)}}}
+               if {"1", "4"} <= set(alt_conc) else {}),
+        }
     result["concurrent"] = conc
     if "1" in conc:
         lone = conc["1"]
@@ -361,6 +389,13 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         joined = joined_answers(gen, prompts[:identity_prompts], names, new_tokens)
         result["joined_vs_solo_answers"] = {"prompts": len(solo), "max_new_tokens": new_tokens,
                                             "identical": sum(a == b for a, b in zip(joined, solo))}
+        # the other adapter weights: joined = solo too, and how many of its answers are the kept path's
+        alt_solo = ["".join(alt.stream(m, new_tokens, adapter_names=names)) for m in prompts[:identity_prompts]]
+        alt_joined = joined_answers(alt, prompts[:identity_prompts], names, new_tokens)
+        result[f"on_{alt_weights}"].update({
+            "joined_vs_solo_answers": {"prompts": len(alt_solo), "max_new_tokens": new_tokens,
+                                       "identical": sum(a == b for a, b in zip(alt_joined, alt_solo))},
+            "answers_identical_to_kept": sum(a == b for a, b in zip(alt_solo, solo))})
     if gguf is not None:
         beside = {key: (lambda n=n: _rate(_one_answer(gen, serving, new_tokens, n)))
                   for key, n in (("bare", base_names), ("adapter", names))}

@@ -57,6 +57,18 @@ def test_the_decode_section_reports_batch1_concurrency_and_the_bound(gen):
     assert gen.engine_steps["merged"] and gen.engine_steps["bare"] and gen.engine_steps["peft"]  # side by side
     assert gen.engine_steps["int8"] and not gen.engine_steps["lean"]  # kept path: every row on int8 weights
     assert "llama_cpp" not in fig  # no GGUF given
+    # the other adapter weights (the kept path merges; here the base's own weights plus the LoRA product),
+    # timed in the same round of means, with its own lone answers and its own joined = solo check
+    assert fig["adapter_weights"] == "merged"
+    lora = fig["on_lora"]
+    for key in ("adapter_on_lora", "side_by_side_on_lora"):
+        assert fig["batch1"][key]["tokens_per_s"] > 0, key
+    assert lora["side_by_side_over_single_answer_s"] == pytest.approx(
+        fig["batch1"]["side_by_side_on_lora"]["answer_s"] / fig["batch1"]["adapter_on_lora"]["answer_s"], abs=2e-3)
+    assert lora["adapter_over_bare_tokens_per_s"] > 0 and lora["adapter_fraction_of_bound"] > 0
+    assert lora["concurrent"]["1"]["answer"]["p50_s"] > 0 and "4" not in lora["concurrent"]
+    assert lora["joined_vs_solo_answers"]["identical"] == 3
+    assert 0 <= lora["answers_identical_to_kept"] <= 3
 
 
 class _FakeLlama:

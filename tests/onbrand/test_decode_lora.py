@@ -1,5 +1,5 @@
 """Generator(adapter_weights="lora"): an adapter's rows step on the base's own weights plus their LoRA product
-(core/lean_step.py LoraWeights, core/decode_kernels.c lora_product), so the base's rows and every adapter's
+(core/lora_rows.py, core/decode_kernels.c lora_product), so the base's rows and every adapter's
 read one set of weights a step. What is proved here: it computes peft's model (the same greedy tokens as peft's
 per-row path up to a near-tie of the tiny model's random weights, on the kernels and on torch's operations), a
 row's answer in any batch is its answer alone to the character, the one-call step's numbers are the
@@ -12,7 +12,8 @@ import torch
 
 from core import decode_kernels
 from core.generation import BASE, Generator, _Cache, plain_copy
-from core.lean_step import Int8Step, LeanStep, LoraWeights, OwnWeights, lora_factors
+from core.lean_step import Int8Step, LeanStep, OwnWeights
+from core.lora_rows import LoraWeights, lora_factors
 
 from .test_decode_int8 import NEW, PROMPTS, TARGETS, _reference, _same_until_a_tie
 
@@ -42,7 +43,7 @@ def test_lora_steps_give_the_peft_paths_greedy_tokens_up_to_a_tie(scrambled_lm, 
             total += len(refs[name][0])
     assert same >= 0.9 * total and whole >= 7, (same, total, whole)
     assert gen.engine_steps["int8"] > 0 and gen.merged_adapters == []
-    assert isinstance(gen._lora["a"][1], LoraWeights) and gen._lora["a"][1].kernel == kernel
+    assert isinstance(gen._lora["a"].weights, LoraWeights) and gen._lora["a"].weights.kernel == kernel
 
 
 def test_lora_rows_each_get_their_solo_answer_exactly(scrambled_lm):
@@ -155,3 +156,41 @@ def test_a_bad_adapter_weights_is_one_clear_error(monkeypatch, tmp_path, scrambl
         Settings.from_env(home=tmp_path)
     with pytest.raises(ValueError, match="adapter_weights"):
         Generator(scrambled_lm(), adapter_weights="int4")
+
+
+def test_the_lora_prefill_module_is_peft_s_forward(scrambled_lm):
+    """with_lora: a plain copy whose projections add the adapter's LoRA (q/k/v sharing one lora_A product): peft's
+    logits over a whole prompt up to the order of fp32 sums, and its answers with the steps on transformers'
+    forward (int8_rows 0) are peft's up to a tie."""
+    from core.lora_rows import with_lora
+
+    lm = scrambled_lm(("a", TARGETS), ("b", ["k_proj", "up_proj"]))
+    ids = Generator(lm).encode(PROMPTS[1])
+    with torch.inference_mode():
+        for name in ("a", "b"):
+            module = with_lora(plain_copy(lm.model), lora_factors(LeanStep(lm.model), name)[0])
+            got = module(input_ids=ids).logits
+            want = lm.model(input_ids=ids, adapter_names=[name]).logits
+            bare = plain_copy(lm.model)(input_ids=ids).logits
+            scale = want.abs().max()
+            assert (got - want).abs().max() / scale < 1e-5
+            assert (bare - want).abs().max() / scale > 1e-3  # the LoRA was added
+    gen = Generator(lm, int8_rows=0, adapter_weights="lora")
+    got = gen.generate(PROMPTS[2], NEW, adapter_names=["a"])
+    _same_until_a_tie(lm, got, *_reference(lm, gen, PROMPTS[2], "a", NEW))
+    assert gen.engine_steps["lora"] > 1 and gen.engine_steps["int8"] == 0
+
+
+def test_the_lora_cache_is_bounded_and_answers_stay_the_same(scrambled_lm):
+    """merged_cache_bytes bounds the adapters' LoRA factors, prefill modules and step weights kept: with room
+    for one, each adapter's factors are taken again when it comes back, and its answer is the same."""
+    _kernels_or_skip()
+    lm = scrambled_lm(("a", TARGETS), ("b", TARGETS))
+    roomy = Generator(lm, int8_rows=8, adapter_weights="lora")
+    want = {n: roomy.generate(PROMPTS[1], NEW, adapter_names=[n]) for n in ("a", "b")}
+    one = next(iter(roomy._lora.values())).nbytes
+    tight = Generator(lm, int8_rows=8, adapter_weights="lora", merged_cache_bytes=one + one // 2)
+    for n in ("a", "b", "a"):
+        assert tight.generate(PROMPTS[1], NEW, adapter_names=[n]) == want[n]
+        assert list(tight._lora) == [n]
+    assert len(roomy._lora) == 2
