@@ -111,7 +111,8 @@ class LocalBackend:
         return {"backend": self.kind, "base_model": self.base_model, "base_weights_sha256": lm.weights_sha256 or None,
                 "decoding": {"strategy": "greedy", "repetition_penalty": self.generator.repetition_penalty,
                              "penalty_over": "prompt and answer" if self.generator.penalize_prompt else "answer",
-                             "int8_steps_up_to_rows": self.generator.int8_steps_up_to}}
+                             "int8_steps_up_to_rows": self.generator.int8_steps_up_to,
+                             "adapter_weights": self.generator.adapter_weights}}
 
 
 class OpenAIBackend:

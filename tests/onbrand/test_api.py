@@ -139,7 +139,8 @@ def test_a_non_streamed_answer_is_the_assistants_answer_with_its_provenance(assi
     assert snap["kit_sha256"] == assistant.kit.sha256 and snap["backend"] == "local"
     assert snap["decoding"] == {"strategy": "greedy", "repetition_penalty": assistant.generator.repetition_penalty,
                                 "penalty_over": "prompt and answer" if assistant.generator.penalize_prompt else "answer",
-                                "int8_steps_up_to_rows": assistant.generator.int8_steps_up_to, "max_new_tokens": 12}
+                                "int8_steps_up_to_rows": assistant.generator.int8_steps_up_to,
+                                "adapter_weights": assistant.generator.adapter_weights, "max_new_tokens": 12}
     assert got.usage.completion_tokens == want.stats.new_tokens
     assert got.usage.prompt_tokens == want.stats.prompt_tokens
     assert got.choices[0].finish_reason == ("length" if want.stats.new_tokens >= 12 else "stop")
