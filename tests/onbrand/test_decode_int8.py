@@ -55,23 +55,30 @@ def _same_until_a_tie(lm, got: str, tokens: list[int], margins: list[float]) -> 
     return same
 
 
+def peft_agreement(lm, gen: Generator) -> tuple[int, int, int]:
+    """gen's answers against peft's greedy tokens, alone and side by side (the base and adapters "a" and "b" in
+    one batch) on PROMPTS: tokens reproduced (each answer up to where it parts from peft's at a near-tie),
+    tokens in all, answers reproduced whole (alone)."""
+    same = total = whole = 0
+    for m in PROMPTS:
+        refs = {n: _reference(lm, gen, m, n, NEW) for n in ("a", "b", BASE)}
+        assert refs["a"][0] != refs[BASE][0] and refs["b"][0] != refs[BASE][0]  # the adapters change answers
+        for name, (tokens, margins) in refs.items():
+            k = _same_until_a_tie(lm, "".join(gen.stream(m, NEW, adapter_names=[name])), tokens, margins)
+            same, total, whole = same + k, total + len(tokens), whole + (k == len(tokens))
+        for name, got in zip((BASE, "a", "b"), gen.generate_batch([m, m, m], NEW, adapter_names=[BASE, "a", "b"])):
+            same += _same_until_a_tie(lm, got, *refs[name])
+            total += len(refs[name][0])
+    return same, total, whole
+
+
 def test_int8_steps_give_the_peft_paths_greedy_tokens_up_to_a_tie(scrambled_lm):
     """On the tiny model's random weights near-ties are common (peft's own top-2 margins go down to 0.01% of
     the largest logit): the int8 answer must be peft's token for token until such a tie, and most answers
     whole. On the real model the bench counts identical answers (README "Speed")."""
     lm = scrambled_lm(("a", TARGETS), ("b", TARGETS))
     gen = Generator(lm, int8_rows=4)
-    same = total = whole = 0
-    for m in PROMPTS:
-        refs = {n: _reference(lm, gen, m, n, NEW) for n in ("a", "b", BASE)}
-        assert refs["a"][0] != refs[BASE][0]  # the adapter changes the answer: a test that can fail
-        for name, (tokens, margins) in refs.items():
-            k = _same_until_a_tie(lm, "".join(gen.stream(m, NEW, adapter_names=[name])), tokens, margins)
-            same, total, whole = same + k, total + len(tokens), whole + (k == len(tokens))
-        # side by side: the base row and adapter rows in one batch, each on its own int8 weights
-        for name, got in zip((BASE, "a", "b"), gen.generate_batch([m, m, m], NEW, adapter_names=[BASE, "a", "b"])):
-            same += _same_until_a_tie(lm, got, *refs[name])
-            total += len(refs[name][0])
+    same, total, whole = peft_agreement(lm, gen)
     assert same >= 0.75 * total and whole >= 4, (same, total, whole)
     assert gen.engine_steps["int8"] > 0  # every row: bare, adapter and mixed
     assert {"merged", "bare", "peft"} <= set(gen.engine_steps)
@@ -133,9 +140,12 @@ def test_batches_past_int8_rows_take_bf16_steps(scrambled_lm):
     assert off.engine_steps["int8"] == 0 and off.engine_steps["lean"] > 0
 
 
-def test_an_int8_step_is_built_again_when_the_weights_it_copied_change(scrambled_lm):
+@pytest.mark.parametrize("adapter_weights", ["merged", "lora"])
+def test_an_int8_step_is_built_again_when_the_weights_it_copied_change(scrambled_lm, adapter_weights):
+    """A step's weights (merged int8 copies, or the LoRA factors beside the base's own) are made again when the
+    adapter is retrained in place."""
     lm = scrambled_lm(("a", TARGETS))
-    gen = Generator(lm, int8_rows=4)
+    gen = Generator(lm, int8_rows=4, adapter_weights=adapter_weights)
     before = gen.generate(PROMPTS[1], NEW, adapter_names=["a"])
     with torch.no_grad():
         for name, p in lm.model.named_parameters():
@@ -232,8 +242,32 @@ def test_one_call_for_every_layer_gives_the_per_operation_steps_numbers(scramble
     assert torch.equal(_step_logits(plain, one_call, ids, steps=8), _step_logits(plain, per_operation, ids, steps=8))
 
 
+def mixed_step_logits(plain, step, ids: torch.Tensor, names: list[str], steps: int = 6) -> torch.Tensor:
+    """`step`'s logits over `steps` one-token steps of rows named `names` (ids: one prompt per row), after the
+    plain model's prefill, each row fed its own greedy token."""
+    cache, out = _Cache(), []
+    with torch.inference_mode():
+        first = plain(input_ids=ids, past_key_values=cache, use_cache=True).logits[:, -1]
+        token, n = first.argmax(-1, keepdim=True), ids.shape[1]
+        for i in range(steps):
+            got = step(input_ids=token, attention_mask=torch.ones(len(names), 1, 1, n + i + 1, dtype=torch.bool),
+                       position_ids=torch.full((len(names), 1), n + i), cache=cache, adapter_names=names).logits[:, -1]
+            out.append(got)
+            token = got.argmax(-1, keepdim=True)
+    return torch.stack(out)
+
+
+def count_layers_step_calls(monkeypatch) -> list:
+    """A list that gets an item per kernels.layers_step call from now on (the call itself still made)."""
+    from core import decode_kernels
+
+    calls, real = [], decode_kernels.layers_step
+    monkeypatch.setattr(decode_kernels, "layers_step", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
 @pytest.mark.parametrize("names", [["own", "int8"], ["int8", "int8", "own"], ["own", "int8", "own"]])
-def test_one_call_for_mixed_rows_gives_the_per_operation_steps_numbers(scrambled_lm, names):
+def test_one_call_for_mixed_rows_gives_the_per_operation_steps_numbers(scrambled_lm, monkeypatch, names):
     """Rows on several sets of weights (side by side: the base's own, an adapter's int8) in one layers_step
     call, part by part: the per-operation path's logits bit for bit; where a set's rows are not one run (a
     gather) the step keeps the per-operation path."""
@@ -248,33 +282,11 @@ def test_one_call_for_mixed_rows_gives_the_per_operation_steps_numbers(scrambled
     weights = {"own": OwnWeights(lean), "int8": Int8Weights(lean)}
     one_call, per_operation = Int8Step(plain, weights), Int8Step(plain, weights)
     per_operation.norm_pointers = None
-    calls = []
-    real = decode_kernels.layers_step
     ids = Generator(lm).encode(PROMPTS[1]).repeat(len(names), 1)
-
-    def logits(step):
-        cache, out = _Cache(), []
-        with torch.inference_mode():
-            first = plain(input_ids=ids, past_key_values=cache, use_cache=True).logits[:, -1]
-            token, n = first.argmax(-1, keepdim=True), ids.shape[1]
-            for i in range(6):
-                got = step(input_ids=token, attention_mask=torch.ones(len(names), 1, 1, n + i + 1, dtype=torch.bool),
-                           position_ids=torch.full((len(names), 1), n + i), cache=cache, adapter_names=names).logits[:, -1]
-                out.append(got)
-                token = got.argmax(-1, keepdim=True)
-        return torch.stack(out)
-
-    def spy(*a, **k):
-        calls.append(1)
-        return real(*a, **k)
-
-    decode_kernels.layers_step = spy
-    try:
-        fused = logits(one_call)
-        assert bool(calls) == (names != ["own", "int8", "own"])  # the base's rows apart: a gather
-        assert torch.equal(fused, logits(per_operation))
-    finally:
-        decode_kernels.layers_step = real
+    calls = count_layers_step_calls(monkeypatch)
+    fused = mixed_step_logits(plain, one_call, ids, names)
+    assert bool(calls) == (names != ["own", "int8", "own"])  # the base's rows apart: a gather
+    assert torch.equal(fused, mixed_step_logits(plain, per_operation, ids, names))
 
 
 def test_a_batchs_rows_are_grouped_by_adapter_so_steps_take_one_kernel_call(scrambled_lm, monkeypatch):

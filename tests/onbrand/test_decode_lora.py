@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from core import decode_kernels
-from core.generation import BASE, Generator, _Cache, plain_copy
+from core.generation import BASE, Generator, plain_copy
 from core.lean_step import Int8Step, LeanStep, OwnWeights
 from core.lora_rows import LoraWeights, lora_factors
 
-from .test_decode_int8 import NEW, PROMPTS, TARGETS, _reference, _same_until_a_tie
+from .test_decode_int8 import (NEW, PROMPTS, TARGETS, _reference, _same_until_a_tie, count_layers_step_calls,
+                               mixed_step_logits, peft_agreement)
 
 
 def _kernels_or_skip() -> None:
@@ -31,16 +32,7 @@ def test_lora_steps_give_the_peft_paths_greedy_tokens_up_to_a_tie(scrambled_lm, 
         _kernels_or_skip()
     lm = scrambled_lm(("a", TARGETS), ("b", ["q_proj", "v_proj", "down_proj"]))  # b: some projections only
     gen = Generator(lm, int8_rows=8, int8_kernel=kernel, adapter_weights="lora")
-    same = total = whole = 0
-    for m in PROMPTS:
-        refs = {n: _reference(lm, gen, m, n, NEW) for n in ("a", "b", BASE)}
-        assert refs["a"][0] != refs[BASE][0] and refs["b"][0] != refs[BASE][0]  # the adapters change answers
-        for name, (tokens, margins) in refs.items():
-            k = _same_until_a_tie(lm, "".join(gen.stream(m, NEW, adapter_names=[name])), tokens, margins)
-            same, total, whole = same + k, total + len(tokens), whole + (k == len(tokens))
-        for name, got in zip((BASE, "a", "b"), gen.generate_batch([m, m, m], NEW, adapter_names=[BASE, "a", "b"])):
-            same += _same_until_a_tie(lm, got, *refs[name])
-            total += len(refs[name][0])
+    same, total, whole = peft_agreement(lm, gen)
     assert same >= 0.9 * total and whole >= 7, (same, total, whole)
     assert gen.engine_steps["int8"] > 0 and gen.merged_adapters == []
     assert isinstance(gen._lora["a"].weights, LoraWeights) and gen._lora["a"].weights.kernel == kernel
@@ -62,24 +54,11 @@ def test_lora_rows_each_get_their_solo_answer_exactly(scrambled_lm):
     assert gen.engine_steps["int8"] > 0 and gen.merged_adapters == []
 
 
-def test_lora_weights_are_made_again_when_the_adapter_changes(scrambled_lm):
-    _kernels_or_skip()
-    lm = scrambled_lm(("a", TARGETS))
-    gen = Generator(lm, int8_rows=4, adapter_weights="lora")
-    before = gen.generate(PROMPTS[1], NEW, adapter_names=["a"])
-    with torch.no_grad():
-        for name, p in lm.model.named_parameters():
-            if "lora_B" in name:
-                p.mul_(-3)  # the adapter retrained in place
-    after = gen.generate(PROMPTS[1], NEW, adapter_names=["a"])
-    assert after != before
-    _same_until_a_tie(lm, after, *_reference(lm, gen, PROMPTS[1], "a", NEW))
-
-
 @pytest.mark.parametrize("dtype, lora_dtype", [(torch.float32, torch.float32), (torch.bfloat16, torch.float32),
                                                (torch.bfloat16, torch.bfloat16)])
 @pytest.mark.parametrize("names", [["own", "a"], ["a", "own", "b"], ["a", "b"], ["a", "own", "a"]])
-def test_one_call_with_lora_rows_gives_the_per_operation_steps_numbers(scrambled_lm, dtype, lora_dtype, names):
+def test_one_call_with_lora_rows_gives_the_per_operation_steps_numbers(scrambled_lm, monkeypatch, dtype, lora_dtype,
+                                                                       names):
     """kernels.layers_step with LoRA parts (the base's rows and adapters' rows on the one set of base weights,
     each adapter adding its LoRA; factors in fp32 as peft keeps them, or in the activations' bf16): the
     per-operation path's logits bit for bit; an adapter's rows apart from each other (a gather) keep the
@@ -97,36 +76,15 @@ def test_one_call_with_lora_rows_gives_the_per_operation_steps_numbers(scrambled
     assert weights["a"].lora_dtype == lora_dtype
     one_call, per_operation = Int8Step(plain, weights), Int8Step(plain, weights)
     per_operation.norm_pointers = None
-    calls, real = [], decode_kernels.layers_step
     ids = Generator(lm).encode(PROMPTS[1]).repeat(len(names), 1)
-
-    def logits(step):
-        cache, out = _Cache(), []
-        with torch.inference_mode():
-            first = plain(input_ids=ids, past_key_values=cache, use_cache=True).logits[:, -1]
-            token, n = first.argmax(-1, keepdim=True), ids.shape[1]
-            for i in range(6):
-                got = step(input_ids=token, attention_mask=torch.ones(len(names), 1, 1, n + i + 1, dtype=torch.bool),
-                           position_ids=torch.full((len(names), 1), n + i), cache=cache, adapter_names=names).logits[:, -1]
-                out.append(got)
-                token = got.argmax(-1, keepdim=True)
-        return torch.stack(out)
-
-    def spy(*a, **k):
-        calls.append(1)
-        return real(*a, **k)
-
-    decode_kernels.layers_step = spy
-    try:
-        fused = logits(one_call)
-        assert bool(calls) == (names != ["a", "own", "a"])
-        assert torch.equal(fused, logits(per_operation))
-        plain_logits = logits(Int8Step(plain, {"own": own, "a": own, "b": own}))
-        assert not torch.equal(fused[:, names.index("a")], plain_logits[:, names.index("a")])  # LoRA was added
-        if "own" in names:  # and the base's rows are the base's
-            assert torch.equal(fused[:, names.index("own")], plain_logits[:, names.index("own")])
-    finally:
-        decode_kernels.layers_step = real
+    calls = count_layers_step_calls(monkeypatch)
+    fused = mixed_step_logits(plain, one_call, ids, names)
+    assert bool(calls) == (names != ["a", "own", "a"])
+    assert torch.equal(fused, mixed_step_logits(plain, per_operation, ids, names))
+    plain_logits = mixed_step_logits(plain, Int8Step(plain, {"own": own, "a": own, "b": own}), ids, names)
+    assert not torch.equal(fused[:, names.index("a")], plain_logits[:, names.index("a")])  # LoRA was added
+    if "own" in names:  # and the base's rows are the base's
+        assert torch.equal(fused[:, names.index("own")], plain_logits[:, names.index("own")])
 
 
 def test_an_adapter_lora_weights_cannot_add_keeps_peft_steps(scrambled_lm):
