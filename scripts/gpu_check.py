@@ -171,7 +171,9 @@ def qlora_steps(lm, steps: int, results: dict):
 
 
 def mixed_batch(lm, new_tokens: int, results: dict) -> None:
-    """Base, the trained adapter and a random second adapter in one batch == each row alone."""
+    """Base, the trained adapter and a random second adapter in one batch == each row alone, for each choice
+    of adapter weights (`merged`; `lora`: the base's own weights plus the LoRA product, on a 4-bit base peft's
+    per-row path)."""
     from peft import LoraConfig
 
     from core.generation import BASE, Generator
@@ -180,14 +182,15 @@ def mixed_batch(lm, new_tokens: int, results: dict) -> None:
     lm.model.add_adapter("second", LoraConfig(r=8, target_modules=["q_proj", "v_proj", "down_proj"],
                                               init_lora_weights=False))
     lm.model.eval()
-    gen = Generator(lm)
     convs = [[{"role": "user", "content": q}] for q in QUESTIONS]
     names = [BASE, "default", "second"]
-    batch = gen.generate_batch(convs, new_tokens, adapter_names=names)
-    alone = [gen.generate(c, new_tokens, adapter_names=[n]) for c, n in zip(convs, names)]
-    same = [a == b for a, b in zip(batch, alone)]
-    check(results, "mixed_adapter_batch", all(same), rows=len(names), identical_rows=sum(same),
-          engines=dict(gen.engine_steps), adapters_change_answers=len({*alone}) > 1)
+    for weights in ("merged", "lora"):
+        gen = Generator(lm, adapter_weights=weights)
+        batch = gen.generate_batch(convs, new_tokens, adapter_names=names)
+        alone = [gen.generate(c, new_tokens, adapter_names=[n]) for c, n in zip(convs, names)]
+        same = [a == b for a, b in zip(batch, alone)]
+        check(results, "mixed_adapter_batch" + ("" if weights == "merged" else "_lora"), all(same), rows=len(names),
+              identical_rows=sum(same), engines=dict(gen.engine_steps), adapters_change_answers=len({*alone}) > 1)
 
 
 def faiss_gpu(device: str, results: dict) -> None:

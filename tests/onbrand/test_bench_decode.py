@@ -158,3 +158,4 @@ def test_the_gpu_check_dry_run_passes_on_the_cpu_and_skips_cuda_parts_by_name(ti
         assert "no CUDA" in result["checks"][name]["reason"]
     assert all(n > 0 for n in result["checks"]["qlora_steps"]["lora_grad_norms"])
     assert result["checks"]["mixed_adapter_batch"]["ok"] and result["checks"]["decode_tokens_per_s"]["ok"]
+    assert result["checks"]["mixed_adapter_batch_lora"]["ok"]
