@@ -45,6 +45,18 @@ def _captions(el) -> str:
     return " ".join(_unescape(c.value) for c in el.caption)
 
 
+def test_the_app_decodes_as_the_environment_says(app_env, monkeypatch):
+    """ONBRAND_ADAPTER_WEIGHTS and ONBRAND_INT8_ROWS reach the app's generator, as they reach the CLI's (the app
+    built its Settings from a subset of the environment and dropped them)."""
+    from app_pages import common
+
+    assert common.get_server(**common.settings_from_env()).assistant.generator.adapter_weights == "merged"
+    monkeypatch.setenv("ONBRAND_ADAPTER_WEIGHTS", "lora")
+    monkeypatch.setenv("ONBRAND_INT8_ROWS", "8")
+    generator = common.get_server(**common.settings_from_env()).assistant.generator
+    assert generator.adapter_weights == "lora" and generator.int8_rows == 8
+
+
 def test_chat_streams_an_answer_with_sources_badges_and_the_index_card(new_app, questions):
     at = new_app()
     sidebar = " ".join(t.value for t in at.sidebar.text)
