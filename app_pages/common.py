@@ -67,7 +67,10 @@ def get_server(home: str, index_name: str, model: str, adapter: str, brand_kit: 
         bar.progress(done / total, text=f"Embedding catalog chunks {done}/{total}")
 
     try:
-        return Server(Assistant.load(settings, progress=progress), max_waiting=max_waiting)
+        assistant = Assistant.load(settings, progress=progress)
+        bar.progress(1.0, text="Warming up the model…")
+        assistant.warm()  # the first question's wait is then an answer's, not the weights' preparation
+        return Server(assistant, max_waiting=max_waiting)
     finally:
         bar.empty()
 

@@ -541,6 +541,7 @@ def cmd_serve(args) -> int:
         raise UserError(f"--max-batch must be in 1..32, got {batch}")
     token = args.token or os.environ.get("ONBRAND_SERVE_TOKEN") or None
     assistant = Assistant.load(_settings(args), show_progress_bar=True)
+    assistant.warm()  # before it listens: the first request waits for an answer, not for the weights
 
     def ready(url: str) -> None:
         print(json.dumps({"url": url, "base_model": assistant.backend.base_model,

@@ -136,3 +136,25 @@ def test_the_naming_comparison_answers_through_the_pipeline(registry, tiny_index
         assert ex["base"] == a.answer(ex["question"], adapter=None, max_new_tokens=12).text
         assert ex["adapter"] == a.answer(ex["question"], adapter="wombat@v0001", max_new_tokens=12).text
     assert any(ex["base"] != ex["adapter"] for ex in got["examples"])  # two models, two texts
+
+
+def test_warm_builds_what_the_first_answers_need(registry, tiny_index, tiny_kit, embedder, talkative_lm_dir, tmp_path,
+                                                 monkeypatch):
+    """Assistant.warm (the app and `onbrand serve` call it once at start): the default adapter's and the bare
+    base's decoding weights and the retrieval prompt's system turn are built then, so the first answers of each
+    build nothing while a shopper waits."""
+    root, name, _ = tiny_index
+    gen = Generator(_lm(talkative_lm_dir, tmp_path / "cache", monkeypatch), int8_rows=8)
+    a = Assistant(Settings(home=tmp_path, index_name=name, max_new_tokens=12), load_index(root, name, embedder.info),
+                  embedder, gen, tiny_kit, registry)
+    a.default_adapter = a.load_adapter("quokka")
+    assert not gen.merged_adapters and not len(gen._int8)
+    a.warm()
+    built = (list(gen.merged_adapters), len(gen._int8), len(gen._prefixes))
+    assert built[0] == ["quokka@v0002"] and built[1] == 2  # the merged copy's int8 weights, the base's own
+    prefixes = gen.engine_steps["shared_prefix"]
+    assert built[2] == prefixes == 2  # the system turn, per adapter
+    for adapter in ("quokka", None):
+        assert a.answer("is the dome in stock?", adapter=adapter).text
+    assert (list(gen.merged_adapters), len(gen._int8), len(gen._prefixes)) == built
+    assert gen.engine_steps["shared_prefix"] == prefixes and gen.engine_steps["prefix_cache_hit"] >= 2
