@@ -706,9 +706,9 @@ class Generator:
         self.merge_adapters = merge_adapters  # one-adapter rows on merged weights (False: peft's per-row path)
         # what an adapter's rows run on (README "Speed"): "merged", a merged copy per adapter (its int8 copy for
         # the one-token steps up to int8_rows rows: half the bytes of a step); "lora", the base's own weights plus
-        # the adapter's LoRA product, prefilled through peft and stepping on core/decode_kernels.c up to
-        # int8_rows rows, so the base's rows and every adapter's read one set of weights a step (side by side,
-        # shoppers of several merchants) and no merged copy is made
+        # the adapter's LoRA product (core/lora_rows.py: prefilled on a plain copy that adds it, stepping on
+        # core/decode_kernels.c up to int8_rows rows), so the base's rows and every adapter's read one set of
+        # weights a step (side by side, shoppers of several merchants) and no merged copy is made
         self.adapter_weights = adapter_weights
         self.bare_copy = bare_copy  # bare rows on a plain copy (False: peft's wrappers with adapters disabled)
         self.lean_steps = lean_steps  # one-token steps through LeanStep where it reproduces the model

@@ -71,8 +71,7 @@ class LoraWeights:
 def lora_factors(lean: LeanStep, name: str) -> tuple[list[list[list[tuple]]], torch.dtype] | None:
     """LoraWeights' factors of adapter `name` from a peft model's LeanStep (its layers' LoRA wrappers), and their
     dtype; None where LoraWeights cannot add them as peft does: LoRA weights of mixed dtypes or of a dtype that is
-    neither fp32 nor the activations', a LoRA bias, dropout that is not the identity (peft's inference mode has
-    none), a projection whose outputs are not a multiple of 16, or anything LeanStep does not reproduce (LoRA on
+    neither fp32 nor the activations', a LoRA bias, dropout that is on (a model in training mode), a projection whose outputs are not a multiple of 16, or anything LeanStep does not reproduce (LoRA on
     the embeddings or the head, DoRA and other variants: `LeanStep.supports`)."""
     if not lean.supports([name]):
         return None
@@ -88,7 +87,10 @@ def lora_factors(lean: LeanStep, name: str) -> tuple[list[list[list[tuple]]], to
                     return None
                 if isinstance(m, lean._tuner) and name in m.lora_A:
                     a, b = m.lora_A[name], m.lora_B[name]
-                    if a.bias is not None or b.bias is not None or not isinstance(m.lora_dropout[name], torch.nn.Identity):
+                    dropout = m.lora_dropout[name]
+                    if a.bias is not None or b.bias is not None or not (
+                            isinstance(dropout, torch.nn.Identity) or (isinstance(dropout, torch.nn.Dropout)
+                                                                       and not dropout.training)):
                         return None
                     dtypes |= {a.weight.dtype, b.weight.dtype}
                     segments.append((off, a.weight.detach(), b.weight.detach(), float(m.scaling[name])))

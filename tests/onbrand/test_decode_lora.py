@@ -152,3 +152,22 @@ def test_the_lora_cache_is_bounded_and_answers_stay_the_same(scrambled_lm):
         assert tight.generate(PROMPTS[1], NEW, adapter_names=[n]) == want[n]
         assert list(tight._lora) == [n]
     assert len(roomy._lora) == 2
+
+
+def test_an_adapter_trained_with_dropout_takes_lora_steps_in_eval_mode(scrambled_lm):
+    """LoRA dropout is the identity in eval mode (how the generator runs a model): such an adapter's LoRA is
+    added as any other's; in training mode it is not."""
+    from peft import LoraConfig
+
+    lm = scrambled_lm(("a", TARGETS))
+    torch.manual_seed(5)
+    lm.model.add_adapter("dropped", LoraConfig(r=4, target_modules=TARGETS, lora_dropout=0.1, init_lora_weights=False))
+    lm.model.eval()
+    assert lora_factors(LeanStep(lm.model), "dropped") is not None
+    gen = Generator(lm, int8_rows=8, adapter_weights="lora")
+    got = gen.generate(PROMPTS[1], NEW, adapter_names=["dropped"])
+    _same_until_a_tie(lm, got, *_reference(lm, gen, PROMPTS[1], "dropped", NEW))
+    assert gen.engine_steps["int8"] > 0
+    lm.model.train()
+    assert lora_factors(LeanStep(lm.model), "dropped") is None
+    lm.model.eval()
