@@ -209,7 +209,8 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     (int8 steps, LeanStep, merging, the plain copy for bare rows, ending the caller's OpenMP pool;
     `adapter_peft_rows` is the path before them: peft's per-row adapter_names through transformers' forward),
     each on a generator of its own, timed beside the kept path timed again (`batch1_kept_beside_means`), which
-    their ratios divide by. Runs interleaved so they share the machine's noise, exactly `new_tokens` tokens
+    their ratios divide by; among them the other adapter weights (`on_lora`, or `on_merged` when the kept path
+    is lora: batch 1, side by side, lone and 4 shoppers, joined = solo). Runs interleaved so they share the machine's noise, exactly `new_tokens` tokens
     each, medians. Then the kept path's answers against the old path's on `identity_prompts` prompts (natural
     length), and llama.cpp on the GGUF when it is installed. The bound: base weight bytes per token / copy
     bandwidth.
