@@ -57,7 +57,7 @@ from core import decode_kernels as kernels
 from core.config import ADAPTER_WEIGHTS
 from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, OwnWeights, is_peft, int8_supported,
                              lean_supported)
-from core.lora_rows import LoraWeights, lora_factors, with_lora
+from core.lora_rows import LoraWeights, factor_bytes, lora_factors, with_lora
 from core.model import LoadedModel
 from core.threads import release_pools
 
@@ -667,15 +667,12 @@ class _LoraEntry:
     dtype: torch.dtype | None
     module: torch.nn.Module | None = None
     weights: LoraWeights | None = None
+    # what the entry holds at most: the factors' copies in the step weights (A stacked, B transposed) and the
+    # prefill module's stacked A (B is the model's own)
+    nbytes: int = field(init=False)
 
-    @property
-    def nbytes(self) -> int:
-        """What the entry holds at most: the factors' copies in the step weights (A stacked, B transposed) and
-        the prefill module's stacked A (B is the model's own)."""
-        if self.factors is None:
-            return 0
-        return 3 * sum(t.numel() * t.element_size() for layer in self.factors for product in layer
-                       for _, *ab, _ in product for t in ab)
+    def __post_init__(self):
+        self.nbytes = 3 * factor_bytes(self.factors) if self.factors is not None else 0
 
 
 @dataclass
@@ -1033,12 +1030,12 @@ class Generator:
         self._lora[name] = entry
         return entry
 
-    def _lora_module(self, model, name: str) -> torch.nn.Module | None:
+    def _lora_module(self, name: str) -> torch.nn.Module | None:
         """Adapter `name`'s prefill module (`with_lora`: a plain copy adding its LoRA as peft does); None where
         its LoRA cannot be added so."""
         entry = self._lora_entry(name)
         if entry.factors is not None and entry.module is None:
-            entry.module = with_lora(plain_copy(model), entry.factors)
+            entry.module = with_lora(plain_copy(self.lm.model), entry.factors)
         return entry.module
 
     def _lora_weights(self, name: str, own: OwnWeights) -> LoraWeights | None:
@@ -1066,7 +1063,7 @@ class Generator:
                 return _Engine(model, {}, model.disable_adapter, kind="bare")
             return _Engine(self._plain_engine(model), {}, kind="bare")
         if len(kinds) == 1 and self.adapter_weights == "lora" and self.bare_copy and not self.lm.quantized_4bit:
-            module = self._lora_module(model, names[0])
+            module = self._lora_module(names[0])
             if module is not None:
                 return _Engine(module, {}, kind="lora")
         if len(kinds) == 1 and self.merge_adapters and self.adapter_weights == "merged" and not self.lm.quantized_4bit:

@@ -36,8 +36,7 @@ class LoraWeights:
         self.kernel = own.kernel
         self.lora_dtype = lora_dtype
         self.factors = factors
-        self.nbytes = sum(t.numel() * t.element_size() for layer in factors for product in layer
-                          for _, *ab, _ in product for t in ab)
+        self.nbytes = factor_bytes(factors)
         if self.kernel:
             self.mode, self.weight_pointers, self.scale_pointers = own.mode, own.weight_pointers, own.scale_pointers
             products = [product for layer in factors for product in layer]
@@ -66,6 +65,12 @@ class LoraWeights:
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         return self.own.head(x)
+
+
+def factor_bytes(factors: list[list[list[tuple]]]) -> int:
+    """The bytes of `lora_factors`' A and B tensors."""
+    return sum(t.numel() * t.element_size() for layer in factors for product in layer for _, *ab, _ in product
+               for t in ab)
 
 
 def lora_factors(lean: LeanStep, name: str) -> tuple[list[list[list[tuple]]], torch.dtype] | None:

@@ -210,8 +210,8 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     `adapter_peft_rows` is the path before them: peft's per-row adapter_names through transformers' forward),
     each on a generator of its own, timed beside the kept path timed again (`batch1_kept_beside_means`), which
     their ratios divide by; among them the other adapter weights (`on_lora`, or `on_merged` when the kept path
-    is lora: batch 1, side by side, lone and 4 shoppers, joined = solo). Runs interleaved so they share the machine's noise, exactly `new_tokens` tokens
-    each, medians. Then the kept path's answers against the old path's on `identity_prompts` prompts (natural
+    is lora: batch 1, side by side, lone and 4 shoppers, joined = solo). Runs interleaved so they share the
+    machine's noise, exactly `new_tokens` tokens each, medians. Then the kept path's answers against the old path's on `identity_prompts` prompts (natural
     length), and llama.cpp on the GGUF when it is installed. The bound: base weight bytes per token / copy
     bandwidth.
     """
@@ -259,9 +259,13 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     # answer on prompts 0 and 1 only made the ratios move with those two prompts' lengths: 0.69 s in run N,
     # 0.94 s in run O)
     rounds = max(2, runs // 2)
-    conc = {str(n): concurrent_figures(gen, prompts, names[0] if names else None, new_tokens, n,
-                                       min(len(prompts), rounds * max(concurrency)) if n == 1 else rounds)
-            for n in concurrency}
+
+    def shoppers(g: Generator, counts) -> dict:
+        return {str(n): concurrent_figures(g, prompts, names[0] if names else None, new_tokens, n,
+                                           min(len(prompts), rounds * max(concurrency)) if n == 1 else rounds)
+                for n in counts}
+
+    conc = shoppers(gen, concurrency)
     means: dict = {}
     four_rows: dict = {}  # 4 shoppers on VNNI's products and on the FMAs, beside each other
     if adapter is not None:
@@ -285,9 +289,7 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
             four_rows = {k: {"total_tokens_per_s": statistics.median(c["total_tokens_per_s"] for c in v),
                              "p50_s": statistics.median(c["answer"]["p50_s"] for c in v)} for k, v in four.items()}
         # the other adapter weights' lone answers and 4 shoppers, as the kept path's above
-        alt_conc = {str(n): concurrent_figures(alt, prompts, names[0], new_tokens, n,
-                                               min(len(prompts), rounds * max(concurrency)) if n == 1 else rounds)
-                    for n in (1, 4) if n in concurrency}
+        alt_conc = shoppers(alt, [n for n in (1, 4) if n in concurrency])
         # last, on its own: a generator whose loop keeps its OpenMP pool while idle (and whose callers keep
         # theirs) slows every other loop in the process while that pool lives (core/threads.py); timed beside
         # the others it made the whole round of means ~1.8x slower (run L: the kept path 70.7 tok/s there
@@ -362,19 +364,11 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
             "adapter_over_kept_adapter_tokens_per_s": round(other["tokens_per_s"] / means["adapter"]["tokens_per_s"], 3),
             "side_by_side_answer_s_over_kept": round(other_pair["answer_s"] / means["side_by_side"]["answer_s"], 3),
             "concurrent": alt_conc,
-            **({"concurrent_ratios": {"4": {
-                "p50_answer_over_lone": round(alt_conc["4"]["answer"]["p50_s"] / alt_conc["1"]["answer"]["p50_s"], 3),
-                "total_tokens_per_s_over_lone": round(
-                    alt_conc["4"]["total_tokens_per_s"] / alt_conc["1"]["total_tokens_per_s"], 3)}}}
-               if {"1", "4"} <= set(alt_conc) else {}),
+            **({"concurrent_ratios": _over_lone(alt_conc)} if {"1", "4"} <= set(alt_conc) else {}),
         }
     result["concurrent"] = conc
     if "1" in conc:
-        lone = conc["1"]
-        result["concurrent_ratios"] = {
-            n: {"p50_answer_over_lone": round(c["answer"]["p50_s"] / lone["answer"]["p50_s"], 3),
-                "total_tokens_per_s_over_lone": round(c["total_tokens_per_s"] / lone["total_tokens_per_s"], 3)}
-            for n, c in conc.items() if n != "1"}
+        result["concurrent_ratios"] = _over_lone(conc)
     if adapter is not None and identity_prompts:
         same, first_diff, solo = 0, [], []
         for m in prompts[:identity_prompts]:
@@ -403,6 +397,14 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         result["llama_cpp"] = llama_cpp_figures(gguf, gen.encode(serving)[0].tolist(), new_tokens, runs,
                                                 torch.get_num_threads(), beside=beside)
     return result
+
+
+def _over_lone(conc: dict) -> dict:
+    """Each number of shoppers' p50 time to answer and total tokens/s over the lone answer's (conc["1"])."""
+    lone = conc["1"]
+    return {n: {"p50_answer_over_lone": round(c["answer"]["p50_s"] / lone["answer"]["p50_s"], 3),
+                "total_tokens_per_s_over_lone": round(c["total_tokens_per_s"] / lone["total_tokens_per_s"], 3)}
+            for n, c in conc.items() if n != "1"}
 
 
 def _one_answer(gen: Generator, serving: list[dict], new_tokens: int, names: list[str] | None):
