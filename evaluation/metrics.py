@@ -96,7 +96,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Sequence
 from pathlib import Path
 
@@ -290,6 +290,13 @@ class AnswerScore:
     @property
     def mentions(self) -> int:
         return self.approved_mentions + self.deprecated_mentions + self.generic_mentions
+
+    @classmethod
+    def from_json(cls, d: dict) -> "AnswerScore":
+        """A score as scorecard.json stores it (`asdict`: its tuples as lists); fields it lacks take their
+        defaults, and fields this version does not know are left out."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
 
 
 def metric_counts(score: AnswerScore, metric: str) -> tuple[int, int]:
