@@ -110,10 +110,11 @@ def _pcts(values: list[float]) -> dict:
 def concurrent_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, new_tokens: int,
                        clients: int, rounds: int) -> dict:
     """`clients` requests released together into the generator's loop (each its own prompt, same adapter,
-    exactly `new_tokens` tokens); per request the time to its answer's last token, and the total tokens/s of
+    exactly `new_tokens` tokens); per request the time to its answer's last token, its first, and its longest
+    wait between two tokens (a streaming answer's pause while others are prefilled), and the total tokens/s of
     each round (all tokens / first submit to last token). Percentiles over every request of every round."""
     names = [adapter] if adapter is not None else None
-    answer_s, ttft_s, round_rates, peaks = [], [], [], []
+    answer_s, ttft_s, pauses, round_rates, peaks = [], [], [], [], []
     for r in range(rounds):
         start = threading.Barrier(clients)
         stats: list = [None] * clients
@@ -133,10 +134,12 @@ def concurrent_figures(gen: Generator, prompts: list[list[dict]], adapter: str |
         wall = max(ends) - t0
         answer_s += [s.total_s for s in stats]
         ttft_s += [s.ttft_s for s in stats]
+        pauses += [s.longest_pause_s for s in stats]
         peaks += [s.batch_rows for s in stats]
         round_rates.append(sum(s.new_tokens for s in stats) / wall)
     return {"clients": clients, "rounds": rounds, "new_tokens": new_tokens, "answer": _pcts(answer_s),
-            "ttft": _pcts(ttft_s), "total_tokens_per_s": round(statistics.median(round_rates), 1),
+            "ttft": _pcts(ttft_s), "longest_pause": _pcts(pauses),
+            "total_tokens_per_s": round(statistics.median(round_rates), 1),
             "most_rows_in_a_step": max(peaks)}
 
 

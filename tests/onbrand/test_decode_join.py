@@ -91,6 +91,56 @@ def test_requests_arriving_mid_answer_join_the_batch_and_each_gets_its_solo_answ
     assert gen.wait_for(lambda: gen.rows_decoding == 0 and gen.rows_waiting == 0, WAIT_S)
 
 
+def test_arrivals_are_prefilled_one_between_two_steps_so_a_running_answer_pauses_for_one_prefill(scrambled_lm,
+                                                                                                     monkeypatch):
+    """Three requests queue while an answer is mid-way: the loop prefills one, steps every row, prefills the
+    next, and so on (never two prefills in a row while rows decode), and each gets its solo answer."""
+    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)))
+    calls = [(PROMPTS[1], "a", 24, 24), (PROMPTS[2], "b", 12, 12), (PROMPTS[0], BASE, 12, 12), (PROMPTS[1], "b", 12, 12)]
+    alone = [_answer(gen, *c)[0] for c in calls]
+    order: list[str] = []
+    real_prefill = gen._loop._prefill
+
+    def prefill(job, finished):
+        order.append("prefill")
+        return real_prefill(job, finished)
+
+    monkeypatch.setattr(gen._loop, "_prefill", prefill)
+    holds = _Holds(gen, monkeypatch, lambda b: b.rows[0].steps >= 3)
+    real_decode = gen._loop._decode  # _Holds' wrapper
+
+    def decode(batch, finished):
+        order.append(f"step of {len(batch.rows)}")
+        return real_decode(batch, finished)
+
+    monkeypatch.setattr(gen._loop, "_decode", decode)
+    got: dict = {}
+    first = _run(lambda: _answer(gen, *calls[0]), got, 0)
+    assert holds.held[0].wait(WAIT_S)
+    others = [_run(lambda c=c: _answer(gen, *c), got, i) for i, c in enumerate(calls[1:], start=1)]
+    assert gen.wait_for(lambda: gen.rows_waiting == 3, WAIT_S)
+    holds.release[0].set()
+    _join([first, *others])
+    assert [got[i][0] for i in range(4)] == alone
+    # the first answer's prefill (its first token) and steps until the held one, the third; then the arrivals
+    assert order[:10] == ["prefill", "step of 1", "step of 1", "step of 1",
+                          "prefill", "step of 2", "prefill", "step of 3", "prefill", "step of 4"]
+    assert all(got[i][1].batch_rows == 4 for i in range(4))
+
+
+def test_an_answer_records_its_longest_wait_between_two_tokens(monkeypatch):
+    """GenerationStats.longest_pause_s (the bench's `longest_pause`): the largest gap between consecutive
+    tokens of a row, on a clock the test moves."""
+    now = [100.0]
+    monkeypatch.setattr(generation.time, "perf_counter", lambda: now[0])
+    job = generation._Job([torch.tensor([1, 2])], None, 8)
+    row = job.rows[0]
+    for t in (100.5, 100.6, 101.4, 101.5):  # gaps 0.1, 0.8, 0.1 after the first token
+        now[0] = t
+        job.token(row, 7)
+    assert row.longest_pause == pytest.approx(0.8) and job.ttft_s == pytest.approx(0.5)
+
+
 def test_a_caller_that_stops_reading_leaves_and_the_others_finish_their_answers(scrambled_lm, monkeypatch):
     gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)))
     alone = {n: _answer(gen, PROMPTS[1], n, 20)[0] for n in ("a", "b")}
