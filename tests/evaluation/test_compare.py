@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import pytest
 
 from evaluation.compare import reproduce
 from onbrand.cli import main
+
+from .test_scorecard import _score
 
 
 def _doc(adapter="quokka@v0001", answered=0.8, clean=0.95, answers=("a", "b")):
@@ -48,20 +51,12 @@ def test_scorecards_of_different_adapters_are_refused(tmp_path, capsys):
 # --- the paired report, from each answer's stored score ------------------------------------------------------
 
 def _scored(answered: list[bool], lo: float, hi: float) -> dict:
-    """A scorecard of len(answered) RAG + adapter answers whose scores carry only `answered`, stored as
-    scorecard.json stores them (asdict: tuples as lists), its summary the value and the given interval."""
-    from dataclasses import asdict
-
-    from evaluation.metrics import AnswerScore
-
+    """A scorecard of len(answered) RAG + adapter answers that differ only in `answered`, their scores stored as
+    scorecard.json stores them (asdict, then JSON: tuples as lists), its summary the value and the given
+    interval."""
     def score(i: int, ok: bool) -> dict:
-        s = AnswerScore(case_id=f"ev-{i}", kind="stock", approved_mentions=1, deprecated_mentions=0,
-                        generic_mentions=0, deprecated_terms=(), generic_terms=(), misspelt_trademarks=(),
-                        disclaimers_required=0, disclaimers_present=0, missing_disclaimers=(), facts_required=0,
-                        facts_present=0, ungrounded=(), unknown_products=(), trademark_ok=True, format_ok=None,
-                        grounded=True, facts_stated=None, not_in_catalog_ok=None, injection_ok=None,
-                        hit_at_k=None, answered=ok, unanswered=() if ok else ("FH-X price $1.00",))
-        return json.loads(json.dumps(asdict(s)))  # as scorecard.json holds it
+        s = _score(f"ev-{i}", hit_at_k=None, answered=ok, unanswered=() if ok else ("FH-X price $1.00",))
+        return json.loads(json.dumps(asdict(s)))
 
     value = round(sum(answered) / len(answered), 4)
     return {"adapter": "quokka@v0001",
