@@ -74,7 +74,7 @@ RETRIEVAL = Retrieval()
 ENVIRONMENT = {"ONBRAND_INDEX": "index_name", "ONBRAND_MODEL": "model", "ONBRAND_ADAPTER": "adapter",
                "ONBRAND_BRAND_KIT": "brand_kit", "ONBRAND_BACKEND": "backend", "ONBRAND_BASE_URL": "base_url",
                "ONBRAND_API_KEY": "api_key", "ONBRAND_INT8_ROWS": "int8_rows",
-               "ONBRAND_ADAPTER_WEIGHTS": "adapter_weights"}
+               "ONBRAND_ADAPTER_WEIGHTS": "adapter_weights", "ONBRAND_DRAFT_ROWS": "draft_rows"}
 # what an adapter's rows decode on (core.generation.Generator's adapter_weights, README "Speed")
 ADAPTER_WEIGHTS = ("merged", "lora")
 
@@ -111,6 +111,10 @@ class Settings:
     # the fastest lone answer); "lora", the base's own weights plus the adapter's LoRA product, so the base's
     # rows and every adapter's read one set of weights a step (side by side, shoppers of several merchants)
     adapter_weights: str = "merged"
+    # local backend: a decode step verifies drafted next tokens (core/drafts.py) in at most this many rows, the
+    # answers' own included (README "Speed": the same answers, ~2x the decode speed for a lone adapter answer
+    # here); 0 or 1: no drafts
+    draft_rows: int = 5
 
     def __post_init__(self):
         problem = index_name_problem(self.index_name)
@@ -128,6 +132,8 @@ class Settings:
             raise ValueError(f"base_url must be an http:// or https:// URL for the openai backend, got {self.base_url!r}")
         if self.int8_rows < 0:
             raise ValueError(f"int8_rows must be 0 or more, got {self.int8_rows}")
+        if self.draft_rows < 0:
+            raise ValueError(f"draft_rows must be 0 or more, got {self.draft_rows}")
         if self.adapter_weights not in ADAPTER_WEIGHTS:
             raise ValueError(f"adapter_weights must be one of {', '.join(ADAPTER_WEIGHTS)}, got {self.adapter_weights!r}")
         if self.backend_concurrency < 1:
@@ -137,17 +143,18 @@ class Settings:
     def from_env(cls, **chosen) -> "Settings":
         """Settings from the environment (ONBRAND_HOME, ONBRAND_INDEX, ONBRAND_MODEL, ONBRAND_ADAPTER,
         ONBRAND_BRAND_KIT, ONBRAND_BACKEND, ONBRAND_BASE_URL, ONBRAND_API_KEY, ONBRAND_INT8_ROWS,
-        ONBRAND_ADAPTER_WEIGHTS; unset or empty:
+        ONBRAND_ADAPTER_WEIGHTS, ONBRAND_DRAFT_ROWS; unset or empty:
         the default),
         with `chosen` fields (the CLI's options) winning over it."""
         fields = {name: os.environ[var] for var, name in ENVIRONMENT.items() if os.environ.get(var)}
         if "brand_kit" in fields:
             fields["brand_kit"] = Path(fields["brand_kit"]).expanduser()
-        if "int8_rows" in fields:
-            try:
-                fields["int8_rows"] = int(fields["int8_rows"])
-            except ValueError:
-                raise ValueError(f"ONBRAND_INT8_ROWS must be a whole number, got {fields['int8_rows']!r}") from None
+        for name, var in (("int8_rows", "ONBRAND_INT8_ROWS"), ("draft_rows", "ONBRAND_DRAFT_ROWS")):
+            if name in fields:
+                try:
+                    fields[name] = int(fields[name])
+                except ValueError:
+                    raise ValueError(f"{var} must be a whole number, got {fields[name]!r}") from None
         fields.update(chosen)
         if "home" not in fields:
             fields["home"] = home()  # --home, else ONBRAND_HOME, else ~/.cache/onbrand

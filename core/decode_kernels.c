@@ -437,20 +437,24 @@ AVX512 static inline __attribute__((always_inline)) void attend_heads(
 /* One decode step's attention for one layer, every row on its own columns.
  * qkv: [rows, (H + 2 * KV) * D], this step's projections (q heads, k heads, v heads); cos, sin: [rows, D];
  * q and k rotated (rotate_half), the row's k and v written into cache column `col` of k_cache / v_cache
- * ([rows, KV, cap, D] each, contiguous, `cap` > col); then each head of q attends over the row's columns
- * where valid[row, c] (valid: [rows, col + 1] bytes), its kv head h / (H / KV), softmax in fp32 with its sum in
- * column order. out: [rows, H * D]. D at most 256. The work is split by (row, kv head): its query heads share
- * one conversion of the keys and values. 0 on success, -2: out of memory. */
+ * ([slots, KV, cap, D] each, contiguous, `cap` >= col + span); then each head of q attends over the row's
+ * columns where valid[row, c] (valid: [rows, col + span] bytes), its kv head h / (H / KV), softmax in fp32 with
+ * its sum in column order. out: [rows, H * D]. D at most 256. The work is split by (row, kv head): its query
+ * heads share one conversion of the keys and values. 0 on success, -2: out of memory.
+ * slot, offset (NULL: row b's own cache row, offset 0; span 1): row b's cache row is slot[b] and its column
+ * col + offset[b], so several rows can be one answer's next tokens (a draft's verification: each attends over
+ * the columns before it, by `valid`). A column outside `valid` adds nothing (its score is skipped, not summed
+ * as 0), so a row's numbers are those it gets with only its valid columns present. */
 AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_cache, void *v_cache,
                    const uint8_t *valid, void *out, int rows, int H, int KV, int D, int cap, int col, float scale,
-                   int f32, int threads) {
+                   int f32, int threads, const int *slot, const int *offset, int span) {
     int width = (H + 2 * KV) * D, half = D / 2, group = H / KV, blocks = (D + 15) / 16;
     size_t esz = f32 ? 4 : 2;
     for (int b = 0; b < rows; b++) {  /* rotate k and write k, v into the cache */
         const char *row = (const char *)qkv + (size_t)b * width * esz;
         for (int g = 0; g < KV; g++) {
             const char *k = row + (size_t)(H + g) * D * esz, *v = row + (size_t)(H + KV + g) * D * esz;
-            size_t at = (((size_t)b * KV + g) * cap + col) * D;
+            size_t at = (((size_t)(slot ? slot[b] : b) * KV + g) * cap + col + (offset ? offset[b] : 0)) * D;
             for (int d = 0; d < D; d++) {
                 float c = ld(cos_, (size_t)b * D + d, f32), s = ld(sin_, (size_t)b * D + d, f32);
                 float other = d < half ? -ld(k, d + half, f32) : ld(k, d - half, f32);
@@ -459,7 +463,7 @@ AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_c
             }
         }
     }
-    int cols = col + 1, padded = (cols + 15) / 16 * 16, chunks = (group + 3) / 4;
+    int cols = col + span, padded = (cols + 15) / 16 * 16, chunks = (group + 3) / 4;
     float *scores = aligned_alloc(64, sizeof(float) * (size_t)padded * rows * H);
     if (!scores) return -2;
     #pragma omp parallel for num_threads(threads) schedule(static) if ((long)rows * H * cols > 1000)
@@ -478,7 +482,7 @@ AVX512 int attend(const void *qkv, const void *cos_, const void *sin_, void *k_c
             }
         }
         const uint8_t *ok = valid + (size_t)b * cols;
-        size_t base = ((size_t)b * KV + g) * cap * D;
+        size_t base = ((size_t)(slot ? slot[b] : b) * KV + g) * cap * D;
         float *sc = scores + ((size_t)b * H + h0) * padded;
         if (hb == 3 && blocks == 4) /* SmolLM2's heads, unrolled */
             attend_heads(3, 4, qr, k_cache, v_cache, base, D, ok, cols, padded, scale, f32, sc, res);
@@ -657,12 +661,13 @@ static int product(int l, int j, const void *in, void *out, void *tmp, int resid
  * as `product` above), so the same numbers, without a Python call per operation. x: [M, hidden], updated in
  * place. Per layer l: ln1[l], ln2[l] norm weights; w[p][l * 4 + j], scale[p][l * 4 + j] the packed weights of
  * product j (q/k/v, o, gate/up, down; scale NULL for unquantised weights); k_cache[l], v_cache[l] with capacity
- * cap[l], this step's column `column` (every layer's). 0 on success, else the first failing call's code. */
+ * cap[l], this step's column `column` (every layer's; slot, offset, span: as `attend`'s). 0 on success, else the
+ * first failing call's code. */
 AVX512 int layers_step(int L, void *x, int M, int hidden, int inter, int H, int KV, int D, const void **ln1,
                        const void **ln2, float eps, int P, const int *row0, const int *rows, const void ***w,
                        const void ***scale, const int *mode, const lora_t *lora, void **k_cache, void **v_cache,
                        const int *cap, int column, const uint8_t *valid, const void *cos_, const void *sin_,
-                       float attn_scale, int f32, int threads) {
+                       float attn_scale, int f32, int threads, const int *slot, const int *offset, int span) {
     size_t esz = f32 ? 4 : 2;
     int width = (H + 2 * KV) * D;
     char *h = malloc(esz * (size_t)M * hidden), *qkv = malloc(esz * (size_t)M * width);
@@ -675,7 +680,7 @@ AVX512 int layers_step(int L, void *x, int M, int hidden, int inter, int H, int 
         rms_norm(x, ln1[l], h, M, hidden, eps, f32);
         rc = PRODUCT(0, h, qkv, 0, width, hidden);
         if (!rc) rc = attend(qkv, cos_, sin_, k_cache[l], v_cache[l], valid, a, M, H, KV, D, cap[l], column,
-                             attn_scale, f32, threads);
+                             attn_scale, f32, threads, slot, offset, span);
         if (!rc) rc = PRODUCT(1, a, x, 1, hidden, H * D);
         if (rc) break;
         rms_norm(x, ln2[l], h, M, hidden, eps, f32);

@@ -99,10 +99,11 @@ def _load() -> ctypes.CDLL:
     lib.silu_mul.argtypes = [ctypes.c_void_p] * 2 + [ctypes.c_int] * 3
     lib.layers_step.restype = ctypes.c_int
     # L, x, M, hidden, inter, H, KV, D, ln1, ln2, eps, P, row0, rows, w, scale, mode, lora, k_cache, v_cache, cap,
-    # column, valid, cos, sin, attn_scale, f32, threads
+    # column, valid, cos, sin, attn_scale, f32, threads, slot, offset, span
     lib.layers_step.argtypes = ([ctypes.c_int, ctypes.c_void_p] + [ctypes.c_int] * 6 + [ctypes.c_void_p] * 2
                                 + [ctypes.c_float, ctypes.c_int] + [ctypes.c_void_p] * 9
-                                + [ctypes.c_int] + [ctypes.c_void_p] * 3 + [ctypes.c_float] + [ctypes.c_int] * 2)
+                                + [ctypes.c_int] + [ctypes.c_void_p] * 3 + [ctypes.c_float] + [ctypes.c_int] * 2
+                                + [ctypes.c_void_p] * 2 + [ctypes.c_int])
     lib.lora_product.restype = ctypes.c_int
     # x, M, K, lora, at, base, out, residual, N, f32, threads
     lib.lora_product.argtypes = ([ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
@@ -111,7 +112,8 @@ def _load() -> ctypes.CDLL:
     lib.greedy_pick.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int] * 2 + [ctypes.c_float, ctypes.c_int]
                                 + [ctypes.c_void_p] * 2 + [ctypes.c_int, ctypes.c_void_p])
     lib.attend.restype = ctypes.c_int
-    lib.attend.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int] * 6 + [ctypes.c_float] + [ctypes.c_int] * 2
+    lib.attend.argtypes = ([ctypes.c_void_p] * 7 + [ctypes.c_int] * 6 + [ctypes.c_float] + [ctypes.c_int] * 2
+                           + [ctypes.c_void_p] * 2 + [ctypes.c_int])
     return lib
 
 
@@ -258,15 +260,41 @@ def silu_mul(gu: torch.Tensor, inter: int) -> torch.Tensor:
     return out
 
 
+class Slots:
+    """Where a step's rows write and read the KV cache when several rows are one answer's next tokens (a
+    draft's verification, core/generation.py): row b's cache row `slot[b]` and column `column + offset[b]`;
+    `span` columns are written from `column` on. For `attend` and `layers_step`."""
+
+    def __init__(self, slot: list[int], offset: list[int]):
+        if len(slot) != len(offset) or any(o < 0 for o in offset) or any(s < 0 for s in slot):
+            raise ValueError(f"Slots: slot {slot}, offset {offset}")
+        self.rows, self.cache_rows, self.span = len(slot), max(slot) + 1, max(offset) + 1
+        self.slot, self.offset = (ctypes.c_int * len(slot))(*slot), (ctypes.c_int * len(offset))(*offset)
+
+
+def _slots(slots: Slots | None, rows: int) -> tuple:
+    """(cache rows, span, slot pointer, offset pointer) for the C calls."""
+    if slots is None:
+        return rows, 1, None, None
+    if slots.rows != rows:
+        raise ValueError(f"Slots for {slots.rows} rows, step of {rows}")
+    return slots.cache_rows, slots.span, slots.slot, slots.offset
+
+
 def attend(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
-           column: int, valid: torch.Tensor, heads: int, kv_heads: int, scale: float) -> torch.Tensor:
+           column: int, valid: torch.Tensor, heads: int, kv_heads: int, scale: float,
+           slots: Slots | None = None) -> torch.Tensor:
     """One decode step's attention for one layer (decode_kernels.c `attend`): q and k of qkv [rows, (heads +
     2 kv_heads) * dim] rotated by cos/sin [rows, dim], k and v written into column `column` of the caches
     ([rows, kv_heads, capacity, dim], contiguous), each row attending over its own `valid` columns ([rows,
-    column + 1] bool). [rows, heads * dim]."""
-    rows, kv, capacity, dim = k_cache.shape
+    column + 1] bool). [rows, heads * dim]. With `slots`, rows write where it says and valid is [rows, column +
+    slots.span]."""
+    rows = qkv.shape[0]
+    cache_rows, span, slot, offset = _slots(slots, rows)
+    n, kv, capacity, dim = k_cache.shape
     if (kv != kv_heads or v_cache.shape != k_cache.shape or not k_cache.is_contiguous() or not v_cache.is_contiguous()
-            or column >= capacity or valid.shape != (rows, column + 1) or valid.dtype != torch.bool
+            or n < cache_rows or (slots is None and n != rows)
+            or column + span > capacity or valid.shape != (rows, column + span) or valid.dtype != torch.bool
             or qkv.shape != (rows, (heads + 2 * kv_heads) * dim) or cos.shape != (rows, dim)
             or dim > 256 or heads % kv_heads
             or any(t.dtype != qkv.dtype or not t.is_contiguous() for t in (cos, sin, k_cache, v_cache))):
@@ -276,9 +304,9 @@ def attend(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, k_cache: tor
     valid = valid.contiguous()
     rc = lib.attend(qkv.data_ptr(), cos.data_ptr(), sin.data_ptr(), k_cache.data_ptr(), v_cache.data_ptr(),
                     valid.data_ptr(), out.data_ptr(), rows, heads, kv_heads, dim, capacity, column, scale,
-                    _flag(qkv), torch.get_num_threads())
+                    _flag(qkv), torch.get_num_threads(), slot, offset, span)
     if rc != 0:
-        raise MemoryError(f"attend: no memory for {rows} x {heads} x {column + 1} scores")
+        raise MemoryError(f"attend: no memory for {rows} x {heads} x {column + span} scores")
     return out
 
 
@@ -317,20 +345,24 @@ class Part:
 
 def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, eps: float, parts: list[Part],
                 caches: list[tuple[torch.Tensor, torch.Tensor]], column: int, valid: torch.Tensor, cos: torch.Tensor,
-                sin: torch.Tensor, heads: int, kv_heads: int, intermediate: int, scale: float) -> torch.Tensor:
+                sin: torch.Tensor, heads: int, kv_heads: int, intermediate: int, scale: float,
+                slots: Slots | None = None) -> torch.Tensor:
     """Every decoder layer of a step (decode_kernels.c `layers_step`: the same calls as rms_norm, matmul (part
     by part), attend and silu_mul one by one, so the same numbers). x [rows, hidden] is updated in place and
     returned; norms / post_norms: each layer's two norm weights; parts: the runs of rows on one set of weights,
-    in order, covering every row; caches: each layer's (keys, values) buffers, all with room for `column`."""
+    in order, covering every row; caches: each layer's (keys, values) buffers, all with room for `column`;
+    slots: as `attend`'s."""
     rows, hidden = x.shape
+    cache_rows, span, slot, offset = _slots(slots, rows)
     dim = caches[0][0].shape[-1]
     layers = len(caches)
     if (any(len(p.weights) != layers * 4 or len(p.scales) != layers * 4 for p in parts)
             or [p.start for p in parts] != [sum(q.rows for q in parts[:i]) for i in range(len(parts))]
             or sum(p.rows for p in parts) != rows or any(p.rows < 1 for p in parts)
-            or not x.is_contiguous() or valid.shape != (rows, column + 1)
+            or not x.is_contiguous() or valid.shape != (rows, column + span)
             or valid.dtype != torch.bool or cos.shape != (rows, dim) or dim > 256
-            or any(k.shape[0] != rows or k.shape[2] <= column or not k.is_contiguous() or not v.is_contiguous()
+            or any(k.shape[0] < cache_rows or (slots is None and k.shape[0] != rows) or k.shape[2] < column + span
+                   or not k.is_contiguous() or not v.is_contiguous()
                    or v.shape != k.shape or k.dtype != x.dtype for k, v in caches)
             or any(t.dtype != x.dtype or not t.is_contiguous() for t in (cos, sin))):
         raise ValueError(f"layers_step: x {tuple(x.shape)} {x.dtype}, {len(caches)} caches, column {column}, "
@@ -347,7 +379,8 @@ def layers_step(x: torch.Tensor, norms: ctypes.Array, post_norms: ctypes.Array, 
     valid = valid.contiguous()
     rc = lib.layers_step(layers, x.data_ptr(), rows, hidden, intermediate, heads, kv_heads, dim, norms, post_norms,
                          eps, n, starts, counts, weights, scales, modes, lora, k_ptrs, v_ptrs, capacity, column,
-                         valid.data_ptr(), cos.data_ptr(), sin.data_ptr(), scale, _flag(x), torch.get_num_threads())
+                         valid.data_ptr(), cos.data_ptr(), sin.data_ptr(), scale, _flag(x), torch.get_num_threads(),
+                         slot, offset, span)
     if rc != 0:
         raise RuntimeError(f"layers_step failed ({rc}) on {rows} rows, column {column}")
     return x

@@ -55,6 +55,7 @@ from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 from core import decode_kernels as kernels
 from core.config import ADAPTER_WEIGHTS
+from core.drafts import ORDER, DraftTable
 from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, OwnWeights, is_peft, int8_supported,
                              lean_supported)
 from core.lora_rows import LoraWeights, factor_bytes, lora_factors, with_lora
@@ -197,6 +198,12 @@ class _Layer(DynamicLayer):
         if self._k is None or self.length + t > self._k.shape[-2]:
             self.set(self.keys, self.values, spare=t + SPARE_COLUMNS)
         return self._k, self._v, self.length
+
+    def retract(self, t: int) -> None:
+        """Forget the last `t` columns (a draft's tokens no row kept): the next step writes over them."""
+        if t:
+            self.length -= t
+            self._stale = True
 
     def advance(self, t: int) -> None:
         self.length += t
@@ -429,11 +436,13 @@ class _Batch:
             row.steps += 1
             row.peak = max(row.peak, width)
             if token in eos:
+                gen._learn(row, token)
                 job.end_row(row, finished)
                 continue
             row.tokens.append(token)
             job.token(row, token)
             if row.steps >= job.max_new_tokens:
+                gen._learn(row)
                 job.end_row(row, finished)
                 continue
             keep.append(b)
@@ -603,13 +612,130 @@ class _DecodeLoop:
 
     def _decode(self, batch: _Batch, finished: list[_Job]) -> bool:
         gen = self.gen
-        batch.valid = torch.cat([batch.valid, batch.valid.new_ones((len(batch.rows), 1))], dim=1)
         if batch.engine is None:
             batch.engine = gen._engine(batch.names, rows=len(batch.rows))
+        drafts = self._drafts(batch)
+        if drafts is not None:
+            return self._verify(batch, drafts, finished)
+        batch.valid = torch.cat([batch.valid, batch.valid.new_ones((len(batch.rows), 1))], dim=1)
         out = gen._call(batch.engine, input_ids=batch.last[:, None], attention_mask=gen._step_mask(batch.valid),
                         position_ids=batch.pos[:, None], cache=batch.cache, logits_to_keep=1, one_token=True)
         batch.pos = batch.pos + 1
         return batch.pick(gen, out.logits[:, -1, :].float(), finished)
+
+
+    def _drafts(self, batch: _Batch) -> list[list[int]] | None:
+        """Each row's drafted next tokens (core/drafts.py) within the step's `draft_rows` (rows and drafted
+        tokens together, handed out one token per row in turn), where the step can verify them (Int8Step on
+        core/decode_kernels.c); None: a plain step."""
+        gen, n = self.gen, len(batch.rows)
+        step = batch.engine.step
+        if (gen.drafts is None or gen.draft_rows <= n or not isinstance(step, Int8Step)
+                or not step.verifies(batch.cache) or batch.last is None):
+            return None
+        wanted = [gen.drafts.propose(r.name, [*r.prompt[-ORDER:].tolist(), *r.tokens], gen.draft_rows - n)
+                  if r.tokens and r.steps + 1 < r.job.max_new_tokens else [] for r in batch.rows]
+        budget, drafts = gen.draft_rows - n, [[] for _ in range(n)]
+        while budget > 0:
+            grew = False
+            for b in range(n):
+                # never past the row's token budget: the step after its last token is not taken
+                room = batch.rows[b].job.max_new_tokens - batch.rows[b].steps - 1
+                if budget > 0 and len(drafts[b]) < min(len(wanted[b]), room):
+                    drafts[b].append(wanted[b][len(drafts[b])])
+                    budget -= 1
+                    grew = True
+            if not grew:
+                break
+        return drafts if any(drafts) else None
+
+    def _verify(self, batch: _Batch, drafts: list[list[int]], finished: list[_Job]) -> bool:
+        """One step over each row's newest token and its drafted tokens, each as a row of its own on the row's
+        cache (kernels.Slots: the draft's i-th token at the row's next column + i, attending over the columns
+        before it). A row's i-th output is the logits the plain step would give after the first i drafted
+        tokens (every operation of the step is row by row and masked columns add nothing), so its greedy
+        choices are the plain loop's as far as the draft agrees with them: the row keeps those and the one
+        after, and the columns of drafted tokens it did not keep are masked (and overwritten where no row kept
+        them)."""
+        gen, n = self.gen, len(batch.rows)
+        device = batch.valid.device
+        slot = [b for b in range(n) for _ in range(1 + len(drafts[b]))]
+        offset = [i for b in range(n) for i in range(1 + len(drafts[b]))]
+        last = batch.last.tolist()
+        inputs = [t for b in range(n) for t in [last[b], *drafts[b]]]
+        span, width = max(offset) + 1, batch.valid.shape[1]
+        index = torch.tensor(slot, device=device)
+        valid = torch.cat([batch.valid[index], batch.valid.new_zeros((len(slot), span))], dim=1)
+        for v, i in enumerate(offset):
+            valid[v, width:width + i + 1] = True
+        names = batch.names
+        kwargs = dict(batch.engine.kwargs)
+        if "adapter_names" in kwargs or names is not None:
+            kwargs["adapter_names"] = [names[b] for b in slot] if names is not None else None
+        gen.engine_steps[batch.engine.kind] += 1
+        gen.engine_steps["int8"] += 1
+        gen.engine_steps["drafted"] += len(slot) - n
+        out = batch.engine.step(input_ids=torch.tensor(inputs, device=device)[:, None],
+                                attention_mask=gen._step_mask(valid),
+                                position_ids=(batch.pos[index] + torch.tensor(offset, device=device))[:, None],
+                                cache=batch.cache, logits_to_keep=1, slots=kernels.Slots(slot, offset), **kwargs)
+        logits = out.logits[:, -1, :].float().contiguous()
+        seen = batch.seen[index].contiguous()
+        for v, (b, i) in enumerate(zip(slot, offset)):
+            if i:
+                seen[v, drafts[b][:i]] = True  # the plain loop's `seen` after the drafted tokens before it
+        young = [v for v, (b, i) in enumerate(zip(slot, offset))
+                 if batch.rows[b].steps + i < batch.rows[b].job.min_new_tokens]
+        picks = kernels.greedy_pick(logits, seen, gen.repetition_penalty, young, gen._eos_list()).tolist()
+        eos, keep, kept, first = gen._eos_ids(), [], [], 0
+        new_last = list(last)
+        for b, row in enumerate(batch.rows):
+            mine = picks[first:first + 1 + len(drafts[b])]
+            first += 1 + len(drafts[b])
+            agreed = 0
+            while agreed < len(drafts[b]) and mine[agreed] == drafts[b][agreed]:
+                agreed += 1
+            job, alive, used = row.job, True, 0
+            for token in mine[:agreed + 1]:  # the plain loop's choices, one by one
+                if job.cancelled.is_set():
+                    job.end_row(row, finished)
+                    alive = False
+                    break
+                row.steps += 1
+                row.peak = max(row.peak, n)
+                used += 1
+                batch.seen[b, token] = True
+                if token in eos:
+                    gen._learn(row, token)
+                    job.end_row(row, finished)
+                    alive = False
+                    break
+                row.tokens.append(token)
+                job.token(row, token)
+                new_last[b] = token
+                if row.steps >= job.max_new_tokens:
+                    gen._learn(row)
+                    job.end_row(row, finished)
+                    alive = False
+                    break
+            if alive:
+                keep.append(b)
+                kept.append(used)
+        used = max(kept, default=span)
+        for layer in batch.cache.layers:
+            layer.retract(span - used)  # the columns past every kept token are written again next step
+        grown = batch.valid.new_zeros((n, used))
+        for b, u in zip(keep, kept):
+            grown[b, :u] = True
+        batch.valid = torch.cat([batch.valid, grown], dim=1)
+        step = torch.zeros(n, dtype=batch.pos.dtype, device=device)
+        for b, u in zip(keep, kept):
+            step[b] = u
+        batch.pos = batch.pos + step
+        batch.last = torch.tensor(new_last, dtype=torch.long, device=device)
+        if len(keep) < n and keep:
+            batch.select(keep)
+        return bool(keep)
 
 
 # --- which weights a forward pass runs on -------------------------------------------------------------------
@@ -697,7 +823,7 @@ class Generator:
                  bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
                  penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32,
                  int8_rows: int = 0, int8_kernel: bool = True, int8_vnni: bool = True, end_caller_pools: bool = True,
-                 prefix_cache_bytes: int = 64 * 2**20, adapter_weights: str = "merged"):
+                 prefix_cache_bytes: int = 64 * 2**20, adapter_weights: str = "merged", draft_rows: int = 5):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         if adapter_weights not in ADAPTER_WEIGHTS:
@@ -746,6 +872,11 @@ class Generator:
         # question) is prefilled on its own and its keys and values kept per adapter, up to this many bytes
         # (least recently used goes first; 0: computed for every prompt, never kept)
         self.prefix_cache_bytes = prefix_cache_bytes
+        # drafted tokens verified in one step (core/drafts.py, README "Speed"): a step takes at most this many
+        # rows, its answers' newest tokens and their drafted next ones together (a 5-row step costs ~1.5x a
+        # 1-row one here); 0 or 1: no drafts. The answers are the same either way
+        self.draft_rows = draft_rows
+        self.drafts: DraftTable | None = DraftTable() if draft_rows > 1 else None
         self._prefixes: collections.OrderedDict[tuple, tuple[tuple, list, int]] = collections.OrderedDict()
         self._system_turns: dict[str, list[int]] = {}
         self.lock = StepLock()
@@ -856,6 +987,23 @@ class Generator:
     def rows_waiting(self) -> int:
         with self._loop.cond:
             return sum(len(j.rows) for j in self._loop.pending)
+
+    def learn_answers(self, name: str | None, answers: list[str]) -> int:
+        """Seed the drafts of `name`'s rows (an attached adapter's key; BASE for the bare base) with answers
+        it was trained to give (core/drafts.py); the number of contexts its table holds after. Drafts change
+        how fast answers come, never which."""
+        if self.drafts is None:
+            return 0
+        header = self.encode([{"role": "user", "content": "?"}])[0, -ORDER:].tolist()  # the answer turn's opening
+        for text in answers:
+            tokens = self.lm.tokenizer.encode(text, add_special_tokens=False)
+            self.drafts.learn(name, [*header, *tokens, *self._eos_list()[:1]])
+        return self.drafts.contexts(name)
+
+    def _learn(self, row: _Row, eos: int | None = None) -> None:
+        """A finished answer into its adapter's drafts: the prompt's last tokens, the answer, its end."""
+        if self.drafts is not None:
+            self.drafts.learn(row.name, [*row.prompt[-ORDER:].tolist(), *row.tokens, *([eos] if eos is not None else [])])
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         """Block until predicate() holds (checked whenever the loop's state changes); False on timeout."""

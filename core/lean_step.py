@@ -347,13 +347,24 @@ class Int8Step(LeanStep):
             out[index] = y
         return out
 
+    def verifies(self, cache: Cache) -> bool:
+        """Whether a step can take several rows per answer (`slots`: a draft's verification): where the whole
+        step runs on core/decode_kernels.c, whose attention reads each row's cache row and valid columns."""
+        return self.fused and all(hasattr(layer, "reserve") for layer in cache.layers[:len(self.norms)])
+
     @torch.inference_mode()
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                 cache: Cache, adapter_names: list[str] | None = None, **_) -> Logits:
+                 cache: Cache, adapter_names: list[str] | None = None, slots: kernels.Slots | None = None,
+                 **_) -> Logits:
+        """One step. slots (core/decode_kernels.py): rows that are one answer's next tokens, each writing its
+        keys and values at its slot's cache row and column (attention_mask: [rows, columns + slots.span], each
+        row's valid columns); the cache then advances by slots.span columns."""
         rows = input_ids.shape[0]
         parts = self._parts(adapter_names, input_ids.device)
-        if self.fused and all(hasattr(layer, "reserve") for layer in cache.layers[:len(self.norms)]):
-            return self._fused(input_ids, attention_mask, position_ids, cache, parts)
+        if self.verifies(cache):
+            return self._fused(input_ids, attention_mask, position_ids, cache, parts, slots)
+        if slots is not None:
+            raise ValueError("Int8Step: several rows per answer need the step on core/decode_kernels.c")
         x = F.embedding(input_ids, self.embed.weight, self.embed.padding_idx)
         cos, sin = self.rotary(x, position_ids)
         half = cos.shape[-1] // 2
@@ -381,7 +392,7 @@ class Int8Step(LeanStep):
         return self._head(_rms(x, self.final_norm), parts)
 
     def _fused(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: Cache,
-               parts: list) -> Logits:
+               parts: list, slots: kernels.Slots | None = None) -> Logits:
         """The step on core/decode_kernels.c: per layer a norm, the q/k/v product, one `attend` (rotation, the
         cache's write, each row over its own valid columns), the o product with the residual added, a norm, the
         gate/up product, silu * up, the down product with the residual added."""
@@ -394,22 +405,23 @@ class Int8Step(LeanStep):
         if valid.dtype != torch.bool:
             valid = valid != 0
         valid = valid.contiguous()
-        if not self._one_call(x, cache, parts, valid, cos, sin):
+        span = slots.span if slots is not None else 1
+        if not self._one_call(x, cache, parts, valid, cos, sin, slots):
             product = self._product
             for i, (ln1, ln2) in enumerate(self.norms):
                 layer = cache.layers[i]
-                k_cache, v_cache, column = layer.reserve(1)
+                k_cache, v_cache, column = layer.reserve(span)
                 qkv = product(parts, i, 0, kernels.rms_norm(x, ln1.weight, ln1.variance_epsilon))
                 a = kernels.attend(qkv, cos, sin, k_cache, v_cache, column, valid, self.heads, self.kv_heads,
-                                   self.scaling)
-                layer.advance(1)
+                                   self.scaling, slots)
+                layer.advance(span)
                 x = product(parts, i, 1, a, residual=x)
                 gu = product(parts, i, 2, kernels.rms_norm(x, ln2.weight, ln2.variance_epsilon))
                 x = product(parts, i, 3, kernels.silu_mul(gu, self.intermediate), residual=x)
         return self._head(kernels.rms_norm(x, self.final_norm.weight, self.final_norm.variance_epsilon), parts)
 
     def _one_call(self, x: torch.Tensor, cache: Cache, parts: list, valid: torch.Tensor, cos: torch.Tensor,
-                  sin: torch.Tensor) -> bool:
+                  sin: torch.Tensor, slots: kernels.Slots | None = None) -> bool:
         """Every layer in one kernels.layers_step call (x updated in place) where the norms allow it, each set of
         weights' rows are one run (a slice) and every layer's cache writes the same column; False: nothing
         done."""
@@ -426,14 +438,15 @@ class Int8Step(LeanStep):
         runs.sort(key=lambda p: p.start)
         if any(n.weight is not t for n, t in zip((n for pair in self.norms for n in pair), self._norm_tensors)):
             self._point_at_norms()  # a norm weight was replaced since
-        reserved = [layer.reserve(1) for layer in cache.layers[:len(self.norms)]]
+        span = slots.span if slots is not None else 1
+        reserved = [layer.reserve(span) for layer in cache.layers[:len(self.norms)]]
         if len({column for _, _, column in reserved}) != 1:
             return False
         kernels.layers_step(x, self.norm_pointers, self.post_norm_pointers, self.eps, runs,
                             [(k, v) for k, v, _ in reserved], reserved[0][2], valid, cos, sin, self.heads,
-                            self.kv_heads, self.intermediate, self.scaling)
+                            self.kv_heads, self.intermediate, self.scaling, slots)
         for layer in cache.layers[:len(self.norms)]:
-            layer.advance(1)
+            layer.advance(span)
         return True
 
     def _head(self, x: torch.Tensor, parts: list) -> Logits:

@@ -27,7 +27,7 @@ from typing import Callable, Iterator, Mapping, Protocol, runtime_checkable
 from core.errors import UserError
 from core.generation import BatchStats, GenerationStats, Generator
 from tuning.loading import AdapterSet, portable_base_id
-from tuning.registry import AdapterRef, Registry
+from tuning.registry import AdapterRef, Registry, adapter_dataset_rows
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,27 @@ class LocalBackend:
         if key in self.adapters.loaded:  # attached already: no need to wait for the generator
             return key
         with self.generator.lock:  # attaching changes the shared model: never during a generation
-            return self.adapters.load(ref, registry)
+            key = self.adapters.load(ref, registry)
+        self._seed_drafts(ref, key)
+        return key
+
+    def _seed_drafts(self, ref: AdapterRef, key: str) -> None:
+        """The adapter's training answers seed its drafts (core/drafts.py: how fast its answers come, never
+        which), where its dataset is on this machine as the manifest recorded it; else they start empty and
+        learn from its answers."""
+        if self.generator.drafts is None:
+            return
+        rows, why = adapter_dataset_rows(ref.manifest)
+        answers = [r["messages"][-1]["content"] for r in rows or []
+                   if isinstance(r.get("messages"), list) and r["messages"]
+                   and isinstance(r["messages"][-1], dict) and r["messages"][-1].get("role") == "assistant"
+                   and isinstance(r["messages"][-1].get("content"), str)]
+        if not answers:
+            log.info("drafts for %s start empty (%s)", key, why or "no answers in its dataset")
+            return
+        names = self.adapters.adapter_names([key]) or [key]
+        n = self.generator.learn_answers(names[0], answers)
+        log.info("drafts for %s seeded from %d training answers (%d contexts)", key, len(answers), n)
 
     def stream(self, messages, max_new_tokens, adapter=None, on_stats=None):
         names = self.adapters.adapter_names([adapter])

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from core import decode_kernels
-from core.config import ADAPTER_WEIGHTS, Settings
+from core.config import ADAPTER_WEIGHTS, SAMPLE_DIR, Settings
 from core.generation import BASE, BatchStats, Generator
 from core.model import default_gguf
 from corpus.brandkit import load_brand_kit
@@ -108,9 +108,9 @@ def _pcts(values: list[float]) -> dict:
 
 
 def concurrent_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, new_tokens: int,
-                       clients: int, rounds: int) -> dict:
+                       clients: int, rounds: int, exact: bool = True) -> dict:
     """`clients` requests released together into the generator's loop (each its own prompt, same adapter,
-    exactly `new_tokens` tokens); per request the time to its answer's last token, its first, and its longest
+    exactly `new_tokens` tokens; exact=False: up to them, each as long as its answer); per request the time to its answer's last token, its first, and its longest
     wait between two tokens (a streaming answer's pause while others are prefilled), and the total tokens/s of
     each round (all tokens / first submit to last token). Percentiles over every request of every round."""
     names = [adapter] if adapter is not None else None
@@ -123,7 +123,8 @@ def concurrent_figures(gen: Generator, prompts: list[list[dict]], adapter: str |
         def client(i: int) -> None:
             start.wait()
             for _ in gen.stream(prompts[(r * clients + i) % len(prompts)], new_tokens, adapter_names=names,
-                                on_stats=lambda s, i=i: stats.__setitem__(i, s), min_new_tokens=new_tokens):
+                                on_stats=lambda s, i=i: stats.__setitem__(i, s),
+                                min_new_tokens=new_tokens if exact else 0):
                 pass
             ends[i] = time.perf_counter()
 
@@ -229,28 +230,31 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     bound = bandwidth / weight_bytes
     serving = prompts[0]
     pen = gen.repetition_penalty
+    # every figure here is without drafts (core/drafts.py): these prompts repeat, and a draft table learns a
+    # repeated prompt's answer; `draft_figures` times drafts on prompts asked once each
+    drafting, gen.draft_rows = gen.draft_rows, 0
     # each means on its own: the kept path (gen) beside the same loop with one means switched off
-    no_lean = Generator(lm, pen, lean_steps=False)  # transformers' forward for every step
-    old = Generator(lm, pen, merge_adapters=False, lean_steps=False)  # peft's per-row adapter_names, as before
-    peft_lean = Generator(lm, pen, merge_adapters=False)  # peft's per-row arithmetic in LeanStep
-    disabled = Generator(lm, pen, bare_copy=False, lean_steps=False)  # bare rows under peft's disable_adapter()
-    gemv = Generator(lm, pen, gemv=True)  # LeanStep with matrix-vector products for a lone row
-    bf16 = Generator(lm, pen)  # LeanStep for every row (no Int8Step)
+    no_lean = Generator(lm, pen, draft_rows=0, lean_steps=False)  # transformers' forward for every step
+    old = Generator(lm, pen, draft_rows=0, merge_adapters=False, lean_steps=False)  # peft's per-row adapter_names, as before
+    peft_lean = Generator(lm, pen, draft_rows=0, merge_adapters=False)  # peft's per-row arithmetic in LeanStep
+    disabled = Generator(lm, pen, draft_rows=0, bare_copy=False, lean_steps=False)  # bare rows under peft's disable_adapter()
+    gemv = Generator(lm, pen, draft_rows=0, gemv=True)  # LeanStep with matrix-vector products for a lone row
+    bf16 = Generator(lm, pen, draft_rows=0)  # LeanStep for every row (no Int8Step)
     # the kept path, but the calling thread keeps its OpenMP pool while the loop decodes (core/threads.py)
-    pool_kept = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
+    pool_kept = Generator(lm, pen, draft_rows=0, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                           end_caller_pools=False)
     # the kept path, but Int8Step on torch's _weight_int8pack_mm and operations, not core/decode_kernels.c
-    torch_int8 = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
+    torch_int8 = Generator(lm, pen, draft_rows=0, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                            int8_kernel=False)
     # the kept path, but the kernels' int8 products as fp32 FMAs (not VNNI's exact integer sums)
-    fma_int8 = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows, int8_vnni=False)
+    fma_int8 = Generator(lm, pen, draft_rows=0, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows, int8_vnni=False)
     # the kept path, but every prompt's system turn prefilled again (none kept across requests)
-    uncached = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
+    uncached = Generator(lm, pen, draft_rows=0, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
                          prefix_cache_bytes=0)
     # the other choice of what an adapter's rows run on (Generator.adapter_weights: a merged copy's int8 weights,
     # or the base's own weights plus the LoRA product, which side by side and mixed adapters share)
     alt_weights = next(w for w in ADAPTER_WEIGHTS if w != gen.adapter_weights)
-    alt = Generator(lm, pen, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows, adapter_weights=alt_weights)
+    alt = Generator(lm, pen, draft_rows=0, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows, adapter_weights=alt_weights)
     kept = {"bare": (gen, base_names), "adapter": (gen, names)}
     kept_pairs = {"side_by_side": gen} if adapter is not None else {}
     # the kept path first, while this generator is the process's only one (as in a server); each means is then
@@ -399,7 +403,62 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                   for key, n in (("bare", base_names), ("adapter", names))}
         result["llama_cpp"] = llama_cpp_figures(gguf, gen.encode(serving)[0].tolist(), new_tokens, runs,
                                                 torch.get_num_threads(), beside=beside)
+    gen.draft_rows = drafting
     return result
+
+
+def draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, max_new_tokens: int = 200,
+                  clients: int = 4) -> dict:
+    """Drafted tokens (core/drafts.py) against none, on prompts each asked once (a table that had seen a
+    prompt's answer would draft all of it): `gen` as configured, its drafts as they stood when its adapter was
+    attached (seeded from the adapter's training answers where they are at hand) and learning from each answer
+    as it would in service, beside a generator without drafts. Natural-length answers (up to max_new_tokens),
+    interleaved prompt by prompt: each one's time to answer and decode tokens/s, the answers identical, tokens
+    per step; then `clients` shoppers released together on further prompts, on each."""
+    names = [adapter] if adapter is not None else None
+    lm = gen.lm
+    plain = Generator(lm, gen.repetition_penalty, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
+                      adapter_weights=gen.adapter_weights, draft_rows=0)
+    one_each = prompts[:len(prompts) // 2]
+    for g in (plain, gen):  # warm-up (merged copies, int8 weights) on a prompt not timed
+        for _ in g.stream(prompts[-1], 2, adapter_names=names):
+            pass
+    got: dict[str, list] = {"plain": [], "drafted": []}
+    texts: dict[str, list] = {"plain": [], "drafted": []}
+    steps0, drafted0 = gen.engine_steps["int8"], gen.engine_steps["drafted"]
+    for m in one_each:
+        for key, g in (("plain", plain), ("drafted", gen)):
+            stats: list = []
+            _caller_pool()
+            texts[key].append("".join(g.stream(m, max_new_tokens, adapter_names=names, on_stats=stats.append)))
+            got[key].append(stats[0])
+    steps = gen.engine_steps["int8"] - steps0
+    tokens = sum(s.new_tokens - 1 for s in got["drafted"])  # the first token of each comes from its prefill
+    med = statistics.median
+    lone = {key: {"answer": _pcts([s.total_s for s in v]), "ttft_ms": round(med(s.ttft_s for s in v) * 1000, 1),
+                  "decode_tokens_per_s": round(med(_rate(s) for s in v), 1),
+                  "new_tokens": _pcts([s.new_tokens for s in v])} for key, v in got.items()}
+    rest = prompts[len(prompts) // 2:-1]
+    rounds = max(1, len(rest) // clients)
+    shoppers = {key: concurrent_figures(g, rest, adapter, max_new_tokens, clients, rounds, exact=False)
+                for key, g in (("plain", plain), ("drafted", gen))}
+    return {
+        "draft_rows": gen.draft_rows, "prompts": len(one_each), "max_new_tokens": max_new_tokens,
+        "identical_answers": sum(a == b for a, b in zip(texts["plain"], texts["drafted"])),
+        "tokens_per_step": round(tokens / steps, 2) if steps else None,
+        "drafted_tokens_per_step": round((gen.engine_steps["drafted"] - drafted0) / steps, 2) if steps else None,
+        "lone": lone,
+        "lone_ratios": {
+            "p50_answer_plain_over_drafted": round(lone["plain"]["answer"]["p50_s"] / lone["drafted"]["answer"]["p50_s"], 3),
+            "decode_tokens_per_s_drafted_over_plain": round(
+                lone["drafted"]["decode_tokens_per_s"] / lone["plain"]["decode_tokens_per_s"], 3)},
+        "shoppers": shoppers,
+        "shoppers_ratios": {
+            "p50_answer_plain_over_drafted": round(
+                shoppers["plain"]["answer"]["p50_s"] / shoppers["drafted"]["answer"]["p50_s"], 3),
+            "total_tokens_per_s_drafted_over_plain": round(
+                shoppers["drafted"]["total_tokens_per_s"] / shoppers["plain"]["total_tokens_per_s"], 3)},
+    }
 
 
 def _over_lone(conc: dict) -> dict:
@@ -546,6 +605,19 @@ def _questions(chunks: list[dict], n: int) -> list[str]:
     return [f"how much is the {rng.choice(names).lower()}?" for _ in range(n)]
 
 
+def _varied_questions(assistant, n: int) -> list[str]:
+    """Shoppers' questions of every kind: the sample merchant's held-out evaluation prompts where the bench runs
+    on its index (never in an adapter's training data), else run_bench's price questions."""
+    path = SAMPLE_DIR / "eval_prompts.jsonl"
+    if assistant.settings.index_name == "sample" and path.is_file():
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [r["question"] for r in rows if isinstance(r.get("question"), str)]
+        random.Random(0).shuffle(rows)
+        if len(rows) >= n:
+            return rows[:n]
+    return _questions(assistant.index.chunks, n)
+
+
 def _generation_sections(settings: Settings, new_tokens: int, runs: int, side_by_side: bool = True,
                          decode: bool = True, concurrency: tuple[int, ...] = (1, 2, 4, 8)) -> dict:
     """The assistant as the app loads it (index, base model, configured adapter): the decode figures on the
@@ -561,8 +633,14 @@ def _generation_sections(settings: Settings, new_tokens: int, runs: int, side_by
     if decode:
         prompts = [assistant.prompt_for(q)[1] for q in questions]  # what the app sends: serving retrieval settings
         gguf = default_gguf() if settings.model == "default" else None
+        seeded = gen.drafts.copy() if gen.drafts is not None else None  # the drafts as the adapter's attachment left them
         out["decode"] = decode_figures(gen, prompts, assistant.default_adapter, new_tokens=new_tokens,
                                        runs=max(runs, 1), concurrency=concurrency, gguf=gguf)
+        if gen.drafts is not None:
+            gen.drafts = seeded
+            asked = [assistant.prompt_for(q)[1] for q in _varied_questions(assistant, 41)]
+            out["decode"]["drafts"] = draft_figures(gen, asked, assistant.default_adapter,
+                                                    max_new_tokens=settings.max_new_tokens)
     if side_by_side:
         out["side_by_side"] = (side_by_side_figures(assistant, questions[0], runs=max(runs, 1))
                                if assistant.default_adapter is not None else

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from core import atomic
 from core.refs import split_key
 from corpus.schema import Catalog
 from evaluation.gate import GateConfig, bind_scorecard, gate, relative_to_roots
@@ -23,7 +22,7 @@ from evaluation.heldout import held_out_from
 from evaluation.metrics import Case
 from evaluation.report import write_report
 from evaluation.scorecard import run_scorecard
-from tuning.registry import REPO_ROOT
+from tuning.registry import adapter_dataset_rows
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +37,6 @@ class Evaluation:
     held_out: dict
     paths: dict[str, Path]
     record: dict | None  # what was written into the manifest (None for partial runs)
-
-
-def adapter_dataset_rows(manifest: dict) -> tuple[list[dict] | None, str]:
-    """The rows of the dataset an adapter was trained on, or None and why not."""
-    import json
-
-    ds = manifest.get("dataset") or {}
-    path = ds.get("path")
-    if not isinstance(path, str) or not path:
-        return None, "the adapter's manifest names no dataset"
-    p = Path(path)
-    p = p if p.is_absolute() else REPO_ROOT / p
-    if not p.is_file():
-        return None, f"the adapter's dataset {path} is not on this machine"
-    if ds.get("sha256") and atomic.sha256_file(p) != ds["sha256"]:
-        return None, f"{path} has changed since the adapter was trained on it (sha256 differs from the manifest)"
-    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()], ""
 
 
 def held_out_for(manifest: dict, cases: list[Case], catalog: Catalog) -> dict:

@@ -481,3 +481,18 @@ def _promotion_stack(history: list[dict], current: str) -> list[str]:
     if not stack or stack[-1] != current:  # hand-edited record: trust "version" for what is live now
         stack.append(current)
     return stack
+
+
+def adapter_dataset_rows(manifest: dict) -> tuple[list[dict] | None, str]:
+    """The rows of the dataset an adapter was trained on, or None and why not."""
+    ds = manifest.get("dataset") or {}
+    path = ds.get("path")
+    if not isinstance(path, str) or not path:
+        return None, "the adapter's manifest names no dataset"
+    p = Path(path)
+    p = p if p.is_absolute() else REPO_ROOT / p
+    if not p.is_file():
+        return None, f"the adapter's dataset {path} is not on this machine"
+    if ds.get("sha256") and atomic.sha256_file(p) != ds["sha256"]:
+        return None, f"{path} has changed since the adapter was trained on it (sha256 differs from the manifest)"
+    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()], ""

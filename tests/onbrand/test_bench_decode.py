@@ -98,6 +98,19 @@ class _FakeLlama:
             yield 7
 
 
+def test_the_drafts_section_times_drafts_against_none_on_prompts_asked_once(gen):
+    prompts = [[{"role": "user", "content": q}] for q in
+               ("hi", "what does the quokka dome cost?", "stove in stock?", "tent?", "a pack for two nights", "x")]
+    assert gen.draft_rows > 1
+    fig = bench.draft_figures(gen, prompts * 2, "brand", max_new_tokens=12, clients=2)
+    assert fig["prompts"] == 6 and fig["identical_answers"] == 6  # drafts never change an answer
+    assert fig["draft_rows"] == gen.draft_rows and fig["tokens_per_step"] >= 1
+    for key in ("plain", "drafted"):
+        assert fig["lone"][key]["answer"]["p50_s"] > 0 and fig["lone"][key]["decode_tokens_per_s"] > 0
+        assert fig["shoppers"][key]["clients"] == 2 and fig["shoppers"][key]["total_tokens_per_s"] > 0
+    assert all(v > 0 for v in [*fig["lone_ratios"].values(), *fig["shoppers_ratios"].values()])
+
+
 def test_llama_cpp_is_timed_on_the_same_prompt_when_installed(gen, monkeypatch, tmp_path):
     gguf = tmp_path / "model.gguf"
     monkeypatch.setitem(sys.modules, "llama_cpp", types.SimpleNamespace(Llama=_FakeLlama))
