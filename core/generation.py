@@ -31,6 +31,10 @@ on a CPU for batches of up to `int8_rows` rows, Int8Step: adapter rows on int8 w
 merged weights (half the bytes a step reads), the bare base's rows on its own weights, every row's products
 on its own weights and the whole step on core/decode_kernels.c where it runs, so a row's answer is its
 answer alone.
+Where a step runs on core/decode_kernels.c and the batch has room (`draft_rows`), each row's drafted next tokens
+(core/drafts.py: an n-gram table of its adapter's answers) are verified in the same step as rows of their own on
+the row's cache, and the row keeps those its own greedy choices agree with: more tokens a step, the same
+answers (tests/onbrand/test_decode_drafts.py).
 Merged weights give the peft path's greedy tokens on the fp32 test model (tests/onbrand/test_decode_merged.py);
 in bf16 a merged weight is rounded once where peft rounds the base and LoRA outputs apart, so a near-tie can
 go the other way: `merge_adapters=False` keeps peft's arithmetic for every row.

@@ -432,7 +432,7 @@ def draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None
             _caller_pool()
             texts[key].append("".join(g.stream(m, max_new_tokens, adapter_names=names, on_stats=stats.append)))
             got[key].append(stats[0])
-    steps = gen.engine_steps["int8"] - steps0
+    steps, drafted = gen.engine_steps["int8"] - steps0, gen.engine_steps["drafted"] - drafted0
     tokens = sum(s.new_tokens - 1 for s in got["drafted"])  # the first token of each comes from its prefill
     med = statistics.median
     lone = {key: {"answer": _pcts([s.total_s for s in v]), "ttft_ms": round(med(s.ttft_s for s in v) * 1000, 1),
@@ -446,7 +446,7 @@ def draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None
         "draft_rows": gen.draft_rows, "prompts": len(one_each), "max_new_tokens": max_new_tokens,
         "identical_answers": sum(a == b for a, b in zip(texts["plain"], texts["drafted"])),
         "tokens_per_step": round(tokens / steps, 2) if steps else None,
-        "drafted_tokens_per_step": round((gen.engine_steps["drafted"] - drafted0) / steps, 2) if steps else None,
+        "drafted_tokens_per_step": round(drafted / steps, 2) if steps else None,
         "lone": lone,
         "lone_ratios": {
             "p50_answer_plain_over_drafted": round(lone["plain"]["answer"]["p50_s"] / lone["drafted"]["answer"]["p50_s"], 3),

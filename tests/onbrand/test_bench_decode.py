@@ -105,6 +105,7 @@ def test_the_drafts_section_times_drafts_against_none_on_prompts_asked_once(gen)
     fig = bench.draft_figures(gen, prompts * 2, "brand", max_new_tokens=12, clients=2)
     assert fig["prompts"] == 6 and fig["identical_answers"] == 6  # drafts never change an answer
     assert fig["draft_rows"] == gen.draft_rows and fig["tokens_per_step"] >= 1
+    assert 0 <= fig["drafted_tokens_per_step"] <= gen.draft_rows - 1
     for key in ("plain", "drafted"):
         assert fig["lone"][key]["answer"]["p50_s"] > 0 and fig["lone"][key]["decode_tokens_per_s"] > 0
         assert fig["shoppers"][key]["clients"] == 2 and fig["shoppers"][key]["total_tokens_per_s"] > 0

@@ -217,8 +217,9 @@ def test_rows_sharing_a_prompt_prefix_get_the_same_numbers_whoever_decodes_besid
     """A batch call whose prompts share a long prefix (prefilled once, each row's rest left-padded after it)
     gives every row the same logits, step for step, alone and joined to a shopper mid-answer with a longer
     prompt (the batch's rows are then padded further left): a scorecard's answers do not depend on who else
-    was decoding."""
-    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)), int8_rows=64)
+    was decoding. Without drafts: a step's logits are read where the plain loop picks (drafted answers are
+    held to the plain loop's in tests/onbrand/test_decode_drafts.py)."""
+    gen = Generator(scrambled_lm(("a", TARGETS), ("b", TARGETS)), int8_rows=64, draft_rows=0)
     # > min_shared_prefix tokens, and > 512 columns: the CPU's flash attention sums in blocks of 512
     system = {"role": "system", "content": "You answer for a shop. " * 24}
     batch = [[system, {"role": "user", "content": q}] for q in ("hi", "what does the quokka dome cost today?")]
