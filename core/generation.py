@@ -54,7 +54,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 from core import decode_kernels as kernels
@@ -431,29 +430,34 @@ class _Batch:
             nxt = logits.argmax(-1)
             self.seen[torch.arange(width, device=nxt.device), nxt] = True
         eos = gen._eos_ids()
-        keep = []
-        for b, (row, token) in enumerate(zip(self.rows, nxt.tolist())):
-            job = row.job
-            if job.cancelled.is_set():
-                job.end_row(row, finished)
-                continue
-            row.steps += 1
-            row.peak = max(row.peak, width)
-            if token in eos:
-                gen._learn(row, token)
-                job.end_row(row, finished)
-                continue
-            row.tokens.append(token)
-            job.token(row, token)
-            if row.steps >= job.max_new_tokens:
-                gen._learn(row)
-                job.end_row(row, finished)
-                continue
-            keep.append(b)
+        keep = [b for b, (row, token) in enumerate(zip(self.rows, nxt.tolist()))
+                if self.emit(gen, row, token, eos, finished)]
         self.last = nxt
         if len(keep) < width and keep:
             self.select(keep)
         return bool(keep)
+
+    def emit(self, gen: "Generator", row: _Row, token: int, eos: set[int], finished: list[_Job]) -> bool:
+        """A row's chosen token: counted and streamed, and the row ended where that makes it done (its end
+        token, its token budget; a reader that stopped ends it before the token counts), its answer then learnt
+        by the drafts. False: the row has ended."""
+        job = row.job
+        if job.cancelled.is_set():
+            job.end_row(row, finished)
+            return False
+        row.steps += 1
+        row.peak = max(row.peak, len(self.rows))
+        if token in eos:
+            gen._learn(row, token)
+            job.end_row(row, finished)
+            return False
+        row.tokens.append(token)
+        job.token(row, token)
+        if row.steps >= job.max_new_tokens:
+            gen._learn(row)
+            job.end_row(row, finished)
+            return False
+        return True
 
 
 # --- the loop ----------------------------------------------------------------------------------------------
@@ -691,51 +695,28 @@ class _DecodeLoop:
         young = [v for v, (b, i) in enumerate(zip(slot, offset))
                  if batch.rows[b].steps + i < batch.rows[b].job.min_new_tokens]
         picks = kernels.greedy_pick(logits, seen, gen.repetition_penalty, young, gen._eos_list()).tolist()
-        eos, keep, kept, first = gen._eos_ids(), [], [], 0
-        new_last = list(last)
+        eos, first = gen._eos_ids(), 0
+        new_last, advance = list(last), [0] * n  # each row's newest token and the columns it keeps
         for b, row in enumerate(batch.rows):
             mine = picks[first:first + 1 + len(drafts[b])]
             first += 1 + len(drafts[b])
             agreed = 0
             while agreed < len(drafts[b]) and mine[agreed] == drafts[b][agreed]:
                 agreed += 1
-            job, alive, used = row.job, True, 0
             for token in mine[:agreed + 1]:  # the plain loop's choices, one by one
-                if job.cancelled.is_set():
-                    job.end_row(row, finished)
-                    alive = False
+                if not batch.emit(gen, row, token, eos, finished):
+                    advance[b] = 0
                     break
-                row.steps += 1
-                row.peak = max(row.peak, n)
-                used += 1
                 batch.seen[b, token] = True
-                if token in eos:
-                    gen._learn(row, token)
-                    job.end_row(row, finished)
-                    alive = False
-                    break
-                row.tokens.append(token)
-                job.token(row, token)
                 new_last[b] = token
-                if row.steps >= job.max_new_tokens:
-                    gen._learn(row)
-                    job.end_row(row, finished)
-                    alive = False
-                    break
-            if alive:
-                keep.append(b)
-                kept.append(used)
-        used = max(kept, default=span)
+                advance[b] += 1
+        keep = [b for b in range(n) if advance[b]]
+        used = max(advance) if keep else span
         for layer in batch.cache.layers:
             layer.retract(span - used)  # the columns past every kept token are written again next step
-        grown = batch.valid.new_zeros((n, used))
-        for b, u in zip(keep, kept):
-            grown[b, :u] = True
-        batch.valid = torch.cat([batch.valid, grown], dim=1)
-        step = torch.zeros(n, dtype=batch.pos.dtype, device=device)
-        for b, u in zip(keep, kept):
-            step[b] = u
-        batch.pos = batch.pos + step
+        kept = torch.tensor(advance, dtype=batch.pos.dtype, device=device)
+        batch.valid = torch.cat([batch.valid, torch.arange(used, device=device)[None, :] < kept[:, None]], dim=1)
+        batch.pos = batch.pos + kept
         batch.last = torch.tensor(new_last, dtype=torch.long, device=device)
         if len(keep) < n and keep:
             batch.select(keep)

@@ -34,6 +34,7 @@ from core.model import default_gguf
 from corpus.brandkit import load_brand_kit
 from corpus.ingest import load_catalog
 from corpus.schema import Catalog, Product, Stock
+from evaluation.metrics import load_cases
 from onbrand.assistant import ensure_index
 from rag.embedding import Embedder
 from rag.index_store import build_index, load_index
@@ -610,11 +611,10 @@ def _varied_questions(assistant, n: int) -> list[str]:
     on its index (never in an adapter's training data), else run_bench's price questions."""
     path = SAMPLE_DIR / "eval_prompts.jsonl"
     if assistant.settings.index_name == "sample" and path.is_file():
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        rows = [r["question"] for r in rows if isinstance(r.get("question"), str)]
-        random.Random(0).shuffle(rows)
-        if len(rows) >= n:
-            return rows[:n]
+        questions = [case.question for case in load_cases(path)]
+        random.Random(0).shuffle(questions)
+        if len(questions) >= n:
+            return questions[:n]
     return _questions(assistant.index.chunks, n)
 
 
