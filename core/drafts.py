@@ -8,6 +8,11 @@ next tokens from the answer's last three. The loop (core/generation.py) feeds a 
 rows of one step and keeps the prefix its own greedy choices agree with, so a draft changes how fast an answer
 comes, never which answer.
 
+Where the table has nothing to say (the bare base's answers are too varied for it), `PromptLookup` drafts from
+the row's own tokens instead (prompt lookup, as in vLLM's n-gram speculator): a RAG answer copies names, prices
+and phrases from the catalog records in its prompt, so after the last three (or two) tokens come the tokens that
+followed their latest earlier occurrence in the prompt and answer so far.
+
 Hand-written: an n-gram table of a few thousand entries and a dictionary walk; nothing on PyPI drafts for an
 exact greedy verifier this small.
 """
@@ -94,3 +99,36 @@ class DraftTable:
         with self._lock:
             table = self._tables.get(name)
             return len(table.counts) if table is not None else 0
+
+
+class PromptLookup:
+    """Prompt lookup for one row: each run of `sizes` tokens (3, then 2) in its prompt and answer so far, and
+    where it last ended. A draft is what followed the latest earlier occurrence of the sequence's last tokens.
+    Indexed as the answer grows (a few dictionary writes per new token), never searched anew."""
+
+    def __init__(self, prompt: list[int], sizes: tuple[int, ...] = (ORDER, 2)):
+        self.seq = list(prompt)
+        self.prompt_len = len(self.seq)
+        self.sizes = sizes
+        self._ends: dict[int, dict[tuple[int, ...], int]] = {n: {} for n in sizes}
+        self._indexed = 0  # positions below this have been indexed as an n-gram's end
+
+    def propose(self, answer: list[int], limit: int) -> list[int]:
+        """Up to `limit` tokens likely to follow the prompt and `answer` (the row's tokens so far; each call's
+        answer extends the last one's)."""
+        seq = self.seq
+        seq.extend(answer[len(seq) - self.prompt_len:])
+        end = len(seq)
+        if limit < 1:
+            return []
+        for n, ends in self._ends.items():
+            for e in range(max(self._indexed, n), end):  # every end but the sequence's own
+                ends[tuple(seq[e - n:e])] = e
+        self._indexed = end
+        for n in self.sizes:
+            if end < n:
+                continue
+            at = self._ends[n].get(tuple(seq[end - n:]))
+            if at is not None:
+                return seq[at:at + limit]
+        return []

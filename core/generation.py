@@ -32,9 +32,9 @@ merged weights (half the bytes a step reads), the bare base's rows on its own we
 on its own weights and the whole step on core/decode_kernels.c where it runs, so a row's answer is its
 answer alone.
 Where a step runs on core/decode_kernels.c and the batch has room (`draft_rows`), each row's drafted next tokens
-(core/drafts.py: an n-gram table of its adapter's answers) are verified in the same step as rows of their own on
-the row's cache, and the row keeps those its own greedy choices agree with: more tokens a step, the same
-answers (tests/onbrand/test_decode_drafts.py).
+(core/drafts.py: an n-gram table of its adapter's answers, else a lookup in the row's own prompt and answer)
+are verified in the same step as rows of their own on the row's cache, and the row keeps those its own greedy
+choices agree with: more tokens a step, the same answers (tests/onbrand/test_decode_drafts.py).
 Merged weights give the peft path's greedy tokens on the fp32 test model (tests/onbrand/test_decode_merged.py);
 in bf16 a merged weight is rounded once where peft rounds the base and LoRA outputs apart, so a near-tie can
 go the other way: `merge_adapters=False` keeps peft's arithmetic for every row.
@@ -58,7 +58,7 @@ from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 from core import decode_kernels as kernels
 from core.config import ADAPTER_WEIGHTS
-from core.drafts import ORDER, DraftTable
+from core.drafts import ORDER, DraftTable, PromptLookup
 from core.lean_step import (BASE, Int8Step, Int8Weights, LeanStep, OwnWeights, is_peft, int8_supported,
                              lean_supported)
 from core.lora_rows import LoraWeights, factor_bytes, lora_factors, with_lora
@@ -281,6 +281,8 @@ class _Row:
     peak: int = 0  # most rows that decoded in one step with this row
     t_last: float | None = None  # when its last token came
     longest_pause: float = 0.0  # the longest wait between two of its tokens
+    lookup: PromptLookup | None = None  # its prompt-lookup drafts (core/drafts.py), made at its first draft
+    draft_source: str = "table"  # where its latest draft came from: "table" or "lookup"
 
 
 class _Job:
@@ -641,8 +643,7 @@ class _DecodeLoop:
         if (gen.drafts is None or gen.draft_rows <= n or not isinstance(step, Int8Step)
                 or not step.verifies(batch.cache) or batch.last is None):
             return None
-        wanted = [gen.drafts.propose(r.name, [*r.prompt[-ORDER:].tolist(), *r.tokens], gen.draft_rows - n)
-                  if r.tokens and r.steps + 1 < r.job.max_new_tokens else [] for r in batch.rows]
+        wanted = [self._draft(r, gen.draft_rows - n) for r in batch.rows]
         budget, drafts = gen.draft_rows - n, [[] for _ in range(n)]
         while budget > 0:
             grew = False
@@ -656,6 +657,20 @@ class _DecodeLoop:
             if not grew:
                 break
         return drafts if any(drafts) else None
+
+    def _draft(self, row: _Row, limit: int) -> list[int]:
+        """Up to `limit` drafted next tokens for `row`: its adapter's table's, else its prompt lookup's."""
+        if not row.tokens or row.steps + 1 >= row.job.max_new_tokens:
+            return []
+        gen = self.gen
+        draft = gen.drafts.propose(row.name, [*row.prompt[-ORDER:].tolist(), *row.tokens], limit)
+        row.draft_source = "table"
+        if draft or not gen.prompt_lookup:
+            return draft
+        if row.lookup is None:
+            row.lookup = PromptLookup(row.prompt.tolist())
+        row.draft_source = "lookup"
+        return row.lookup.propose(row.tokens, limit)
 
     def _verify(self, batch: _Batch, drafts: list[list[int]], finished: list[_Job]) -> bool:
         """One step over each row's newest token and its drafted tokens, each as a row of its own on the row's
@@ -703,6 +718,9 @@ class _DecodeLoop:
             agreed = 0
             while agreed < len(drafts[b]) and mine[agreed] == drafts[b][agreed]:
                 agreed += 1
+            if drafts[b]:
+                gen.engine_steps["drafted_" + row.draft_source] += len(drafts[b])
+                gen.engine_steps["agreed_" + row.draft_source] += agreed
             for token in mine[:agreed + 1]:  # the plain loop's choices, one by one
                 if not batch.emit(gen, row, token, eos, finished):
                     advance[b] = 0
@@ -862,6 +880,9 @@ class Generator:
         # 1-row one here); 0 or 1: no drafts. The answers are the same either way
         self.draft_rows = draft_rows
         self.drafts: DraftTable | None = DraftTable() if draft_rows > 1 else None
+        # where the table has no draft for a row, draft from its own prompt and answer (core.drafts.PromptLookup:
+        # a RAG answer copies the catalog records' names and phrases); False: the table's drafts only
+        self.prompt_lookup = True
         self._prefixes: collections.OrderedDict[tuple, tuple[tuple, list, int]] = collections.OrderedDict()
         self._system_turns: dict[str, list[int]] = {}
         self.lock = StepLock()

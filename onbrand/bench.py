@@ -413,53 +413,101 @@ def draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None
     """Drafted tokens (core/drafts.py) against none, on prompts each asked once (a table that had seen a
     prompt's answer would draft all of it): `gen` as configured, its drafts as they stood when its adapter was
     attached (seeded from the adapter's training answers where they are at hand) and learning from each answer
-    as it would in service, beside a generator without drafts. Natural-length answers (up to max_new_tokens),
+    as it would in service, beside a generator without drafts and one with its table's drafts only (no prompt
+    lookup), each learning on its own copy of the table. Natural-length answers (up to max_new_tokens),
     interleaved prompt by prompt: each one's time to answer and decode tokens/s, the answers identical, tokens
-    per step; then `clients` shoppers released together on further prompts, on each."""
+    per step; side by side (the base's row and the adapter's, on a fourth generator with its own copy of the
+    table) with drafts and without; then `clients` shoppers released together on further prompts, on each."""
     names = [adapter] if adapter is not None else None
     lm = gen.lm
-    plain = Generator(lm, gen.repetition_penalty, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
-                      adapter_weights=gen.adapter_weights, draft_rows=0)
+
+    def sibling(draft_rows: int, lookup: bool = True) -> Generator:
+        g = Generator(lm, gen.repetition_penalty, penalize_prompt=gen.penalize_prompt, int8_rows=gen.int8_rows,
+                      adapter_weights=gen.adapter_weights, draft_rows=draft_rows)
+        if g.drafts is not None:
+            g.drafts = gen.drafts.copy()
+        g.prompt_lookup = lookup
+        return g
+
+    plain, table_only = sibling(0), sibling(gen.draft_rows, lookup=False)
+    pairs = {"plain": plain, "drafted": sibling(gen.draft_rows)} if adapter is not None else {}
+    lone_gens = {"plain": plain, "drafted": gen, "table_only": table_only}
     one_each = prompts[:len(prompts) // 2]
-    for g in (plain, gen):  # warm-up (merged copies, int8 weights) on a prompt not timed
-        for _ in g.stream(prompts[-1], 2, adapter_names=names):
+    for g in {*lone_gens.values(), *pairs.values()}:  # warm-up (merged copies, int8 weights) on a prompt not timed
+        for _ in g.stream_batch([prompts[-1]] * 2, 2, adapter_names=[BASE, adapter] if pairs else None):
             pass
-    got: dict[str, list] = {"plain": [], "drafted": []}
-    texts: dict[str, list] = {"plain": [], "drafted": []}
+    got: dict[str, list] = {key: [] for key in lone_gens}
+    texts: dict[str, list] = {key: [] for key in lone_gens}
+    pair_stats: dict[str, list] = {key: [] for key in pairs}
+    pair_texts: dict[str, list] = {key: [] for key in pairs}
     steps0, drafted0 = gen.engine_steps["int8"], gen.engine_steps["drafted"]
     for m in one_each:
-        for key, g in (("plain", plain), ("drafted", gen)):
+        for key, g in lone_gens.items():
             stats: list = []
             _caller_pool()
             texts[key].append("".join(g.stream(m, max_new_tokens, adapter_names=names, on_stats=stats.append)))
             got[key].append(stats[0])
+        for key, g in pairs.items():
+            stats, pieces = [], ["", ""]
+            _caller_pool()
+            for row, piece in g.stream_batch([m, m], max_new_tokens, adapter_names=[BASE, adapter],
+                                             on_stats=stats.append):
+                pieces[row] += piece
+            pair_stats[key].append(stats[0])
+            pair_texts[key].append(pieces)
     steps, drafted = gen.engine_steps["int8"] - steps0, gen.engine_steps["drafted"] - drafted0
     tokens = sum(s.new_tokens - 1 for s in got["drafted"])  # the first token of each comes from its prefill
     med = statistics.median
     lone = {key: {"answer": _pcts([s.total_s for s in v]), "ttft_ms": round(med(s.ttft_s for s in v) * 1000, 1),
                   "decode_tokens_per_s": round(med(_rate(s) for s in v), 1),
                   "new_tokens": _pcts([s.new_tokens for s in v])} for key, v in got.items()}
-    rest = prompts[len(prompts) // 2:-1]
-    rounds = max(1, len(rest) // clients)
-    shoppers = {key: concurrent_figures(g, rest, adapter, max_new_tokens, clients, rounds, exact=False)
-                for key, g in (("plain", plain), ("drafted", gen))}
-    return {
-        "draft_rows": gen.draft_rows, "prompts": len(one_each), "max_new_tokens": max_new_tokens,
+    out = {
+        "draft_rows": gen.draft_rows, "prompt_lookup": gen.prompt_lookup, "prompts": len(one_each),
+        "max_new_tokens": max_new_tokens,
         "identical_answers": sum(a == b for a, b in zip(texts["plain"], texts["drafted"])),
+        "identical_answers_table_only": sum(a == b for a, b in zip(texts["plain"], texts["table_only"])),
         "tokens_per_step": round(tokens / steps, 2) if steps else None,
         "drafted_tokens_per_step": round(drafted / steps, 2) if steps else None,
+        "drafts_agreed": _agreed(gen),
         "lone": lone,
         "lone_ratios": {
             "p50_answer_plain_over_drafted": round(lone["plain"]["answer"]["p50_s"] / lone["drafted"]["answer"]["p50_s"], 3),
             "decode_tokens_per_s_drafted_over_plain": round(
-                lone["drafted"]["decode_tokens_per_s"] / lone["plain"]["decode_tokens_per_s"], 3)},
-        "shoppers": shoppers,
-        "shoppers_ratios": {
-            "p50_answer_plain_over_drafted": round(
-                shoppers["plain"]["answer"]["p50_s"] / shoppers["drafted"]["answer"]["p50_s"], 3),
-            "total_tokens_per_s_drafted_over_plain": round(
-                shoppers["drafted"]["total_tokens_per_s"] / shoppers["plain"]["total_tokens_per_s"], 3)},
+                lone["drafted"]["decode_tokens_per_s"] / lone["plain"]["decode_tokens_per_s"], 3),
+            "decode_tokens_per_s_drafted_over_table_only": round(
+                lone["drafted"]["decode_tokens_per_s"] / lone["table_only"]["decode_tokens_per_s"], 3)},
     }
+    if pairs:
+        side = {key: {"answer": _pcts([s.total_s for s in v]), "ttft_ms": round(med(s.ttft_s for s in v) * 1000, 1),
+                      "steps_median": med(s.steps for s in v)} for key, v in pair_stats.items()}
+        for key, fig in side.items():
+            fig["p50_over_lone_answer"] = round(fig["answer"]["p50_s"] / lone[key]["answer"]["p50_s"], 3)
+        out["side_by_side"] = {
+            **side, "drafts_agreed": _agreed(pairs["drafted"]), "identical_pairs": sum(a == b for a, b in zip(pair_texts["plain"], pair_texts["drafted"])),
+            "adapter_row_is_the_lone_answer": sum(p[1] == t for p, t in zip(pair_texts["drafted"], texts["drafted"])),
+            "p50_answer_plain_over_drafted": round(side["plain"]["answer"]["p50_s"] / side["drafted"]["answer"]["p50_s"], 3)}
+    rest = prompts[len(prompts) // 2:-1]
+    rounds = max(1, len(rest) // clients)
+    shoppers = {key: concurrent_figures(g, rest, adapter, max_new_tokens, clients, rounds, exact=False)
+                for key, g in (("plain", plain), ("drafted", gen))}
+    out["shoppers"] = shoppers
+    out["shoppers_ratios"] = {
+        "p50_answer_plain_over_drafted": round(
+            shoppers["plain"]["answer"]["p50_s"] / shoppers["drafted"]["answer"]["p50_s"], 3),
+        "total_tokens_per_s_drafted_over_plain": round(
+            shoppers["drafted"]["total_tokens_per_s"] / shoppers["plain"]["total_tokens_per_s"], 3)}
+    return out
+
+
+def _agreed(gen: Generator) -> dict:
+    """Per source of drafts (the table, prompt lookup): the tokens drafted and the share the model's own
+    choices agreed with."""
+    out = {}
+    for source in ("table", "lookup"):
+        drafted = gen.engine_steps["drafted_" + source]
+        out[source] = {"drafted": drafted,
+                       "agreed_share": round(gen.engine_steps["agreed_" + source] / drafted, 3) if drafted else None}
+    return out
 
 
 def _over_lone(conc: dict) -> dict:

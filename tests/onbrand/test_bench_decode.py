@@ -104,12 +104,22 @@ def test_the_drafts_section_times_drafts_against_none_on_prompts_asked_once(gen)
     assert gen.draft_rows > 1
     fig = bench.draft_figures(gen, prompts * 2, "brand", max_new_tokens=12, clients=2)
     assert fig["prompts"] == 6 and fig["identical_answers"] == 6  # drafts never change an answer
+    assert fig["identical_answers_table_only"] == 6 and fig["prompt_lookup"] is True
     assert fig["draft_rows"] == gen.draft_rows and fig["tokens_per_step"] >= 1
     assert 0 <= fig["drafted_tokens_per_step"] <= gen.draft_rows - 1
-    for key in ("plain", "drafted"):
+    for key in ("plain", "drafted", "table_only"):
         assert fig["lone"][key]["answer"]["p50_s"] > 0 and fig["lone"][key]["decode_tokens_per_s"] > 0
+    side = fig["side_by_side"]  # the base's row and the adapter's, with drafts and without
+    assert side["identical_pairs"] == 6 and side["adapter_row_is_the_lone_answer"] == 6
+    for agreed in (fig["drafts_agreed"], side["drafts_agreed"]):
+        assert set(agreed) == {"table", "lookup"}
+        assert all(a["agreed_share"] is None or 0 <= a["agreed_share"] <= 1 for a in agreed.values())
+    for key in ("plain", "drafted"):
+        assert side[key]["answer"]["p50_s"] > 0 and side[key]["steps_median"] >= 1
+        assert side[key]["p50_over_lone_answer"] > 0
         assert fig["shoppers"][key]["clients"] == 2 and fig["shoppers"][key]["total_tokens_per_s"] > 0
-    assert all(v > 0 for v in [*fig["lone_ratios"].values(), *fig["shoppers_ratios"].values()])
+    assert all(v > 0 for v in [*fig["lone_ratios"].values(), *fig["shoppers_ratios"].values(),
+                               side["p50_answer_plain_over_drafted"]])
 
 
 def test_llama_cpp_is_timed_on_the_same_prompt_when_installed(gen, monkeypatch, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from core import decode_kernels as kernels
-from core.drafts import ORDER, DraftTable
+from core.drafts import ORDER, DraftTable, PromptLookup
 from core.generation import BASE, Generator
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -48,6 +48,18 @@ def test_the_table_is_bounded_in_contexts_and_adapters():
     table.learn("a", [1, 2, 3, 4])  # "a" used last: "b" goes first
     table.learn("c", [1, 2, 3, 4])
     assert table.contexts("b") == 0 and table.contexts("a") == 2 and table.contexts("c") == 1
+
+
+def test_prompt_lookup_drafts_what_followed_the_latest_earlier_occurrence():
+    prompt = [5, 1, 2, 3, 4, 9, 1, 2, 3, 7, 8, 6]
+    look = PromptLookup(prompt)
+    assert look.propose([1, 2, 3], 3) == [7, 8, 6]  # the latest of two earlier (1, 2, 3): the one before 7
+    assert look.propose([1, 2, 3, 7], 1) == [8]  # the answer grows; indexed as it goes
+    assert look.propose([1, 2, 3, 7, 4], 2) == []  # neither (3, 7, 4) nor (7, 4) before
+    assert look.propose([1, 2, 3, 7, 4, 0, 4, 0], 3) == [4, 0]  # the answer's own repeats count, up to its end
+    assert look.propose([1, 2, 3, 7, 4, 0, 4, 0], 0) == []
+    assert PromptLookup([1, 2, 3, 4]).propose([7, 2, 3], 2) == [4, 7]  # no (7, 2, 3) before: the last two
+    assert PromptLookup([1, 2]).propose([], 3) == []  # nothing before the sequence's own last tokens
 
 
 # --- the kernel: several rows of one answer -------------------------------------------------------------------
@@ -153,6 +165,27 @@ def test_drafted_answers_are_the_plain_loops_answers(scrambled_lm):
             wrong.drafts.learn(name, [rng.randrange(vocab) for _ in range(40)])
     assert [wrong.generate_batch(*job) for job in jobs] == want
     assert wrong.engine_steps["drafted"] > 0
+
+
+@needs_kernel
+def test_prompt_lookup_drafts_where_the_table_has_none(scrambled_lm):
+    """Each generator asks every prompt once, on a table that starts empty: the drafts of a row's own prompt
+    and answer (the tiny model's answers repeat themselves) save steps beyond the table's, and change no
+    answer."""
+    lm = scrambled_lm(("a", TARGETS))
+    jobs = [[[m], 40, [name]] for m in PROMPTS for name in (BASE, "a")]
+    want = _plain(lm, jobs)
+    steps = {}
+    for lookup in (False, True):
+        gen = Generator(lm, int8_rows=8, draft_rows=5)
+        gen.prompt_lookup = lookup
+        assert [gen.generate_batch(*job) for job in jobs] == want
+        steps[lookup] = gen.engine_steps["int8"]
+        counts = gen.engine_steps
+        assert counts["drafted_table"] + counts["drafted_lookup"] == counts["drafted"]
+        assert (counts["drafted_lookup"] > 0) == lookup
+        assert 0 < counts["agreed_lookup"] <= counts["drafted_lookup"] or not lookup
+    assert steps[True] < steps[False] * 0.9
 
 
 @needs_kernel
