@@ -74,7 +74,8 @@ RETRIEVAL = Retrieval()
 ENVIRONMENT = {"ONBRAND_INDEX": "index_name", "ONBRAND_MODEL": "model", "ONBRAND_ADAPTER": "adapter",
                "ONBRAND_BRAND_KIT": "brand_kit", "ONBRAND_BACKEND": "backend", "ONBRAND_BASE_URL": "base_url",
                "ONBRAND_API_KEY": "api_key", "ONBRAND_INT8_ROWS": "int8_rows",
-               "ONBRAND_ADAPTER_WEIGHTS": "adapter_weights", "ONBRAND_DRAFT_ROWS": "draft_rows"}
+               "ONBRAND_ADAPTER_WEIGHTS": "adapter_weights", "ONBRAND_DRAFT_ROWS": "draft_rows",
+               "ONBRAND_PROMPT_CACHE_MB": "prompt_cache_mb"}
 # what an adapter's rows decode on (core.generation.Generator's adapter_weights, README "Speed")
 ADAPTER_WEIGHTS = ("merged", "lora")
 
@@ -115,6 +116,10 @@ class Settings:
     # answers' own included (README "Speed": the same answers, ~2x the decode speed for a lone adapter answer
     # here); 0 or 1: no drafts
     draft_rows: int = 5
+    # local backend: a question asked again of the same adapter skips its prefill (core/generation.py: a lone
+    # row's prompt as its prefill left it, kept up to this many MiB, 23 KiB a token on the default model: 4.5-13
+    # MiB a retrieval prompt of 195-579 tokens; the same answers); 0: every prompt is prefilled
+    prompt_cache_mb: int = 128
 
     def __post_init__(self):
         problem = index_name_problem(self.index_name)
@@ -134,6 +139,8 @@ class Settings:
             raise ValueError(f"int8_rows must be 0 or more, got {self.int8_rows}")
         if self.draft_rows < 0:
             raise ValueError(f"draft_rows must be 0 or more, got {self.draft_rows}")
+        if self.prompt_cache_mb < 0:
+            raise ValueError(f"prompt_cache_mb must be 0 or more, got {self.prompt_cache_mb}")
         if self.adapter_weights not in ADAPTER_WEIGHTS:
             raise ValueError(f"adapter_weights must be one of {', '.join(ADAPTER_WEIGHTS)}, got {self.adapter_weights!r}")
         if self.backend_concurrency < 1:
@@ -143,13 +150,14 @@ class Settings:
     def from_env(cls, **chosen) -> "Settings":
         """Settings from the environment (ONBRAND_HOME, ONBRAND_INDEX, ONBRAND_MODEL, ONBRAND_ADAPTER,
         ONBRAND_BRAND_KIT, ONBRAND_BACKEND, ONBRAND_BASE_URL, ONBRAND_API_KEY, ONBRAND_INT8_ROWS,
-        ONBRAND_ADAPTER_WEIGHTS, ONBRAND_DRAFT_ROWS; unset or empty:
+        ONBRAND_ADAPTER_WEIGHTS, ONBRAND_DRAFT_ROWS, ONBRAND_PROMPT_CACHE_MB; unset or empty:
         the default),
         with `chosen` fields (the CLI's options) winning over it."""
         fields = {name: os.environ[var] for var, name in ENVIRONMENT.items() if os.environ.get(var)}
         if "brand_kit" in fields:
             fields["brand_kit"] = Path(fields["brand_kit"]).expanduser()
-        for name, var in (("int8_rows", "ONBRAND_INT8_ROWS"), ("draft_rows", "ONBRAND_DRAFT_ROWS")):
+        for name, var in (("int8_rows", "ONBRAND_INT8_ROWS"), ("draft_rows", "ONBRAND_DRAFT_ROWS"),
+                          ("prompt_cache_mb", "ONBRAND_PROMPT_CACHE_MB")):
             if name in fields:
                 try:
                     fields[name] = int(fields[name])

@@ -591,6 +591,10 @@ class _DecodeLoop:
         on who it is prefilled with."""
         gen = self.gen
         prompts = [r.prompt for r in rows]
+        kept = gen._kept_prompt(rows[0]) if len(rows) == 1 else None
+        if kept is not None:
+            valid = torch.ones((1, len(prompts[0])), dtype=torch.bool, device=prompts[0].device)
+            return self._batch(rows, _Cache.of(kept[0]), valid, kept[1].shape[-1]), kept[1].clone()
         shared = rows[0].prefix
         n, width = len(rows), max(len(p) for p in prompts) - shared
         device = prompts[0].device
@@ -612,13 +616,20 @@ class _DecodeLoop:
         out = gen._forward(names, input_ids=ids, attention_mask=valid.long(), position_ids=pos[:, shared:],
                            cache=cache, logits_to_keep=_last(width, device))
         logits = out.logits[:, -1, :].float()
-        seen = torch.zeros((n, logits.shape[-1]), dtype=torch.bool, device=device)
+        if n == 1:
+            gen._keep_prompt(rows[0], cache, logits)
+        return self._batch(rows, cache, valid, logits.shape[-1]), logits
+
+    def _batch(self, rows: list[_Row], cache: _Cache, valid: torch.Tensor, vocab: int) -> _Batch:
+        """The prefilled rows as a batch: their cache, valid columns and the tokens each has seen."""
+        gen = self.gen
+        seen = torch.zeros((len(rows), vocab), dtype=torch.bool, device=valid.device)
         if gen.penalize_prompt:  # transformers' and vLLM's repetition penalty: the prompt's tokens count too
-            for i, p in enumerate(prompts):
-                seen[i, p] = True
+            for i, r in enumerate(rows):
+                seen[i, r.prompt] = True
         batch = _Batch(list(rows), cache, valid, valid.sum(-1), seen)
         batch.close_gaps()
-        return batch, logits
+        return batch
 
     def _decode(self, batch: _Batch, finished: list[_Job]) -> bool:
         gen = self.gen
@@ -826,7 +837,8 @@ class Generator:
                  bare_copy: bool = True, lean_steps: bool = True, gemv: bool = False, row_attention: bool = True,
                  penalize_prompt: bool = True, merged_cache_bytes: int = 512 * 2**20, max_rows: int = 32,
                  int8_rows: int = 0, int8_kernel: bool = True, int8_vnni: bool = True, end_caller_pools: bool = True,
-                 prefix_cache_bytes: int = 64 * 2**20, adapter_weights: str = "merged", draft_rows: int = 5):
+                 prefix_cache_bytes: int = 64 * 2**20, adapter_weights: str = "merged", draft_rows: int = 5,
+                 prompt_cache_bytes: int = 0):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         if adapter_weights not in ADAPTER_WEIGHTS:
@@ -884,6 +896,15 @@ class Generator:
         # a RAG answer copies the catalog records' names and phrases); False: the table's drafts only
         self.prompt_lookup = True
         self._prefixes: collections.OrderedDict[tuple, tuple[tuple, list, int]] = collections.OrderedDict()
+        # a prompt asked again (the same question to the same adapter: side by side after a single answer, a
+        # spot check run twice, a shopper's common question) skips its prefill: a lone row's whole prompt's keys
+        # and values and its last logits, as its prefill computed them, kept per adapter up to this many bytes
+        # (least recently used goes first, dropped when the weights change; 0: never kept). Only rows
+        # prefilled alone are kept or served (a padded group's numbers are its own), so an answer is the same
+        # whether its prompt was kept or not
+        self.prompt_cache_bytes = prompt_cache_bytes
+        self._prompts: collections.OrderedDict[tuple, tuple[tuple, list, torch.Tensor, int]] = \
+            collections.OrderedDict()
         self._system_turns: dict[str, list[int]] = {}
         self.lock = StepLock()
         self.last_stats: GenerationStats | None = None
@@ -1062,6 +1083,34 @@ class Generator:
                 self._prefixes.popitem(last=False)
             self._prefixes[key] = (sig, kv, size)
         return kv
+
+    def _kept_prompt(self, row: _Row) -> tuple[list, torch.Tensor] | None:
+        """A lone row's prompt as its prefill left it (each layer's keys and values, the last logits), where it
+        was kept (`prompt_cache_bytes`) while the model's weights are unchanged."""
+        if not self.prompt_cache_bytes:
+            return None
+        key = (row.name, tuple(row.prompt.tolist()))
+        hit = self._prompts.get(key)
+        if hit is None or hit[0] != _signature(self.lm.model):
+            return None
+        self._prompts.move_to_end(key)
+        self.engine_steps["prompt_cache_hit"] += 1
+        return hit[1], hit[2]
+
+    def _keep_prompt(self, row: _Row, cache: _Cache, logits: torch.Tensor) -> None:
+        """Keep a lone row's prefilled prompt within prompt_cache_bytes (least recently used goes first)."""
+        if not self.prompt_cache_bytes:
+            return
+        kv = [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
+        size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
+        size += logits.numel() * logits.element_size()
+        key = (row.name, tuple(row.prompt.tolist()))
+        self._prompts.pop(key, None)
+        if size > self.prompt_cache_bytes:
+            return
+        while self._prompts and sum(e[3] for e in self._prompts.values()) + size > self.prompt_cache_bytes:
+            self._prompts.popitem(last=False)
+        self._prompts[key] = (_signature(self.lm.model), kv, logits.clone(), size)
 
     def _eos_ids(self) -> set[int]:
         return set(self._eos_list())

@@ -165,7 +165,8 @@ class Assistant:
         else:
             backend = Generator(load_base_model(settings.model, settings.model_cache),
                                 penalize_prompt=settings.penalize_prompt, int8_rows=settings.int8_rows,
-                                adapter_weights=settings.adapter_weights, draft_rows=settings.draft_rows)
+                                adapter_weights=settings.adapter_weights, draft_rows=settings.draft_rows,
+                                prompt_cache_bytes=settings.prompt_cache_mb * 2**20)
         registry = Registry(settings.adapter_root)
         seed_shipped_adapters(registry)
         assistant = cls(settings, index, embedder, backend, kit, registry)

@@ -13,6 +13,7 @@ Not a test: nothing here asserts a time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -203,9 +204,37 @@ def llama_cpp_figures(gguf: Path, prompt_ids: list[int], new_tokens: int, runs: 
     return out
 
 
+@contextlib.contextmanager
+def _cold(gen, drafts: bool = False, prompt_cache: bool = False):
+    """`gen` (where it is the local loop) without drafts and without kept prompts, unless asked for: for figures
+    whose prompts repeat, where a draft table that learnt an answer, or a prompt kept from the last run, would
+    flatter them (each is timed on its own, in `draft_figures` and `prompt_cache_figures`)."""
+    if not isinstance(gen, Generator):
+        yield gen
+        return
+    saved = gen.draft_rows, gen.prompt_cache_bytes
+    gen.draft_rows = saved[0] if drafts else 0
+    gen.prompt_cache_bytes = saved[1] if prompt_cache else 0
+    try:
+        yield gen
+    finally:
+        gen.draft_rows, gen.prompt_cache_bytes = saved
+
+
 def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, new_tokens: int = 64,
                    runs: int = 5, concurrency: tuple[int, ...] = (1, 2, 4, 8), identity_prompts: int = 8,
                    gguf: Path | None = None, bandwidth_mb: int = 512) -> dict:
+    """`_decode_figures`, every figure without drafts (core/drafts.py) and kept prompts
+    (Generator.prompt_cache_bytes): these prompts repeat; `draft_figures` and `prompt_cache_figures` time them
+    on their own."""
+    with _cold(gen):
+        return _decode_figures(gen, prompts, adapter, new_tokens, runs, concurrency, identity_prompts, gguf,
+                               bandwidth_mb)
+
+
+def _decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, new_tokens: int,
+                    runs: int, concurrency: tuple[int, ...], identity_prompts: int, gguf: Path | None,
+                    bandwidth_mb: int) -> dict:
     """Decode speed of the generator's loop against the memory-bandwidth bound measured in this run.
 
     prompts[0] is the serving prompt (what the app sends for a question). First, with `gen` the process's only
@@ -231,9 +260,6 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     bound = bandwidth / weight_bytes
     serving = prompts[0]
     pen = gen.repetition_penalty
-    # every figure here is without drafts (core/drafts.py): these prompts repeat, and a draft table learns a
-    # repeated prompt's answer; `draft_figures` times drafts on prompts asked once each
-    drafting, gen.draft_rows = gen.draft_rows, 0
     # each means on its own: the kept path (gen) beside the same loop with one means switched off
     no_lean = Generator(lm, pen, draft_rows=0, lean_steps=False)  # transformers' forward for every step
     old = Generator(lm, pen, draft_rows=0, merge_adapters=False, lean_steps=False)  # peft's per-row adapter_names, as before
@@ -404,12 +430,18 @@ def decode_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                   for key, n in (("bare", base_names), ("adapter", names))}
         result["llama_cpp"] = llama_cpp_figures(gguf, gen.encode(serving)[0].tolist(), new_tokens, runs,
                                                 torch.get_num_threads(), beside=beside)
-    gen.draft_rows = drafting
     return result
 
 
 def draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, max_new_tokens: int = 200,
                   clients: int = 4) -> dict:
+    """`_draft_figures`, every prompt prefilled (no kept prompts)."""
+    with _cold(gen, drafts=True):
+        return _draft_figures(gen, prompts, adapter, max_new_tokens, clients)
+
+
+def _draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, max_new_tokens: int,
+                   clients: int) -> dict:
     """Drafted tokens (core/drafts.py) against none, on prompts each asked once (a table that had seen a
     prompt's answer would draft all of it): `gen` as configured, its drafts as they stood when its adapter was
     attached (seeded from the adapter's training answers where they are at hand) and learning from each answer
@@ -497,6 +529,48 @@ def draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None
         "total_tokens_per_s_drafted_over_plain": round(
             shoppers["drafted"]["total_tokens_per_s"] / shoppers["plain"]["total_tokens_per_s"], 3)}
     return out
+
+
+def prompt_cache_figures(gen: Generator, prompts: list[list[dict]], adapter: str, max_new_tokens: int = 200) -> dict:
+    """A question asked again (Generator.prompt_cache_bytes), without drafts (a table that learnt the first
+    answer would draft the second). Each prompt, with nothing kept before it: side by side asked cold; then
+    (nothing kept again) asked once (its prefill kept), asked again (served from the kept prompt) and side by
+    side (the adapter's row served, the base's prefilled; what the app does when side by side is switched on
+    after an answer). Time to first token and to answer, medians; the answers asked again must be the first."""
+    with _cold(gen, prompt_cache=True):
+        names = [adapter]
+        got: dict[str, list] = {"first": [], "again": [], "pair_cold": [], "pair_after_single": []}
+        same = pairs_same = 0
+
+        def pair(m, key):
+            stats, pieces = [], ["", ""]
+            _caller_pool()
+            for row, piece in gen.stream_batch([m, m], max_new_tokens, adapter_names=[BASE, adapter],
+                                               on_stats=stats.append):
+                pieces[row] += piece
+            got[key].append(stats[0])
+            return pieces
+
+        for m in prompts:
+            gen._prompts.clear()
+            cold = pair(m, "pair_cold")
+            gen._prompts.clear()
+            texts = []
+            for key in ("first", "again"):
+                stats: list = []
+                _caller_pool()
+                texts.append("".join(gen.stream(m, max_new_tokens, adapter_names=names, on_stats=stats.append)))
+                got[key].append(stats[0])
+            same += texts[0] == texts[1]
+            pairs_same += pair(m, "pair_after_single") == cold
+        med = statistics.median
+        fig = {key: {"ttft_ms": round(med(s.ttft_s for s in v) * 1000, 1), "answer": _pcts([s.total_s for s in v])}
+               for key, v in got.items()}
+        return {"prompt_cache_mb": round(gen.prompt_cache_bytes / 2**20, 1), "prompts": len(prompts),
+                "answers_asked_again_identical": same, "pairs_after_single_identical_to_cold": pairs_same, **fig,
+                "ttft_first_over_again": round(fig["first"]["ttft_ms"] / fig["again"]["ttft_ms"], 2),
+                "pair_answer_p50_cold_over_after_single": round(
+                    fig["pair_cold"]["answer"]["p50_s"] / fig["pair_after_single"]["answer"]["p50_s"], 3)}
 
 
 def _agreed(gen: Generator) -> dict:
@@ -597,6 +671,12 @@ def refresh_vs_rebuild(embedder: Embedder, catalog: Catalog, root: Path, name: s
 
 
 def side_by_side_figures(assistant, question: str, runs: int = 5, max_new_tokens: int | None = None) -> dict:
+    """`_side_by_side_figures` without drafts and kept prompts: it asks one question again and again."""
+    with _cold(assistant.generator):
+        return _side_by_side_figures(assistant, question, runs, max_new_tokens)
+
+
+def _side_by_side_figures(assistant, question: str, runs: int, max_new_tokens: int | None) -> dict:
     """Side by side (base + adapter, one batched pass) beside a single answer, as the app runs them.
 
     Same question, retrieval, max_new_tokens and greedy decoding; each run times a single adapter
@@ -689,6 +769,10 @@ def _generation_sections(settings: Settings, new_tokens: int, runs: int, side_by
             asked = [assistant.prompt_for(q)[1] for q in _varied_questions(assistant, 41)]
             out["decode"]["drafts"] = draft_figures(gen, asked, assistant.default_adapter,
                                                     max_new_tokens=settings.max_new_tokens)
+        if gen.prompt_cache_bytes and assistant.default_adapter is not None:
+            asked = [assistant.prompt_for(q)[1] for q in _varied_questions(assistant, 41)[:10]]
+            out["decode"]["prompt_cache"] = prompt_cache_figures(gen, asked, assistant.default_adapter,
+                                                                 max_new_tokens=settings.max_new_tokens)
     if side_by_side:
         out["side_by_side"] = (side_by_side_figures(assistant, questions[0], runs=max(runs, 1))
                                if assistant.default_adapter is not None else

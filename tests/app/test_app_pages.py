@@ -46,15 +46,21 @@ def _captions(el) -> str:
 
 
 def test_the_app_decodes_as_the_environment_says(app_env, monkeypatch):
-    """ONBRAND_ADAPTER_WEIGHTS and ONBRAND_INT8_ROWS reach the app's generator, as they reach the CLI's (the app
-    built its Settings from a subset of the environment and dropped them)."""
+    """ONBRAND_ADAPTER_WEIGHTS, ONBRAND_INT8_ROWS, ONBRAND_DRAFT_ROWS and ONBRAND_PROMPT_CACHE_MB reach the app's
+    generator, as they reach the CLI's (the app built its Settings from a subset of the environment and dropped
+    them; ONBRAND_DRAFT_ROWS was dropped so until session 28)."""
     from app_pages import common
 
-    assert common.get_server(**common.settings_from_env()).assistant.generator.adapter_weights == "merged"
+    generator = common.get_server(**common.settings_from_env()).assistant.generator
+    assert generator.adapter_weights == "merged" and generator.prompt_cache_bytes == 128 * 2**20
+    assert generator.draft_rows == 5
     monkeypatch.setenv("ONBRAND_ADAPTER_WEIGHTS", "lora")
     monkeypatch.setenv("ONBRAND_INT8_ROWS", "8")
+    monkeypatch.setenv("ONBRAND_DRAFT_ROWS", "0")
+    monkeypatch.setenv("ONBRAND_PROMPT_CACHE_MB", "0")
     generator = common.get_server(**common.settings_from_env()).assistant.generator
     assert generator.adapter_weights == "lora" and generator.int8_rows == 8
+    assert generator.draft_rows == 0 and generator.drafts is None and generator.prompt_cache_bytes == 0
 
 
 def test_chat_streams_an_answer_with_sources_badges_and_the_index_card(new_app, questions):

@@ -122,6 +122,24 @@ def test_the_drafts_section_times_drafts_against_none_on_prompts_asked_once(gen)
                                side["p50_answer_plain_over_drafted"]])
 
 
+def test_the_prompt_cache_section_asks_again_and_the_figures_it_repeats_run_cold(gen):
+    prompts = [[{"role": "user", "content": q}] for q in ("hi", "quokka dome?", "stove?", "tent?")]
+    gen.prompt_cache_bytes = 64 * 2**20
+    fig = bench.prompt_cache_figures(gen, prompts, "brand", max_new_tokens=8)
+    assert fig["prompts"] == 4 and fig["answers_asked_again_identical"] == 4
+    assert fig["pairs_after_single_identical_to_cold"] == 4
+    for key in ("first", "again", "pair_after_single", "pair_cold"):
+        assert fig[key]["ttft_ms"] > 0 and fig[key]["answer"]["p50_s"] > 0
+    assert gen.engine_steps["prompt_cache_hit"] == 8  # each asked again, each later pair's adapter row
+    assert fig["ttft_first_over_again"] > 0 and fig["pair_answer_p50_cold_over_after_single"] > 0
+    assert gen.draft_rows == 5 and gen.prompt_cache_bytes == 64 * 2**20  # as they were
+    hits = gen.engine_steps["prompt_cache_hit"]
+    bench.decode_figures(gen, prompts, "brand", new_tokens=4, runs=1, concurrency=(1,), identity_prompts=0,
+                         bandwidth_mb=8)
+    assert gen.engine_steps["prompt_cache_hit"] == hits  # the decode figures ask one prompt again and again: cold
+    assert gen.prompt_cache_bytes == 64 * 2**20
+
+
 def test_llama_cpp_is_timed_on_the_same_prompt_when_installed(gen, monkeypatch, tmp_path):
     gguf = tmp_path / "model.gguf"
     monkeypatch.setitem(sys.modules, "llama_cpp", types.SimpleNamespace(Llama=_FakeLlama))
