@@ -475,17 +475,12 @@ def _draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     steps0, drafted0 = gen.engine_steps["int8"], gen.engine_steps["drafted"]
     for m in one_each:
         for key, g in lone_gens.items():
-            stats: list = []
-            _caller_pool()
-            texts[key].append("".join(g.stream(m, max_new_tokens, adapter_names=names, on_stats=stats.append)))
-            got[key].append(stats[0])
+            stats, text = _lone(g, m, names, max_new_tokens)
+            got[key].append(stats)
+            texts[key].append(text)
         for key, g in pairs.items():
-            stats, pieces = [], ["", ""]
-            _caller_pool()
-            for row, piece in g.stream_batch([m, m], max_new_tokens, adapter_names=[BASE, adapter],
-                                             on_stats=stats.append):
-                pieces[row] += piece
-            pair_stats[key].append(stats[0])
+            stats, pieces = _pair(g, m, adapter, max_new_tokens)
+            pair_stats[key].append(stats)
             pair_texts[key].append(pieces)
     steps, drafted = gen.engine_steps["int8"] - steps0, gen.engine_steps["drafted"] - drafted0
     tokens = sum(s.new_tokens - 1 for s in got["drafted"])  # the first token of each comes from its prefill
@@ -543,12 +538,8 @@ def prompt_cache_figures(gen: Generator, prompts: list[list[dict]], adapter: str
         same = pairs_same = 0
 
         def pair(m, key):
-            stats, pieces = [], ["", ""]
-            _caller_pool()
-            for row, piece in gen.stream_batch([m, m], max_new_tokens, adapter_names=[BASE, adapter],
-                                               on_stats=stats.append):
-                pieces[row] += piece
-            got[key].append(stats[0])
+            stats, pieces = _pair(gen, m, adapter, max_new_tokens)
+            got[key].append(stats)
             return pieces
 
         for m in prompts:
@@ -557,10 +548,9 @@ def prompt_cache_figures(gen: Generator, prompts: list[list[dict]], adapter: str
             gen._prompts.clear()
             texts = []
             for key in ("first", "again"):
-                stats: list = []
-                _caller_pool()
-                texts.append("".join(gen.stream(m, max_new_tokens, adapter_names=names, on_stats=stats.append)))
-                got[key].append(stats[0])
+                stats, text = _lone(gen, m, names, max_new_tokens)
+                got[key].append(stats)
+                texts.append(text)
             same += texts[0] == texts[1]
             pairs_same += pair(m, "pair_after_single") == cold
         med = statistics.median
@@ -571,6 +561,25 @@ def prompt_cache_figures(gen: Generator, prompts: list[list[dict]], adapter: str
                 "ttft_first_over_again": round(fig["first"]["ttft_ms"] / fig["again"]["ttft_ms"], 2),
                 "pair_answer_p50_cold_over_after_single": round(
                     fig["pair_cold"]["answer"]["p50_s"] / fig["pair_after_single"]["answer"]["p50_s"], 3)}
+
+
+def _lone(gen: Generator, prompt: list[dict], names: list[str] | None, max_new_tokens: int):
+    """One answer of natural length from a caller thread with an OpenMP pool, as the app's: its
+    GenerationStats and text."""
+    stats: list = []
+    _caller_pool()
+    text = "".join(gen.stream(prompt, max_new_tokens, adapter_names=names, on_stats=stats.append))
+    return stats[0], text
+
+
+def _pair(gen: Generator, prompt: list[dict], adapter: str, max_new_tokens: int):
+    """Side by side on one prompt (the base's row, the adapter's): its BatchStats and the two texts."""
+    stats, pieces = [], ["", ""]
+    _caller_pool()
+    for row, piece in gen.stream_batch([prompt, prompt], max_new_tokens, adapter_names=[BASE, adapter],
+                                       on_stats=stats.append):
+        pieces[row] += piece
+    return stats[0], pieces
 
 
 def _agreed(gen: Generator) -> dict:
