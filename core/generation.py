@@ -1091,7 +1091,10 @@ class Generator:
             return None
         key = (row.name, tuple(row.prompt.tolist()))
         hit = self._prompts.get(key)
-        if hit is None or hit[0] != _signature(self.lm.model):
+        if hit is None:
+            return None
+        if hit[0] != _signature(self.lm.model):  # prefilled on weights the model no longer has
+            del self._prompts[key]
             return None
         self._prompts.move_to_end(key)
         self.engine_steps["prompt_cache_hit"] += 1

@@ -510,9 +510,11 @@ def _draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
         for key, fig in side.items():
             fig["p50_over_lone_answer"] = round(fig["answer"]["p50_s"] / lone[key]["answer"]["p50_s"], 3)
         out["side_by_side"] = {
-            **side, "drafts_agreed": _agreed(pairs["drafted"]), "identical_pairs": sum(a == b for a, b in zip(pair_texts["plain"], pair_texts["drafted"])),
+            **side, "drafts_agreed": _agreed(pairs["drafted"]),
+            "identical_pairs": sum(a == b for a, b in zip(pair_texts["plain"], pair_texts["drafted"])),
             "adapter_row_is_the_lone_answer": sum(p[1] == t for p, t in zip(pair_texts["drafted"], texts["drafted"])),
-            "p50_answer_plain_over_drafted": round(side["plain"]["answer"]["p50_s"] / side["drafted"]["answer"]["p50_s"], 3)}
+            "p50_answer_plain_over_drafted": round(
+                side["plain"]["answer"]["p50_s"] / side["drafted"]["answer"]["p50_s"], 3)}
     rest = prompts[len(prompts) // 2:-1]
     rounds = max(1, len(rest) // clients)
     shoppers = {key: concurrent_figures(g, rest, adapter, max_new_tokens, clients, rounds, exact=False)

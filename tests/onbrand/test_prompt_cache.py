@@ -43,8 +43,10 @@ def test_kept_prompts_are_dropped_when_the_weights_change(tiny_lm_dir, tmp_path,
     gen.prompt_cache_bytes = 64 * MIB
     before = gen.generate(CONVERSATIONS[1], 16)
     _scramble(gen, seed=1)  # new weights in place
+    assert len(gen._prompts) == 1
     after = gen.generate(CONVERSATIONS[1], 16)
     assert not gen.engine_steps["prompt_cache_hit"]
+    assert len(gen._prompts) == 1  # the stale one dropped, the new one kept
     assert after == _hf_greedy(gen, CONVERSATIONS[1], 16) and after != before
 
 
