@@ -112,38 +112,47 @@ def _pcts(values: list[float]) -> dict:
 def concurrent_figures(gen: Generator, prompts: list[list[dict]], adapter: str | None, new_tokens: int,
                        clients: int, rounds: int, exact: bool = True) -> dict:
     """`clients` requests released together into the generator's loop (each its own prompt, same adapter,
-    exactly `new_tokens` tokens; exact=False: up to them, each as long as its answer); per request the time to its answer's last token, its first, and its longest
-    wait between two tokens (a streaming answer's pause while others are prefilled), and the total tokens/s of
-    each round (all tokens / first submit to last token). Percentiles over every request of every round."""
+    exactly `new_tokens` tokens; exact=False: up to them, each as long as its answer); per request the time to
+    its answer's last token, its first, and its longest wait between two tokens (a streaming answer's pause
+    while others are prefilled), and the total tokens/s of each round (all tokens / first submit to last
+    token). Percentiles over every request of every round."""
+    return interleaved_concurrent_figures({"gen": gen}, prompts, adapter, new_tokens, clients, rounds, exact)["gen"]
+
+
+def interleaved_concurrent_figures(gens: dict[str, Generator], prompts: list[list[dict]], adapter: str | None,
+                                   new_tokens: int, clients: int, rounds: int, exact: bool = True) -> dict:
+    """`concurrent_figures` for each generator, round by round in turn (each round's prompts asked of each), so
+    that they share the machine's noise."""
     names = [adapter] if adapter is not None else None
-    answer_s, ttft_s, pauses, round_rates, peaks = [], [], [], [], []
+    seen = {key: {"answer": [], "ttft": [], "pause": [], "rate": [], "peak": []} for key in gens}
     for r in range(rounds):
-        start = threading.Barrier(clients)
-        stats: list = [None] * clients
-        ends = [0.0] * clients
+        for key, gen in gens.items():
+            start = threading.Barrier(clients)
+            stats: list = [None] * clients
+            ends = [0.0] * clients
 
-        def client(i: int) -> None:
-            start.wait()
-            for _ in gen.stream(prompts[(r * clients + i) % len(prompts)], new_tokens, adapter_names=names,
-                                on_stats=lambda s, i=i: stats.__setitem__(i, s),
-                                min_new_tokens=new_tokens if exact else 0):
-                pass
-            ends[i] = time.perf_counter()
+            def client(i: int) -> None:
+                start.wait()
+                for _ in gen.stream(prompts[(r * clients + i) % len(prompts)], new_tokens, adapter_names=names,
+                                    on_stats=lambda s, i=i: stats.__setitem__(i, s),
+                                    min_new_tokens=new_tokens if exact else 0):
+                    pass
+                ends[i] = time.perf_counter()
 
-        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-        t0 = time.perf_counter()
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        wall = max(ends) - t0
-        answer_s += [s.total_s for s in stats]
-        ttft_s += [s.ttft_s for s in stats]
-        pauses += [s.longest_pause_s for s in stats]
-        peaks += [s.batch_rows for s in stats]
-        round_rates.append(sum(s.new_tokens for s in stats) / wall)
-    return {"clients": clients, "rounds": rounds, "new_tokens": new_tokens, "answer": _pcts(answer_s),
-            "ttft": _pcts(ttft_s), "longest_pause": _pcts(pauses),
-            "total_tokens_per_s": round(statistics.median(round_rates), 1),
-            "most_rows_in_a_step": max(peaks)}
+            threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+            t0 = time.perf_counter()
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+            got = seen[key]
+            got["answer"] += [s.total_s for s in stats]
+            got["ttft"] += [s.ttft_s for s in stats]
+            got["pause"] += [s.longest_pause_s for s in stats]
+            got["peak"] += [s.batch_rows for s in stats]
+            got["rate"].append(sum(s.new_tokens for s in stats) / (max(ends) - t0))
+    return {key: {"clients": clients, "rounds": rounds, "new_tokens": new_tokens, "answer": _pcts(got["answer"]),
+                  "ttft": _pcts(got["ttft"]), "longest_pause": _pcts(got["pause"]),
+                  "total_tokens_per_s": round(statistics.median(got["rate"]), 1),
+                  "most_rows_in_a_step": max(got["peak"])} for key, got in seen.items()}
 
 
 def joined_answers(gen: Generator, prompts: list[list[dict]], names: list[str] | None, new_tokens: int) -> list[str]:
@@ -449,7 +458,8 @@ def _draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
     lookup), each learning on its own copy of the table. Natural-length answers (up to max_new_tokens),
     interleaved prompt by prompt: each one's time to answer and decode tokens/s, the answers identical, tokens
     per step; side by side (the base's row and the adapter's, on a fourth generator with its own copy of the
-    table) with drafts and without; then `clients` shoppers released together on further prompts, on each."""
+    table) with drafts and without; then `clients` shoppers released together on further prompts, on each, round
+    by round in turn."""
     names = [adapter] if adapter is not None else None
     lm = gen.lm
 
@@ -517,8 +527,8 @@ def _draft_figures(gen: Generator, prompts: list[list[dict]], adapter: str | Non
                 side["plain"]["answer"]["p50_s"] / side["drafted"]["answer"]["p50_s"], 3)}
     rest = prompts[len(prompts) // 2:-1]
     rounds = max(1, len(rest) // clients)
-    shoppers = {key: concurrent_figures(g, rest, adapter, max_new_tokens, clients, rounds, exact=False)
-                for key, g in (("plain", plain), ("drafted", gen))}
+    shoppers = interleaved_concurrent_figures({"plain": plain, "drafted": gen}, rest, adapter, max_new_tokens,
+                                              clients, rounds, exact=False)
     out["shoppers"] = shoppers
     out["shoppers_ratios"] = {
         "p50_answer_plain_over_drafted": round(
