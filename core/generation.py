@@ -249,6 +249,41 @@ class _Cache(DynamicCache):
         return cache
 
 
+def _kv_copy(cache: _Cache) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], int]:
+    """A copy of each layer's keys and values, to keep across requests, and its bytes."""
+    kv = [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
+    return kv, sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
+
+
+class _Kept(collections.OrderedDict):
+    """Keys and values kept across requests (a system turn's, a whole prompt's), as entries (the weights'
+    signature, ..., bytes): at most a byte limit in all, least recently used first out, and an entry made on
+    weights the model no longer has is stale."""
+
+    def fresh(self, key: tuple, sig: tuple) -> tuple | None:
+        """`key`'s entry if it was made on weights of signature `sig` (now the most recently used), else None
+        (a stale one is dropped)."""
+        hit = self.get(key)
+        if hit is None:
+            return None
+        if hit[0] != sig:
+            del self[key]
+            return None
+        self.move_to_end(key)
+        return hit
+
+    def keep(self, key: tuple, entry: tuple, limit: int) -> None:
+        """Keep `entry` (its last item its bytes) within `limit` bytes in all, the least recently used dropped
+        first; not kept if it alone passes the limit."""
+        self.pop(key, None)
+        size = entry[-1]
+        if size > limit:
+            return
+        while self and sum(e[-1] for e in self.values()) + size > limit:
+            self.popitem(last=False)
+        self[key] = entry
+
+
 def _last(width: int, device) -> torch.Tensor:
     """logits_to_keep for a prefill's last position, as an index: transformers then gathers the last hidden
     state into a fresh tensor. With `logits_to_keep=1` it slices a view whose batch stride is the whole
@@ -895,7 +930,7 @@ class Generator:
         # where the table has no draft for a row, draft from its own prompt and answer (core.drafts.PromptLookup:
         # a RAG answer copies the catalog records' names and phrases); False: the table's drafts only
         self.prompt_lookup = True
-        self._prefixes: collections.OrderedDict[tuple, tuple[tuple, list, int]] = collections.OrderedDict()
+        self._prefixes = _Kept()  # (name, system turn tokens) -> (weights' signature, keys and values, bytes)
         # a prompt asked again (the same question to the same adapter: side by side after a single answer, a
         # spot check run twice, a shopper's common question) skips its prefill: a lone row's whole prompt's keys
         # and values and its last logits, as its prefill computed them, kept per adapter up to this many bytes
@@ -903,8 +938,7 @@ class Generator:
         # prefilled alone are kept or served (a padded group's numbers are its own), so an answer is the same
         # whether its prompt was kept or not
         self.prompt_cache_bytes = prompt_cache_bytes
-        self._prompts: collections.OrderedDict[tuple, tuple[tuple, list, torch.Tensor, int]] = \
-            collections.OrderedDict()
+        self._prompts = _Kept()  # (name, prompt tokens) -> (weights' signature, keys and values, logits, bytes)
         self._system_turns: dict[str, list[int]] = {}
         self.lock = StepLock()
         self.last_stats: GenerationStats | None = None
@@ -1066,22 +1100,16 @@ class Generator:
         lock) and kept within prefix_cache_bytes."""
         key = (name, tuple(tokens.tolist()))
         sig = _signature(self.lm.model)
-        hit = self._prefixes.get(key)
-        if hit is not None and hit[0] == sig:
-            self._prefixes.move_to_end(key)
+        hit = self._prefixes.fresh(key, sig)
+        if hit is not None:
             self.engine_steps["prefix_cache_hit"] += 1
             return hit[1]
         self.engine_steps["shared_prefix"] += 1
         cache = _Cache()
         self._forward([name] if name is not None else None, input_ids=tokens[None], cache=cache,
                       logits_to_keep=_last(len(tokens), tokens.device))
-        kv = [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
-        size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
-        self._prefixes.pop(key, None)
-        if size <= self.prefix_cache_bytes:
-            while self._prefixes and sum(e[2] for e in self._prefixes.values()) + size > self.prefix_cache_bytes:
-                self._prefixes.popitem(last=False)
-            self._prefixes[key] = (sig, kv, size)
+        kv, size = _kv_copy(cache)
+        self._prefixes.keep(key, (sig, kv, size), self.prefix_cache_bytes)
         return kv
 
     def _kept_prompt(self, row: _Row) -> tuple[list, torch.Tensor] | None:
@@ -1089,14 +1117,9 @@ class Generator:
         was kept (`prompt_cache_bytes`) while the model's weights are unchanged."""
         if not self.prompt_cache_bytes:
             return None
-        key = (row.name, tuple(row.prompt.tolist()))
-        hit = self._prompts.get(key)
+        hit = self._prompts.fresh((row.name, tuple(row.prompt.tolist())), _signature(self.lm.model))
         if hit is None:
             return None
-        if hit[0] != _signature(self.lm.model):  # prefilled on weights the model no longer has
-            del self._prompts[key]
-            return None
-        self._prompts.move_to_end(key)
         self.engine_steps["prompt_cache_hit"] += 1
         return hit[1], hit[2]
 
@@ -1104,16 +1127,10 @@ class Generator:
         """Keep a lone row's prefilled prompt within prompt_cache_bytes (least recently used goes first)."""
         if not self.prompt_cache_bytes:
             return
-        kv = [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
-        size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in kv)
+        kv, size = _kv_copy(cache)
         size += logits.numel() * logits.element_size()
-        key = (row.name, tuple(row.prompt.tolist()))
-        self._prompts.pop(key, None)
-        if size > self.prompt_cache_bytes:
-            return
-        while self._prompts and sum(e[3] for e in self._prompts.values()) + size > self.prompt_cache_bytes:
-            self._prompts.popitem(last=False)
-        self._prompts[key] = (_signature(self.lm.model), kv, logits.clone(), size)
+        entry = (_signature(self.lm.model), kv, logits.clone(), size)
+        self._prompts.keep((row.name, tuple(row.prompt.tolist())), entry, self.prompt_cache_bytes)
 
     def _eos_ids(self) -> set[int]:
         return set(self._eos_list())
