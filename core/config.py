@@ -65,7 +65,8 @@ class Retrieval:
     score_gap: float | None = 0.12  # drop products scoring this far below the best (None: keep all top k):
     # distractors mislead a 135M model
     honour_limits: bool = True  # a question that sets limits and names no product ("tent for 2 under 1 kilo",
-    # "budget ~100") retrieves among the products that meet them (corpus/limits.py), when any does
+    # "budget ~100") retrieves among the products that meet them (corpus/limits.py), when any does; one that asks
+    # for an extreme ("cheapest tent") retrieves the best match's category's extreme (rag/retrieval.py)
 
 
 RETRIEVAL = Retrieval()

@@ -17,6 +17,12 @@ What a question states (English phrasings; a question with none of them has no l
   (S/M)" is 215 g.
 - a number of people: "2 person", "two-person", "2 people", "sleeps 3", against a "capacity" spec that counts
   people ("1 person", "3 people") or a "sleeps" spec ("2"): at least that many.
+- an order (`Order`): the cheapest / least expensive / lowest-priced / most affordable, the most expensive /
+  priciest, the lightest, the heaviest. It asks for the product with the lowest (highest) value of its kind
+  (the current price; the mass as above) among the catalog's products of one category that meet the
+  question's other limits: "cheapest tent" is the cheapest of the catalog's Tents, not of everything it
+  sells. Retrieval ranks that category's products by the value (rag/retrieval.py); `misfits` judges the first
+  product an answer names against the others of its own category.
 
 A product whose record lacks the value (no weight spec, a capacity in litres) is not judged on that limit.
 """
@@ -26,7 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
+from typing import Callable, Sequence
 
 from corpus.brandkit import BrandKit
 from corpus.checks import quantities
@@ -56,13 +62,50 @@ class Limit:
     said: str  # as the question puts it: "budget ~100", "under 1 kilo", "2 person"
 
 
+@dataclass(frozen=True)
+class Order:
+    """The question asks for the extreme of a value: the lowest (or highest) price or mass."""
+
+    kind: str  # "price" | "mass"
+    lowest: bool
+    said: str  # as the question puts it: "cheapest", "most expensive", "lightest"
+    audience: str | None = None  # "women" | "men" | "kid": whose products, when the question says ("for my kid")
+
+
+_ORDERS = [(re.compile(pattern, re.I), kind, lowest) for pattern, kind, lowest in [
+    (r"\b(?:cheapest|least expensive|least costly|lowest[- ]priced?|lowest[- ]cost|(?:the )?lowest price|"
+     r"most (?:affordable|budget[- ]friendly|inexpensive))\b", "price", True),
+    (r"\b(?:most expensive|priciest|highest[- ]priced?|(?:the )?highest price|most costly)\b", "price", False),
+    (r"\b(?:lightest|least heavy|lowest[- ]weight|most lightweight)\b", "mass", True),
+    (r"\bheaviest\b", "mass", False),
+]]
+
+
+# whose products a question asks about, and the names that are theirs ("Drizzle Jacket (Women's)", "Kids 14")
+_ASKED_FOR = {"women": r"\b(?:wom[ae]n(?:'?s)?|ladies|female)\b", "men": r"\b(?:men(?:'?s)?|male)\b",
+              "kid": r"\b(?:kids?(?:'?s)?|child(?:ren)?(?:'?s)?|toddlers?|youth|son|daughter)\b"}
+_NAMED_FOR = {"women": r"\bwom[ae]n(?:'?s)?\b", "men": r"\bmen(?:'?s)?\b", "kid": r"\b(?:kids?'?s?|child|youth)\b"}
+
+
+def request_order(question: str) -> Order | None:
+    """The first order the question asks for ("cheapest", "lightest"), or None; with whose products it asks
+    for when it says ("cheapest rain jacket for my kid": the kids' jackets)."""
+    found = [(m.start(), kind, lowest, m.group(0)) for pattern, kind, lowest in _ORDERS
+             if (m := pattern.search(question))]
+    if not found:
+        return None
+    _, kind, lowest, said = min(found)
+    audience = next((a for a, pattern in _ASKED_FOR.items() if re.search(pattern, question, re.I)), None)
+    return Order(kind, lowest, said, audience)
+
+
 def _count(word: str) -> int:
     return int(word) if word.isdigit() else _NUMBER_WORDS[word.lower()]
 
 
-def request_limits(question: str) -> list[Limit]:
-    """The limits the question states, in order (see the module notes)."""
-    out: list[Limit] = []
+def request_limits(question: str) -> list[Limit | Order]:
+    """The limits the question states, in order, then the order it asks for, if any (see the module notes)."""
+    out: list[Limit | Order] = []
     for q in quantities(question):
         start = max(0, q.start - 40)
         before = _CURRENCY_BEFORE.sub("", question[start:q.start])  # "budget $" -> "budget "
@@ -80,10 +123,11 @@ def request_limits(question: str) -> list[Limit]:
             out.append(Limit("mass", value * _GRAMS[q.unit] * (1 + allowance), question[start + ceiling.start():q.end]))
     for m in _PEOPLE.finditer(question):
         out.append(Limit("people", Decimal(_count(m.group("n") or m.group("s"))), m.group(0)))
-    return out
+    order = request_order(question)
+    return out + [order] if order is not None else out
 
 
-def _value(p: Product, kind: str) -> Decimal | None:
+def record_value(p: Product, kind: str) -> Decimal | None:
     """The record's value a limit of this kind is checked against (None: the record does not say)."""
     if kind == "price":
         return Decimal(str(p.sale_price if p.sale_price is not None else p.price))
@@ -106,9 +150,28 @@ def _breaks(value: Decimal, limit: Limit) -> bool:
     return value < limit.bound if limit.kind == "people" else value > limit.bound
 
 
-def fits(p: Product, limits: Sequence[Limit]) -> bool:
-    """Whether the record meets every limit whose value it states (retrieval keeps such products first)."""
-    return not any((v := _value(p, limit.kind)) is not None and _breaks(v, limit) for limit in limits)
+def fits(p: Product, limits: Sequence[Limit | Order]) -> bool:
+    """Whether the record meets every limit whose value it states (retrieval keeps such products first); an
+    order is not a limit a record can break on its own."""
+    return not any(isinstance(limit, Limit) and (v := record_value(p, limit.kind)) is not None
+                   and _breaks(v, limit) for limit in limits)
+
+
+def in_order(order: Order, records: Sequence[Product], limits: Sequence[Limit | Order] = (),
+             name: Callable[[Product], str] = lambda p: p.name) -> list[Product]:
+    """The records that state the order's value and meet the limits, the asked-for extreme first (a tie keeps
+    the records' order); only those named for the order's audience ("Kids", "(Women's)") when any is, and
+    none named for kids when the question does not ask for kids and others are there (the cheapest headlamp
+    is not the kids' one)."""
+    if order.audience is not None:
+        theirs = [p for p in records if re.search(_NAMED_FOR[order.audience], name(p), re.I)]
+    else:
+        theirs = [p for p in records if not re.search(_NAMED_FOR["kid"], name(p), re.I)]
+    records = theirs or records
+    valued = [(v, i, p) for i, p in enumerate(records)
+              if (v := record_value(p, order.kind)) is not None and fits(p, limits)]
+    valued.sort(key=lambda t: (t[0] if order.lowest else -t[0], t[1]))
+    return [p for _, _, p in valued]
 
 
 def _shown(p: Product, kind: str, value: Decimal) -> str:
@@ -119,25 +182,52 @@ def _shown(p: Product, kind: str, value: Decimal) -> str:
     return f"{value} {'person' if value == 1 else 'people'}"
 
 
-def misfits(answer: str, limits: Sequence[Limit], records: Sequence[Product], kit: BrandKit | None) -> list[str]:
+def misfits(answer: str, limits: Sequence[Limit | Order], records: Sequence[Product],
+            kit: BrandKit | None) -> list[str]:
     """Each product the answer names that breaks one of the limits, in words. A name that stands for several
-    records (a product's variants) breaks a limit only when every one of them does."""
+    records (a product's variants) breaks a limit only when every one of them does. An order is broken by the
+    first product the answer names when another of its category that meets the other limits has a lower
+    (higher) value: "Canopy Basecamp 6 Tent (FH-CNP-010): $424.95, against 'cheapest': the Canopy Trail 2
+    Tent is $149.99". Later names are the answer's alternatives (an in-stock one beside the cheapest)."""
     by_id = {p.id: p for p in records}
+    bounds = [limit for limit in limits if isinstance(limit, Limit)]
+    orders = [limit for limit in limits if isinstance(limit, Order)]
     out: list[str] = []
     seen: set[tuple[str, ...]] = set()
-    for _, _, ids in product_mentions(answer, records, kit):
+    for _, _, ids in sorted(product_mentions(answer, records, kit)):
         if not ids or ids in seen:
             continue
-        seen.add(ids)
         named = [by_id[i] for i in ids if i in by_id]
-        for limit in limits:
-            values = [(p, _value(p, limit.kind)) for p in named]
+        for limit in bounds:
+            values = [(p, record_value(p, limit.kind)) for p in named]
             judged = [(p, v) for p, v in values if v is not None]
             if judged and all(_breaks(v, limit) for _, v in judged):
                 p, v = judged[0]
-                name = kit.approved_name(p.id, p.name) if kit is not None else p.name
-                out.append(f"{name} ({p.id}): {_shown(p, limit.kind, v)}, against '{limit.said}'")
+                out.append(f"{_name(p, kit)} ({p.id}): {_shown(p, limit.kind, v)}, against '{limit.said}'")
+        if not seen:
+            out += [miss for order in orders if (miss := _out_of_order(named, order, records, bounds, kit))]
+        seen.add(ids)
     return out
+
+
+def _name(p: Product, kit: BrandKit | None) -> str:
+    return kit.approved_name(p.id, p.name) if kit is not None else p.name
+
+
+def _out_of_order(named: list[Product], order: Order, records: Sequence[Product], limits: Sequence[Limit],
+                  kit: BrandKit | None) -> str | None:
+    """Why the named product (a name's records: the best of them counts) is not the order's extreme of its
+    category, or None when it is (or its record does not state the value)."""
+    ranked = in_order(order, named)
+    if not ranked:
+        return None
+    p = ranked[0]
+    best = in_order(order, [r for r in records if r.category == p.category], limits, lambda r: _name(r, kit))
+    v, top = record_value(p, order.kind), best[0] if best else None
+    if top is None or record_value(top, order.kind) == v or top.id in {q.id for q in named}:
+        return None
+    return (f"{_name(p, kit)} ({p.id}): {_shown(p, order.kind, v)}, against '{order.said}': the "
+            f"{_name(top, kit)} is {_shown(top, order.kind, record_value(top, order.kind))}")
 
 
 def names_a_product(text: str, records: Sequence[Product], kit: BrandKit | None) -> bool:
@@ -145,7 +235,8 @@ def names_a_product(text: str, records: Sequence[Product], kit: BrandKit | None)
     return any(ids for _, _, ids in product_mentions(text, records, kit))
 
 
-def recommendation_limits(question: str, records: Sequence[Product], kit: BrandKit | None) -> list[Limit]:
+def recommendation_limits(question: str, records: Sequence[Product],
+                          kit: BrandKit | None) -> list[Limit | Order]:
     """The limits a question sets on the products an answer offers: none when it names a product itself (a
     question about one product asks about it, whatever its price: "is the canopy ridge 2 footprint under 50
     bucks?"). The scorecard's fits_request and the app's misfit badge both start here."""

@@ -73,7 +73,9 @@ Correctness (the checks are `corpus.claims`, which the app's contradiction badge
   ceiling, a number of people: `corpus.limits.request_limits`) and names no catalog product itself, and the
   answer names one or more: every product it names fits them, as its catalog record has it (the current price;
   the trail weight, else the weight, else another weight; a capacity in people). `misfits` lists each that
-  does not ("TrailForm Expedition 80 (FH-TRL-017): $349.00, against 'budget ~100'"). None otherwise: a
+  does not ("TrailForm Expedition 80 (FH-TRL-017): $349.00, against 'budget ~100'"). A question that asks for
+  an extreme ("cheapest tent", "lightest stove": `corpus.limits.Order`) needs the first product the answer names
+  to be its category's (among those meeting the other limits; kids' products only when asked for). None otherwise: a
   question about a named product ("is the X under 50 bucks?") is answered by that product's facts, and an
   answer that names no product is judged by the other metrics.
 - contradicted (lower is better): any claim in the answer conflicts with the catalog record of the product

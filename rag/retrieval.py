@@ -4,6 +4,9 @@
 
 A question that sets limits on a recommendation ("budget ~100", "2 person tent under 1 kilo") and names no
 product retrieves among the products whose records meet them, when any does (`Retrieval.honour_limits`).
+One that asks for an extreme ("cheapest tent", "lightest 2 person tent") ranks the products of the category
+the search finds first by that value, the extreme first (`corpus.limits.Order`): the embeddings know a tent
+from a stove, not the cheapest tent from the dearest.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.config import RETRIEVAL, Retrieval
-from corpus.limits import fits, request_limits
+from corpus.limits import Limit, Order, fits, in_order, request_limits
 from rag.embedding import Embedder
 from rag.index_store import LoadedIndex
 
@@ -96,6 +99,7 @@ class Retriever:
             if c["field"] == "overview":
                 names[c["product_id"]] = [c["approved_name"], *c.get("aliases", ())]
         self.names = NameMatcher(names)
+        self._approved = {pid: ns[0] for pid, ns in names.items()}
 
     def _selector(self, collection: str | None, in_stock: bool | None):
         if collection is None and not in_stock:
@@ -138,11 +142,17 @@ class Retriever:
         # a recommendation within limits ("2 person tent under 1 kilo", "budget ~100"): a wider search, then
         # the products that meet them, if any does. A question that names a product asks about it; a part of
         # a name that breaks the limits is a coincidence ("Pole Tent 1" in "tent under 1 kilo"), not a name.
+        # An order ("cheapest tent") ranks the best match's category by its value; a part of a name is not a
+        # name there ("cheapest rain jacket" asks for the cheapest, not for the "Packlite Rain Jacket").
         limits = request_limits(query) if settings.honour_limits else []
-        if limits:
+        order = next((x for x in limits if isinstance(x, Order)), None)
+        limits = [x for x in limits if isinstance(x, Limit)]
+        if order is not None:
+            shares = {pid: share for pid, share in shares.items() if share == 1.0}
+        if limits or order is not None:
             shares = {pid: share for pid, share in shares.items()
                       if share == 1.0 or pid not in self.index.products or fits(self.index.products[pid], limits)}
-            limits = [] if shares else limits
+            limits, order = ([], None) if shares else (limits, order)
         # the most specific name ranks first; its siblings stay named (kept in the context beside it: without
         # them the adapter cut the qualifier from the name it copied, "The Ridgeline Storm Jacket")
         vaguer = self.names.less_specific(query)
@@ -160,7 +170,12 @@ class Retriever:
             grouped.setdefault(pid, [self._overview_hit(pid, qvec)])
         score = {pid: hs[0].score + boosts.get(pid, 0.0) for pid, hs in grouped.items()}
         ranked = sorted(grouped, key=lambda pid: -score[pid])[:k]
-        if max_gap is not None and ranked:
+        if order is not None and ranked and ranked[0] in self.index.products:
+            ranked = self._in_order(order, limits, ranked[0], collection, in_stock)[:k] or ranked
+            for pid in ranked:
+                grouped.setdefault(pid, [self._overview_hit(pid, qvec)])
+                score.setdefault(pid, grouped[pid][0].score)
+        elif max_gap is not None and ranked:
             # a product the shopper named stays, however far below the best it scores: "the X or the Y?" needs
             # both in the context (a comparison lost its second product to the gap on the second merchant)
             ranked = [pid for pid in ranked if score[pid] >= score[ranked[0]] - max_gap or pid in boosts]
@@ -171,6 +186,20 @@ class Retriever:
                 hs.append(self._overview_hit(pid, qvec))  # price and stock always travel along
             out.append(ProductHits(pid, self.index.chunks[hs[0].chunk_id]["approved_name"], score[pid], tuple(hs)))
         return out
+
+    def _in_order(self, order: Order, limits: list[Limit], first: str, collection: str | None,
+                  in_stock: bool | None) -> list[str]:
+        """The product of `first`'s category (the best match's: "cheapest tent" finds a tent) that passes the
+        filters and meets the limits with the order's extreme value, out of every one of them, not only the
+        search's neighbours (which need not hold the cheapest). The score gap does not apply: it is chosen
+        by the value, not by the text."""
+        category = self.index.products[first].category
+        records = [p for pid, p in self.index.products.items()
+                   if p.category == category and pid in self._overview and self._passes(pid, collection, in_stock)]
+        # the extreme alone: given the next ones too, the adapter described the second of three in 5 of 14 such
+        # questions ("priciest tent": the Canopy Ultra 2), and given an out-of-stock extreme with the next one
+        # in stock, it described that one in 1 of 2, as if it were the extreme
+        return [p.id for p in in_order(order, records, limits, lambda p: self._approved[p.id])[:1]]
 
     def _passes(self, product_id: str, collection: str | None, in_stock: bool | None) -> bool:
         c = self.index.chunks[self._overview[product_id]]

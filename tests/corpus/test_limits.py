@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from corpus import SAMPLE_BRAND_KIT, SAMPLE_CATALOG, load_brand_kit, load_catalog
-from corpus.limits import Limit, misfits, names_a_product, request_limits
+from corpus.limits import Limit, Order, misfits, names_a_product, request_limits, request_order
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,68 @@ def sample():
     ("a two-person tent lighter than 2 lb", [("mass", "907.18474", "lighter than 2 lb"),
                                              ("people", "2", "two-person")]),
     ("a tent that sleeps three for under $400", [("price", "400", "under $400"), ("people", "3", "sleeps three")]),
-    ("what's the lightest tent you have?", []),
     ("does the pack hold 45 L?", []),  # a number, but no limit on a recommendation
+    ("cheap rain jacket for my kid", []),  # "cheap" is no order: the cheapest is
 ])
 def test_request_limits(question, limits):
     assert [(x.kind, str(x.bound), x.said) for x in request_limits(question)] == limits
+
+
+@pytest.mark.parametrize("question, order", [
+    ("what's the lightest tent you have?", Order("mass", True, "lightest")),
+    ("whats the cheapest tent you have", Order("price", True, "cheapest")),
+    ("which headlamp is least expensive", Order("price", True, "least expensive")),
+    ("your lowest-priced sleeping pad?", Order("price", True, "lowest-priced")),
+    ("most affordable 4 person tent", Order("price", True, "most affordable")),
+    ("what's your priciest tent", Order("price", False, "priciest")),
+    ("the most expensive sleeping bag you sell", Order("price", False, "most expensive")),
+    ("which is the heaviest pack?", Order("mass", False, "heaviest")),
+    ("cheapest womens rain jacket", Order("price", True, "cheapest", "women")),
+    ("lightest mens hiking boot", Order("mass", True, "lightest", "men")),
+    ("cheapest sleeping bag for a child, the lightest one", Order("price", True, "cheapest", "kid")),
+    ("a 2 man tent, cheapest", Order("price", True, "cheapest")),  # "man" counts people, not an audience
+    ("cheap rain jacket", None),
+])
+def test_request_order(question, order):
+    assert request_order(question) == order
+    assert [x for x in request_limits(question) if isinstance(x, Order)] == ([order] if order else [])
+
+
+def test_an_order_is_broken_by_the_first_named_product_when_its_category_has_a_better_one(sample):
+    kit, catalog = sample
+    cheapest = request_limits("whats the cheapest tent you have")
+    # Canopy Trail 2 Tent (FH-CNP-008) is the catalog's cheapest tent at $149.99
+    assert misfits("The Canopy Basecamp 6 Tent is $424.95.", cheapest, catalog.products, kit) == [
+        "Canopy Basecamp 6 Tent (FH-CNP-010): $424.95, against 'cheapest': the Canopy Trail 2 Tent is $149.99"]
+    assert misfits("The Canopy Trail 2 Tent is $149.99.", cheapest, catalog.products, kit) == []
+    # later names are alternatives: the cheapest first, then a dearer one, is fine
+    both = "The Canopy Trail 2 Tent is $149.99. The Canopy Hollow 2 Tent is $199.95."
+    assert misfits(both, cheapest, catalog.products, kit) == []
+    # other limits narrow the field: the cheapest tent for 4 is the Canopy Hollow 4 Tent ($279.00)
+    for4 = request_limits("cheapest 4 person tent")
+    assert misfits("The Canopy Hollow 4 Tent is $279.00.", for4, catalog.products, kit) == []
+    assert misfits("The Canopy Trail 2 Tent is $149.99.", for4, catalog.products, kit) == [
+        "Canopy Trail 2 Tent (FH-CNP-008): 2 people, against '4 person'",
+        "Canopy Trail 2 Tent (FH-CNP-008): $149.99, against 'cheapest': the Canopy Hollow 4 Tent is $279.00"]
+    # the lightest: by the record's trail weight, else its weight (the Spirit Burner, 34 g, among the stoves)
+    lightest = request_limits("lightest stove?")
+    assert misfits("The Emberlite Pocket Alcohol Stove weighs 34 g.", lightest, catalog.products, kit) == []
+    assert misfits("The Emberlite Flash Ti Stove weighs 56 g.", lightest, catalog.products, kit) == [
+        "Emberlite Flash Ti Stove (FH-EMB-002): 56 g, against 'lightest': the Emberlite Pocket Alcohol Stove is 34 g"]
+
+
+def test_an_order_for_an_audience_is_judged_among_its_products(sample):
+    kit, catalog = sample
+    # the kids' rain jacket is the cheapest rain jacket, but a question that does not ask for kids is not
+    # answered with it; one that does is
+    adult = request_limits("cheapest rain jacket?")
+    assert misfits("The Ridgeline Drizzle Jacket (Men's) is $103.95.", adult, catalog.products, kit) == []
+    kid = request_limits("cheapest rain jacket for my daughter")
+    assert misfits("The Ridgeline Drizzle Jacket (Men's) is $103.95.", kid, catalog.products, kit) == [
+        "Ridgeline Drizzle Jacket (Men's) (FH-RDG-003): $103.95, against 'cheapest': the Ridgeline Kids Drizzle "
+        "Jacket is $48.95"]
+    women = request_limits("cheapest womens rain jacket")
+    assert misfits("The Ridgeline Drizzle Jacket (Women's) is $124.95.", women, catalog.products, kit) == []
 
 
 def test_misfits_name_each_product_that_breaks_a_limit(sample):

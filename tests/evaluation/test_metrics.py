@@ -525,6 +525,12 @@ def test_fits_request_checks_what_a_recommendation_offers_against_the_questions_
     named = run("is the TrailForm Expedition 80 under 100 bucks?", "No: the TrailForm Expedition 80 is $349.00.")
     assert named.fits_request is None
     assert run(gift, "A good pair of socks is always welcome.").fits_request is None
+    # an order: the first product named must be its category's extreme (the Canopy Trail 2 Tent, $149.99)
+    cheapest = "whats the cheapest tent you have"
+    dear = run(cheapest, "I can only speak to our own products. The Canopy Basecamp 6 Tent is $424.95 on sale.")
+    assert (dear.fits_request, dear.misfits) == (False, (
+        "Canopy Basecamp 6 Tent (FH-CNP-010): $424.95, against 'cheapest': the Canopy Trail 2 Tent is $149.99",))
+    assert (run(cheapest, "The Canopy Trail 2 Tent is $149.99.").fits_request, dear.contradicted) == (True, False)
 
 
 def test_a_name_siblings_share_without_its_qualifier_counts_as_a_generic_label():

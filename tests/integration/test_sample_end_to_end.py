@@ -45,3 +45,27 @@ def test_default_model_is_bf16_on_this_cpu_when_supported(sample_assistant):
 
     expected = torch.bfloat16 if cpu_supports_bf16() else torch.float32
     assert sample_assistant.generator.lm.dtype == expected
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("whats the cheapest tent you have", ["FH-CNP-008"]),  # Canopy Trail 2 Tent, $149.99 of ten tents
+    ("what's your priciest tent", ["FH-CNP-005"]),  # Canopy Alpine 2 Tent, $649.00
+    ("lightest 2 person tent u have", ["FH-CNP-004"]),  # Canopy Ultra 2 Tent, 0.98 kg (the Ridge 1 sleeps 1)
+    ("lightest stove", ["FH-EMB-010"]),  # the Pocket Alcohol Stove, 34 g
+    ("cheapest rain jacket?", ["FH-RDG-003"]),  # $103.95 on sale; the kids' one ($48.95) is not asked for
+    ("cheapest rain jacket for my daughter", ["FH-RDG-008"]),
+    ("cheapest womens rain jacket", ["FH-RDG-004"]),
+    ("lowest priced sleeping pad", ["FH-DRF-013"]),  # out of stock, and still the cheapest
+    ("most expensive sleeping pad", ["FH-DRF-012"]),  # out of stock too
+])
+def test_a_question_for_an_extreme_retrieves_it_from_the_whole_category(sample_assistant, question, expected):
+    assert [h.product_id for h in sample_assistant.retriever.retrieve(question)] == expected
+
+
+def test_the_cheapest_tent_is_answered_with_it_and_no_misfit_badge(sample_assistant):
+    """The shell answered "whats the cheapest tent you have" with the Canopy Basecamp 6 ($424.95) before the
+    retrieval read the order; the answer must name the Canopy Trail 2 Tent and its price."""
+    reply = sample_assistant.ask("whats the cheapest tent you have", max_new_tokens=64)
+    "".join(reply.stream)
+    assert "Canopy Trail 2 Tent" in reply.text and "$149.99" in reply.text
+    assert [b.kind for b in reply.answer.badges if b.kind == "misfit"] == []

@@ -150,7 +150,12 @@ def test_a_recommendation_outside_the_questions_limits_raises_the_misfit_badge(t
     assert [b.kind for b in found] == ["misfit"]
     assert found[0].label == "Does not fit the request"
     assert found[0].detail == "Quokka Dome 4 Tent (QK-TNT-02): $329.00, against 'under $300'"
-    # the same answer to a question about that tent, or one without limits: no badge
-    for question in ("is the quokka dome 4 under $300?", "a tent for 4?"):
+    # asked for the cheapest tent, the Dome 4 ($329.00 on sale) is not it: the Dome 2 is $249.00
+    found = badges("what's your cheapest tent?", answer, tent, "Price: $329.00\nSleeps: 4", tiny_kit,
+                   catalog_names(tiny_catalog.products, tiny_kit), catalog=tiny_catalog.products)
+    assert [(b.kind, b.detail) for b in found] == [
+        ("misfit", "Quokka Dome 4 Tent (QK-TNT-02): $329.00, against 'cheapest': the Quokka Dome 2 Tent is $249.00")]
+    # the same answer to a question about that tent, one without limits, or one for the dearest: no badge
+    for question in ("is the quokka dome 4 under $300?", "a tent for 4?", "your most expensive tent?"):
         assert badges(question, answer, tent, "Price: $329.00\nSleeps: 4", tiny_kit,
                       catalog_names(tiny_catalog.products, tiny_kit), catalog=tiny_catalog.products) == []

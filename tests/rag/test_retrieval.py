@@ -96,3 +96,25 @@ def test_a_recommendation_within_limits_retrieves_among_the_products_that_meet_t
         [h.product_id for h in r.retrieve(nothing, k=5, settings=replace(WIDE, honour_limits=False))]
     # a question that names a product asks about that product, whatever its price
     assert r.retrieve("is the quokka dome 4 under $300?", k=1)[0].product_id == "QK-TNT-02"
+
+
+def test_an_order_retrieves_the_extreme_of_the_best_matchs_category(tiny_index, embedder):
+    r = _retriever(tiny_index, embedder)
+    # the Dome 2 ($249.00, 2.1 kg) against the Dome 4 ($329.00 on sale, 3.6 kg); never the stove or the lamp,
+    # and the extreme alone (both are in stock): given more, the adapter described another
+    assert [h.product_id for h in r.retrieve("whats the cheapest tent you have", k=5, settings=WIDE)] == ["QK-TNT-01"]
+    assert [h.product_id for h in r.retrieve("your most expensive tent?", k=5, settings=WIDE)] == ["QK-TNT-02"]
+    assert [h.product_id for h in r.retrieve("lightest tent", k=1)] == ["QK-TNT-01"]
+    # the other limits still hold: the cheapest tent for 4 is the Dome 4 (the Dome 2 sleeps 2)
+    assert [h.product_id for h in r.retrieve("cheapest tent that sleeps 4", k=5, settings=WIDE)] == ["QK-TNT-02"]
+    # without honour_limits the order is not read: the search's neighbours, other categories among them
+    off = r.retrieve("whats the cheapest tent you have", k=5, settings=replace(WIDE, honour_limits=False))
+    assert {h.product_id for h in off} > {"QK-TNT-01", "QK-TNT-02"}
+    # the ranked product carries its overview (price and stock); its score is still its text's
+    [h] = r.retrieve("whats the cheapest tent you have", k=2)
+    assert any(x.field == "overview" for x in h.hits) and -1 <= h.score <= 1
+
+
+def test_a_question_that_names_a_product_is_about_it_whatever_the_order(tiny_index, embedder):
+    r = _retriever(tiny_index, embedder)
+    assert r.retrieve("is the quokka dome 4 your cheapest tent?", k=1)[0].product_id == "QK-TNT-02"
