@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,19 @@ def test_a_question_about_a_named_product_is_not_a_recommendation(sample):
     kit, catalog = sample
     assert names_a_product("quick q: the canopy ridge 2 footprint, is it under 50 bucks?", catalog.products, kit)
     assert not names_a_product("best 2 person backpacking tent under 1 kilo?", catalog.products, kit)
+
+
+def test_an_order_on_a_catalog_sold_as_skus_judges_each_name_by_its_best_sku():
+    """The second merchant sells one approved name as several SKUs, each with its own price: a name is as cheap
+    as its cheapest SKU, and the category's extreme is found over every SKU."""
+    from corpus.variants import group_variants
+
+    here = Path(__file__).resolve().parents[2] / "corpus" / "kitewell"
+    kit = load_brand_kit(here / "brand_kit.yaml")
+    skus = load_catalog(here / "products.csv")
+    socks = request_limits("cheapest running socks")
+    for records in (skus.products, group_variants(skus, kit).products):
+        assert misfits("The Cadence No-Show Sock is $14.00.", socks, records, kit) == []
+        [miss] = misfits("The Cadence Light Crew Sock is $16.00.", socks, records, kit)
+        assert miss.startswith("Cadence Light Crew Sock (KW-CAD-001-") and miss.endswith(
+            "$16.00, against 'cheapest': the Cadence No-Show Sock is $14.00")
