@@ -4,6 +4,7 @@ HTML/script payload in its description, and two tiny adapters (quokka, the defau
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -68,10 +69,28 @@ def app_env(app_home, monkeypatch):
     return home
 
 
+_COMPILING = threading.Lock()
+
+
 @pytest.fixture()
-def new_app(app_env):
-    """A fresh browser session of the app (AppTest), already run once."""
+def new_app(app_env, monkeypatch):
+    """A fresh browser session of the app (AppTest), already run once.
+
+    AppTest compiles app.py on every run, each with a script cache of its own, so sessions run from threads at
+    once parse it at once; CPython 3.11's `ast.parse` can then fail with a spurious "SystemError: AST constructor
+    recursion depth mismatch" (python/cpython#106905), which the concurrent-sessions test hit once in a fresh-clone
+    run. Streamlit's server compiles the script once, under its cache's lock, so only the tests need this lock.
+    """
+    from streamlit.runtime.scriptrunner import magic
     from streamlit.testing.v1 import AppTest
+
+    add_magic = magic.add_magic
+
+    def one_at_a_time(*args, **kwargs):
+        with _COMPILING:
+            return add_magic(*args, **kwargs)
+
+    monkeypatch.setattr(magic, "add_magic", one_at_a_time)
 
     def make(run: bool = True):
         at = AppTest.from_file(APP, default_timeout=120)
