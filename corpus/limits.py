@@ -18,8 +18,9 @@ What a question states (English phrasings; a question with none of them has no l
 - a number of people: "2 person", "two-person", "2 people", "sleeps 3", against a "capacity" spec that counts
   people ("1 person", "3 people") or a "sleeps" spec ("2"): at least that many.
 - an order (`Order`): the cheapest / least expensive / lowest-priced / most affordable, the most expensive /
-  priciest, the lightest, the heaviest. It asks for the product with the lowest (highest) value of its kind
-  (the current price; the mass as above) among the catalog's products of one category that meet the
+  priciest, the lightest, the heaviest, the brightest (lumens), the warmest (the lowest temperature rating),
+  the biggest / largest / roomiest (the people it sleeps, else the litres it holds). It asks for the product
+  with the lowest (highest) value of its kind (the current price; the mass as above) among the catalog's products of one category that meet the
   question's other limits: "cheapest tent" is the cheapest of the catalog's Tents, not of everything it
   sells. Retrieval ranks that category's products by the value (rag/retrieval.py); `misfits` judges the first
   product an answer names against the others of its own category.
@@ -66,7 +67,7 @@ class Limit:
 class Order:
     """The question asks for the extreme of a value: the lowest (or highest) price or mass."""
 
-    kind: str  # "price" | "mass"
+    kind: str  # "price" | "mass" | "light" (lumens) | "warmth" (a temperature rating, °C) | "size" (people, else litres)
     lowest: bool
     said: str  # as the question puts it: "cheapest", "most expensive", "lightest"
     audience: str | None = None  # "women" | "men" | "kid": whose products, when the question says ("for my kid")
@@ -78,7 +79,11 @@ _ORDERS = [(re.compile(pattern, re.I), kind, lowest) for pattern, kind, lowest i
     (r"\b(?:most expensive|priciest|highest[- ]priced?|(?:the )?highest price|most costly)\b", "price", False),
     (r"\b(?:lightest|least heavy|lowest[- ]weight|most lightweight)\b", "mass", True),
     (r"\bheaviest\b", "mass", False),
+    (r"\b(?:brightest|most lumens)\b", "light", False),
+    (r"\bwarmest\b", "warmth", True),  # the lowest temperature rating
+    (r"\b(?:biggest|largest|roomiest|most spacious)\b", "size", False),
 ]]
+_TEMPERATURE = re.compile(r"([-−–]?\d+(?:\.\d+)?)\s?[°º]\s?([cf])\b", re.I)
 
 
 # whose products a question asks about, and the names that are theirs ("Drizzle Jacket (Women's)", "Kids 14")
@@ -139,6 +144,26 @@ def record_value(p: Product, kind: str) -> Decimal | None:
             if masses:
                 return Decimal(masses[0].value) * _GRAMS[masses[0].unit]
         return None
+    if kind == "light":  # lumens, from the spec that says them ("max output": "1,200 lm")
+        for key in sorted(specs, key=lambda k: ("output" not in k and "lumen" not in k, k)):
+            lumens = [q for q in quantities(specs[key]) if q.unit == "lm"]
+            if lumens:
+                return Decimal(lumens[0].value)
+        return None
+    if kind == "warmth":  # the temperature rating's first °C figure ("0 °F / -18 °C (comfort ...)": -18), else
+        for key in sorted(k for k in specs if "temp" in k):  # its first °F figure in °C
+            found = [(m.group(2).lower(), Decimal(m.group(1).replace("−", "-").replace("–", "-")))
+                     for m in _TEMPERATURE.finditer(specs[key])]
+            celsius = [v for unit, v in found if unit == "c"]
+            if celsius:
+                return celsius[0]
+            if found:
+                return ((found[0][1] - 32) * 5 / 9).quantize(Decimal("0.1"))
+        return None
+    if kind == "size":  # how many people it sleeps, else how many litres it holds
+        people = record_value(p, "people")
+        litres = [q for q in quantities(specs.get("capacity", "")) if q.unit == "l"]
+        return people if people is not None else Decimal(litres[0].value) if litres else None
     m = _CAPACITY_PEOPLE.search(specs.get("capacity", ""))
     if m:
         return Decimal(m.group(1))
@@ -179,6 +204,12 @@ def _shown(p: Product, kind: str, value: Decimal) -> str:
         return f"{'$' if p.currency == 'USD' else ''}{value:,.2f}{'' if p.currency == 'USD' else ' ' + p.currency}"
     if kind == "mass":
         return f"{value.normalize():f} g"
+    if kind == "light":
+        return f"{value.normalize():f} lm"
+    if kind == "warmth":
+        return f"{value.normalize():f} °C"
+    if kind == "size" and record_value(p, "people") is None:
+        return f"{value.normalize():f} L"
     return f"{value} {'person' if value == 1 else 'people'}"
 
 

@@ -49,6 +49,10 @@ def test_request_limits(question, limits):
     ("cheapest sleeping bag for a child, the lightest one", Order("price", True, "cheapest", "kid")),
     ("a 2 man tent, cheapest", Order("price", True, "cheapest")),  # "man" counts people, not an audience
     ("cheap rain jacket", None),
+    ("brightest headlamp u sell, how many lumens", Order("light", False, "brightest")),
+    ("warmest sleeping bag you carry", Order("warmth", True, "warmest")),
+    ("roomiest tent for a family", Order("size", False, "roomiest")),
+    ("largest backpack you sell", Order("size", False, "largest")),
 ])
 def test_request_order(question, order):
     assert request_order(question) == order
@@ -134,3 +138,25 @@ def test_an_order_on_a_catalog_sold_as_skus_judges_each_name_by_its_best_sku():
         [miss] = misfits("The Cadence Light Crew Sock is $16.00.", socks, records, kit)
         assert miss.startswith("Cadence Light Crew Sock (KW-CAD-001-") and miss.endswith(
             "$16.00, against 'cheapest': the Cadence No-Show Sock is $14.00")
+
+
+def test_brightest_warmest_and_biggest_read_lumens_a_temperature_rating_and_people_or_litres(sample):
+    kit, catalog = sample
+    # the Lumen Summit 1200 (1,200 lm) among the headlamps
+    bright = request_limits("brightest headlamp")
+    assert misfits("The Lumen Summit 1200 is $129.00.", bright, catalog.products, kit) == []
+    assert misfits("The Lumen Summit 900 is $99.95.", bright, catalog.products, kit) == [
+        "Lumen Summit 900 (FH-LUM-004): 900 lm, against 'brightest': the Lumen Summit 1200 is 1200 lm"]
+    # the rating's °C figure: "0 °F / -18 °C (comfort 10 °F / -12 °C)" is -18 °C
+    warm = request_limits("warmest sleeping bag")
+    assert misfits("The Driftwood Summit 0 Bag is $429.00.", warm, catalog.products, kit) == []
+    assert misfits("The Driftwood Summit 15 Bag is $339.00.", warm, catalog.products, kit) == [
+        "Driftwood Summit 15 Bag (FH-DRF-002): -9 °C, against 'warmest': the Driftwood Summit 0 Bag is -18 °C"]
+    # a tent by the people it sleeps, a pack by its litres
+    big = request_limits("biggest tent")
+    assert misfits("The Canopy Basecamp 6 Tent is $424.95.", big, catalog.products, kit) == []
+    assert misfits("The Canopy Basecamp 4 Tent is $389.00.", big, catalog.products, kit) == [
+        "Canopy Basecamp 4 Tent (FH-CNP-009): 4 people, against 'biggest': the Canopy Basecamp 6 Tent is 6 people"]
+    assert misfits("The TrailForm Traverse 65 is $279.00.", request_limits("largest backpack"), catalog.products,
+                   kit) == ["TrailForm Traverse 65 (FH-TRL-007): 65 L, against 'largest': the TrailForm Expedition 80 "
+                            "is 80 L"]

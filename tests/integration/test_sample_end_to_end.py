@@ -57,6 +57,10 @@ def test_default_model_is_bf16_on_this_cpu_when_supported(sample_assistant):
     ("cheapest womens rain jacket", ["FH-RDG-004"]),
     ("lowest priced sleeping pad", ["FH-DRF-013"]),  # out of stock, and still the cheapest
     ("most expensive sleeping pad", ["FH-DRF-012"]),  # out of stock too
+    ("brightest headlamp u sell, how many lumens", ["FH-LUM-005"]),  # Lumen Summit 1200, 1,200 lm
+    ("warmest sleeping bag you carry", ["FH-DRF-003"]),  # Driftwood Summit 0 Bag, -18 °C
+    ("roomiest tent for a family", ["FH-CNP-010"]),  # Canopy Basecamp 6 Tent, 6 people
+    ("largest backpack you sell", ["FH-TRL-017"]),  # TrailForm Expedition 80, 80 L
 ])
 def test_a_question_for_an_extreme_retrieves_it_from_the_whole_category(sample_assistant, question, expected):
     assert [h.product_id for h in sample_assistant.retriever.retrieve(question)] == expected
