@@ -4,8 +4,8 @@
 
 A question that sets limits on a recommendation ("budget ~100", "2 person tent under 1 kilo") and names no
 product retrieves among the products whose records meet them, when any does (`Retrieval.honour_limits`).
-One that asks for an extreme ("cheapest tent", "lightest 2 person tent") ranks the products of the category
-the search finds first by that value, the extreme first (`corpus.limits.Order`): the embeddings know a tent
+One that asks for an extreme ("cheapest tent", "lightest 2 person tent") retrieves the product with the
+extreme value out of the category the search finds first (`corpus.limits.Order`): the embeddings know a tent
 from a stove, not the cheapest tent from the dearest.
 """
 
@@ -142,7 +142,7 @@ class Retriever:
         # a recommendation within limits ("2 person tent under 1 kilo", "budget ~100"): a wider search, then
         # the products that meet them, if any does. A question that names a product asks about it; a part of
         # a name that breaks the limits is a coincidence ("Pole Tent 1" in "tent under 1 kilo"), not a name.
-        # An order ("cheapest tent") ranks the best match's category by its value; a part of a name is not a
+        # An order ("cheapest tent") takes its extreme from the best match's category; a part of a name is not a
         # name there ("cheapest rain jacket" asks for the cheapest, not for the "Packlite Rain Jacket").
         limits = request_limits(query) if settings.honour_limits else []
         order = next((x for x in limits if isinstance(x, Order)), None)
@@ -171,7 +171,7 @@ class Retriever:
         score = {pid: hs[0].score + boosts.get(pid, 0.0) for pid, hs in grouped.items()}
         ranked = sorted(grouped, key=lambda pid: -score[pid])[:k]
         if order is not None and ranked and ranked[0] in self.index.products:
-            ranked = self._in_order(order, limits, ranked[0], collection, in_stock)[:k] or ranked
+            ranked = self._in_order(order, limits, ranked[0], collection, in_stock) or ranked
             for pid in ranked:
                 grouped.setdefault(pid, [self._overview_hit(pid, qvec)])
                 score.setdefault(pid, grouped[pid][0].score)
