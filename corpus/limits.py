@@ -65,7 +65,8 @@ class Limit:
 
 @dataclass(frozen=True)
 class Order:
-    """The question asks for the extreme of a value: the lowest (or highest) price or mass."""
+    """The question asks for the product with the lowest (or highest) value: price, mass, lumens, temperature
+    rating or size."""
 
     kind: str  # "price" | "mass" | "light" (lumens) | "warmth" (a temperature rating, °C) | "size" (people, else litres)
     lowest: bool
@@ -83,7 +84,8 @@ _ORDERS = [(re.compile(pattern, re.I), kind, lowest) for pattern, kind, lowest i
     (r"\bwarmest\b", "warmth", True),  # the lowest temperature rating
     (r"\b(?:biggest|largest|roomiest|most spacious)\b", "size", False),
 ]]
-_TEMPERATURE = re.compile(r"([-−–]?\d+(?:\.\d+)?)\s?[°º]\s?([cf])\b", re.I)
+# a minus sign only where no digit comes before it: "20-30 °F" is a range, not -30 °F
+_TEMPERATURE = re.compile(r"(?<![\d.])([-−]?\d+(?:\.\d+)?)\s?[°º]\s?([cf])\b", re.I)
 
 
 # whose products a question asks about, and the names that are theirs ("Drizzle Jacket (Women's)", "Kids 14")
@@ -152,7 +154,7 @@ def record_value(p: Product, kind: str) -> Decimal | None:
         return None
     if kind == "warmth":  # the temperature rating's first °C figure ("0 °F / -18 °C (comfort ...)": -18), else
         for key in sorted(k for k in specs if "temp" in k):  # its first °F figure in °C
-            found = [(m.group(2).lower(), Decimal(m.group(1).replace("−", "-").replace("–", "-")))
+            found = [(m.group(2).lower(), Decimal(m.group(1).replace("−", "-")))
                      for m in _TEMPERATURE.finditer(specs[key])]
             celsius = [v for unit, v in found if unit == "c"]
             if celsius:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -152,6 +153,11 @@ def test_brightest_warmest_and_biggest_read_lumens_a_temperature_rating_and_peop
     assert misfits("The Driftwood Summit 0 Bag is $429.00.", warm, catalog.products, kit) == []
     assert misfits("The Driftwood Summit 15 Bag is $339.00.", warm, catalog.products, kit) == [
         "Driftwood Summit 15 Bag (FH-DRF-002): -9 °C, against 'warmest': the Driftwood Summit 0 Bag is -18 °C"]
+    # a minus sign is one only where no digit comes before it: "20-30 °F" reads 30 °F, not -30 °F
+    from corpus.limits import record_value
+    bag = next(p for p in catalog.products if p.id == "FH-DRF-003")
+    for rating, celsius in (("0 °F / -18 °C", "-18"), ("20-30 °F", "-1.1"), ("−5 °C", "-5"), ("41 °F", "5.0")):
+        assert str(record_value(replace(bag, specs={"temperature rating": rating}), "warmth")) == celsius
     # a tent by the people it sleeps, a pack by its litres
     big = request_limits("biggest tent")
     assert misfits("The Canopy Basecamp 6 Tent is $424.95.", big, catalog.products, kit) == []
