@@ -177,6 +177,11 @@ def _breaks(value: Decimal, limit: Limit) -> bool:
     return value < limit.bound if limit.kind == "people" else value > limit.bound
 
 
+def bounds_and_order(limits: Sequence[Limit | Order]) -> tuple[list[Limit], Order | None]:
+    """A question's limits apart from the order it asks for (`request_limits` gives at most one)."""
+    return ([x for x in limits if isinstance(x, Limit)], next((x for x in limits if isinstance(x, Order)), None))
+
+
 def fits(p: Product, limits: Sequence[Limit | Order]) -> bool:
     """Whether the record meets every limit whose value it states (retrieval keeps such products first); an
     order is not a limit a record can break on its own."""
@@ -223,8 +228,7 @@ def misfits(answer: str, limits: Sequence[Limit | Order], records: Sequence[Prod
     (higher) value: "Canopy Basecamp 6 Tent (FH-CNP-010): $424.95, against 'cheapest': the Canopy Trail 2
     Tent is $149.99". Later names are the answer's alternatives (an in-stock one beside the cheapest)."""
     by_id = {p.id: p for p in records}
-    bounds = [limit for limit in limits if isinstance(limit, Limit)]
-    orders = [limit for limit in limits if isinstance(limit, Order)]
+    bounds, order = bounds_and_order(limits)
     out: list[str] = []
     seen: set[tuple[str, ...]] = set()
     for _, _, ids in sorted(product_mentions(answer, records, kit)):
@@ -237,8 +241,8 @@ def misfits(answer: str, limits: Sequence[Limit | Order], records: Sequence[Prod
             if judged and all(_breaks(v, limit) for _, v in judged):
                 p, v = judged[0]
                 out.append(f"{_name(p, kit)} ({p.id}): {_shown(p, limit.kind, v)}, against '{limit.said}'")
-        if not seen:
-            out += [miss for order in orders if (miss := _out_of_order(named, order, records, bounds, kit))]
+        if not seen and order is not None and (miss := _out_of_order(named, order, records, bounds, kit)):
+            out.append(miss)
         seen.add(ids)
     return out
 

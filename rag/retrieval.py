@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.config import RETRIEVAL, Retrieval
-from corpus.limits import Limit, Order, fits, in_order, request_limits
+from corpus.limits import Limit, Order, bounds_and_order, fits, in_order, request_limits
 from rag.embedding import Embedder
 from rag.index_store import LoadedIndex
 
@@ -145,8 +145,7 @@ class Retriever:
         # An order ("cheapest tent") takes its extreme from the best match's category; a part of a name is not a
         # name there ("cheapest rain jacket" asks for the cheapest, not for the "Packlite Rain Jacket").
         limits = request_limits(query) if settings.honour_limits else []
-        order = next((x for x in limits if isinstance(x, Order)), None)
-        limits = [x for x in limits if isinstance(x, Limit)]
+        limits, order = bounds_and_order(limits)
         if order is not None:
             shares = {pid: share for pid, share in shares.items() if share == 1.0}
         if limits or order is not None:
